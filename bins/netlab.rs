@@ -1,0 +1,295 @@
+//! `netlab`: the lab runner (all labs). Builds network-namespace topologies, runs commands
+//! inside their nodes, reports what is up and what the machine lacks, and grades worksheets.
+//!
+//! Exit codes: 0 success, 1 the thing asked about is not so (an instance not up, a wrong
+//! answer, a missing tool in `doctor`), 2 usage or setup error.
+
+use std::os::unix::process::CommandExt;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use netlab::cli::{self, Failure, Verbosity};
+use netlab::output::Out;
+use netlab::topo::{self, builtin, Names, Plan};
+
+const TOOL: &str = "netlab";
+/// The instance used when `--instance` is not given.
+const DEFAULT_INSTANCE: &str = "lab";
+
+#[derive(Parser)]
+#[command(
+    name = "netlab",
+    version,
+    about = "Build network-namespace labs and run the netlab worksheets"
+)]
+struct Cli {
+    #[command(flatten)]
+    verbosity: Verbosity,
+    #[command(subcommand)]
+    command: Cmd,
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// Build a topology: a lab (01, 01-ping), demo, chain:N, or a path to a topology.toml
+    Up {
+        topology: String,
+        /// Name of this copy; several copies of one topology can run side by side
+        #[arg(long, default_value = DEFAULT_INSTANCE)]
+        instance: String,
+        /// Print every command it would run, one per line, and change nothing
+        #[arg(long)]
+        dry_run: bool,
+    },
+    /// Take a topology down: namespaces, veths, /etc/netns entries and services
+    Down {
+        /// Accepted for symmetry with `up`; the instance decides what is removed
+        topology: Option<String>,
+        #[arg(long, default_value = DEFAULT_INSTANCE)]
+        instance: String,
+        /// Remove everything netlab ever made, also after a crash
+        #[arg(long, conflicts_with = "instance")]
+        all: bool,
+        /// With --all: only instances whose name starts with this
+        #[arg(long, requires = "all", hide = true)]
+        matching: Option<String>,
+    },
+    /// Run a command inside a node: netlab exec h1 -- ping -c1 h2
+    Exec {
+        #[arg(long, default_value = DEFAULT_INSTANCE)]
+        instance: String,
+        node: String,
+        #[arg(last = true, required = true)]
+        command: Vec<String>,
+    },
+    /// Show the nodes, addresses and services of a running instance
+    Status {
+        #[arg(long, default_value = DEFAULT_INSTANCE)]
+        instance: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// List the labs and built-in topologies
+    List,
+    /// Check what this machine has and lacks, with the command that fixes each
+    Doctor,
+    /// Grade a lab's answers.toml
+    Check {
+        /// The lab: 01 or 01-ping
+        lab: String,
+        /// The filled-in answers (default: ./answers.toml, else the lab's own)
+        #[arg(long)]
+        answers: Option<PathBuf>,
+    },
+}
+
+fn main() -> ExitCode {
+    cli::generate_if_asked::<Cli>(TOOL);
+    let cli = Cli::parse();
+    cli.verbosity.init();
+    let mut out = Out::stdout();
+    let result = run(cli.command, &mut out);
+    cli::finish(TOOL, result, 2)
+}
+
+fn run(command: Cmd, out: &mut Out) -> Result<ExitCode, Failure> {
+    match command {
+        Cmd::Up {
+            topology,
+            instance,
+            dry_run,
+        } => {
+            let topo = builtin::resolve(&topology)?;
+            if dry_run {
+                topo::run::check_instance(&instance)?;
+                let plan = Plan::build(&topo, &Names::new(&instance));
+                for command in plan.commands() {
+                    out.line(command)?;
+                }
+                for (path, _) in &plan.files {
+                    eprintln!("# would also write {}", path.display());
+                }
+                return Ok(ExitCode::SUCCESS);
+            }
+            let state = topo::up(&topo, &topology, &instance)?;
+            out.line(format!(
+                "{} is up as instance '{}': {} nodes, {} services",
+                state.topology,
+                state.instance,
+                state.nodes.len(),
+                state.services.len()
+            ))?;
+            for node in &state.nodes {
+                out.line(format!(
+                    "  {:<6} {:<6} {}",
+                    node.name,
+                    role_name(node.role),
+                    node.addresses.join(" ")
+                ))?;
+            }
+            out.line(format!(
+                "try: netlab exec{} {} -- ip addr",
+                instance_flag(&instance),
+                state.nodes[0].name
+            ))?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Cmd::Down {
+            all: true,
+            matching,
+            ..
+        } => {
+            let removed = topo::down_all(matching.as_deref())?;
+            if removed.is_empty() {
+                out.line("nothing to take down")?;
+            } else {
+                out.line(format!("took down: {}", removed.join(", ")))?;
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Cmd::Down { instance, .. } => match topo::down(&instance) {
+            Ok(report) => {
+                out.line(format!(
+                    "instance '{instance}' is down: {} namespaces and {} services removed",
+                    report.namespaces, report.services
+                ))?;
+                Ok(ExitCode::SUCCESS)
+            }
+            Err(topo::TopoError::NotUp(_)) => {
+                eprintln!("{TOOL}: instance '{instance}' is not up; nothing to do");
+                Ok(ExitCode::from(1))
+            }
+            Err(e) => Err(e.into()),
+        },
+        Cmd::Exec {
+            instance,
+            node,
+            command,
+        } => {
+            let mut child = topo::exec_command(&instance, &node, &command)?;
+            // exec only returns on failure; on success the command's exit code is ours.
+            let err = child.exec();
+            Err(Failure::Message(format!(
+                "cannot run {}: {err}",
+                command.join(" ")
+            )))
+        }
+        Cmd::Status { instance, json } => {
+            let (state, alive) = match topo::status(&instance) {
+                Ok(found) => found,
+                Err(e) => {
+                    eprintln!("{TOOL}: {e}");
+                    return Ok(ExitCode::from(1));
+                }
+            };
+            if json {
+                out.json(&state)?;
+            } else {
+                out.line(format!(
+                    "instance '{}': {} (from {})",
+                    state.instance, state.topology, state.source
+                ))?;
+                for node in &state.nodes {
+                    out.line(format!(
+                        "  {:<6} {:<6} {:<14} {}",
+                        node.name,
+                        role_name(node.role),
+                        node.ns,
+                        node.addresses.join(" ")
+                    ))?;
+                }
+                for (service, up) in state.services.iter().zip(alive) {
+                    let health = if up { "running" } else { "NOT RUNNING" };
+                    out.line(format!(
+                        "  service {} on {}: pid {} {health}, log {}",
+                        service.name,
+                        service.node,
+                        service.pid,
+                        service.log.display()
+                    ))?;
+                }
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Cmd::List => {
+            out.line("labs:")?;
+            for lab in netlab::lab::list() {
+                out.line(format!("  {:<22} {}", lab.name, lab.title))?;
+            }
+            out.line("built-in topologies:")?;
+            out.line("  demo                   h1 — r1 — r2 — srv")?;
+            out.line(format!(
+                "  chain:N                h1 — r1 … rN — h2 (N up to {})",
+                builtin::CHAIN_MAX
+            ))?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Cmd::Doctor => {
+            let report = netlab::doctor::checks();
+            for check in &report {
+                let mark = if check.ok { "ok  " } else { "MISS" };
+                let fix = check
+                    .fix
+                    .as_deref()
+                    .filter(|_| !check.ok)
+                    .map(|f| format!("  → {f}"))
+                    .unwrap_or_default();
+                out.line(format!("{mark} {:<34} {}{fix}", check.what, check.detail))?;
+            }
+            let missing = report.iter().filter(|c| !c.ok && c.required).count();
+            Ok(if missing == 0 {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::from(1)
+            })
+        }
+        Cmd::Check { lab, answers } => {
+            let answers = answers.unwrap_or_else(|| {
+                let local = PathBuf::from("answers.toml");
+                if local.is_file() {
+                    local
+                } else {
+                    netlab::lab::find(&lab)
+                        .map(|d| d.join("answers.toml"))
+                        .unwrap_or(local)
+                }
+            });
+            let verdicts = netlab::lab::check(&lab, &answers)?;
+            for verdict in &verdicts {
+                let line = match (verdict.correct, verdict.answered) {
+                    (true, _) => format!("right      {}", verdict.key),
+                    (false, true) => format!("not yet    {}: {}", verdict.key, verdict.hint),
+                    (false, false) => format!("unanswered {}: {}", verdict.key, verdict.hint),
+                };
+                out.line(line)?;
+            }
+            let right = verdicts.iter().filter(|v| v.correct).count();
+            out.line(format!(
+                "{right}/{} right ({})",
+                verdicts.len(),
+                answers.display()
+            ))?;
+            Ok(if right == verdicts.len() {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::from(1)
+            })
+        }
+    }
+}
+
+fn role_name(role: topo::Role) -> &'static str {
+    match role {
+        topo::Role::Host => "host",
+        topo::Role::Router => "router",
+    }
+}
+
+fn instance_flag(instance: &str) -> String {
+    if instance == DEFAULT_INSTANCE {
+        String::new()
+    } else {
+        format!(" --instance {instance}")
+    }
+}

@@ -1,0 +1,32 @@
+//! netlab: hands-on networking labs in network namespaces.
+//!
+//! This crate is the shared library behind every netlab tool. Students read it to learn how
+//! the tools work, so each module holds one concept and says which lab uses it:
+//!
+//! | module       | concept                                                   | lab |
+//! |--------------|-----------------------------------------------------------|-----|
+//! | [`topo`]     | building namespace topologies: nodes, veths, routes       | all |
+//! | [`wire`]     | protocol headers on the wire (ICMP, UDP, TCP, IP)          | 01, 02, 05 |
+//! | [`sock`]     | sockets the tools share: raw/datagram ICMP, error queues   | 01, 02 |
+//! | [`ping`]     | the ICMP echo engine                                       | 01 |
+//! | [`traceroute`] | the TTL-probing engine                                   | 02 |
+//! | [`dns`]      | DNS over UDP with TCP fallback, and a small resolver       | 03 |
+//! | [`http`]     | an HTTP/1.1 keep-alive client                              | 04 |
+//! | [`synwatch`] | watching half-open connections during a SYN flood          | 05 |
+//! | [`lab`]      | finding labs and grading a student's answers               | all |
+//! | [`doctor`]   | what this machine has and lacks for the labs               | all |
+//! | [`cli`], [`output`], [`privilege`] | conventions every binary shares          | all |
+
+pub mod cli;
+pub mod dns;
+pub mod doctor;
+pub mod http;
+pub mod lab;
+pub mod output;
+pub mod ping;
+pub mod privilege;
+pub mod sock;
+pub mod synwatch;
+pub mod topo;
+pub mod traceroute;
+pub mod wire;

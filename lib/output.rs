@@ -1,0 +1,93 @@
+//! One engine, several faces (all labs): a tool's engine emits events, and a renderer turns
+//! each event into classic text (what iputils, traceroute or dig print) or one JSON object
+//! per line (`--json`). This module holds the part every renderer shares: where the bytes go
+//! and when they are flushed.
+//!
+//! Output is line-buffered on purpose: a ping line must appear when the reply arrives, not
+//! when a buffer fills, and a closed pipe (`| head`) surfaces as an `io::Error` the binary
+//! treats as success (see [`crate::cli::finish`]).
+
+use std::io::{self, Write};
+
+use serde::Serialize;
+
+/// Classic text or JSON lines; every tool offers both.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Format {
+    #[default]
+    Text,
+    Json,
+}
+
+/// Where a tool's output goes. Tests hand it a `Vec<u8>`; binaries use [`Out::stdout`].
+pub struct Out {
+    sink: Box<dyn Write + Send>,
+}
+
+impl Out {
+    /// Standard output, flushed after every line.
+    pub fn stdout() -> Self {
+        Out {
+            sink: Box::new(io::stdout()),
+        }
+    }
+
+    /// Any writer, e.g. a `Vec<u8>` in a test.
+    pub fn to_writer(sink: impl Write + Send + 'static) -> Self {
+        Out {
+            sink: Box::new(sink),
+        }
+    }
+
+    /// One line of text, flushed at once.
+    pub fn line(&mut self, text: impl std::fmt::Display) -> io::Result<()> {
+        writeln!(self.sink, "{text}")?;
+        self.sink.flush()
+    }
+
+    /// Text without a newline (ping -f prints dots), flushed at once.
+    pub fn partial(&mut self, text: &str) -> io::Result<()> {
+        self.sink.write_all(text.as_bytes())?;
+        self.sink.flush()
+    }
+
+    /// One JSON object on its own line: numbers stay numbers, so `jq` can read it.
+    pub fn json(&mut self, value: &impl Serialize) -> io::Result<()> {
+        serde_json::to_writer(&mut self.sink, value).map_err(io::Error::other)?;
+        self.sink.write_all(b"\n")?;
+        self.sink.flush()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::{Arc, Mutex};
+
+    /// A writer the test can read back after `Out` has taken it.
+    #[derive(Clone, Default)]
+    struct Shared(Arc<Mutex<Vec<u8>>>);
+
+    impl Write for Shared {
+        fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+            self.0
+                .lock()
+                .map_err(|_| io::Error::other("poisoned"))?
+                .write(buf)
+        }
+        fn flush(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn json_lines_keep_numbers_as_numbers() {
+        let shared = Shared::default();
+        let mut out = Out::to_writer(shared.clone());
+        out.json(&serde_json::json!({"type": "reply", "rtt_us": 41.2}))
+            .expect("write");
+        out.line("done").expect("write");
+        let text = String::from_utf8(shared.0.lock().expect("lock").clone()).expect("utf8");
+        assert_eq!(text, "{\"rtt_us\":41.2,\"type\":\"reply\"}\ndone\n");
+    }
+}

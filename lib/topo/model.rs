@@ -1,0 +1,693 @@
+//! The topology file (all labs): what a `topology.toml` may say, and how it is checked and
+//! resolved into a [`Topology`] with every address and interface name decided.
+//!
+//! A topology names only nodes, links and (optionally) subnets; addresses, interface names and
+//! routes are derived, so a worksheet's file stays short. Every mistake is reported with the
+//! file, line and field, because a student editing a lab should not have to guess.
+//!
+//! ```toml
+//! name = "01-ping"
+//! [[node]]
+//! name = "h1"            # host or router; routers forward (net.ipv4.ip_forward=1)
+//! [[node]]
+//! name = "r1"
+//! role = "router"
+//! [[link]]
+//! nodes = ["h1", "r1"]   # a veth pair; the router end gets .1, the host end .2
+//! subnet4 = "10.0.1.0/24"
+//! ```
+
+use std::collections::{BTreeMap, HashMap};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use std::path::{Path, PathBuf};
+
+use ipnet::{IpNet, Ipv4Net, Ipv6Net};
+use serde::Deserialize;
+use toml::Spanned;
+
+use super::TopoError;
+
+/// Linux limits interface names to IFNAMSIZ - 1 = 15 bytes.
+pub const IFNAME_MAX: usize = 15;
+
+/// The file as written. Spans let errors point at a line.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawTopology {
+    name: Option<String>,
+    description: Option<String>,
+    /// Node whose address every node's resolv.conf names (the lab's DNS server).
+    dns: Option<Spanned<String>>,
+    /// Domain appended to node names in the hosts files (`h1.lab.test`).
+    domain: Option<String>,
+    #[serde(default)]
+    node: Vec<RawNode>,
+    #[serde(default)]
+    link: Vec<RawLink>,
+    #[serde(default)]
+    route: Vec<RawRoute>,
+    #[serde(default)]
+    service: Vec<RawService>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawNode {
+    name: Spanned<String>,
+    #[serde(default)]
+    role: Option<Spanned<String>>,
+    #[serde(default)]
+    sysctl: BTreeMap<String, toml::Value>,
+    #[serde(default)]
+    nft: Vec<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawLink {
+    nodes: Spanned<Vec<Spanned<String>>>,
+    subnet4: Option<Spanned<String>>,
+    subnet6: Option<Spanned<String>>,
+    /// Dual stack unless a link says otherwise.
+    ipv6: Option<bool>,
+    /// Host numbers inside the subnet for the two ends, e.g. `[2, 1]`.
+    hosts: Option<Spanned<[u32; 2]>>,
+    /// Interface names for the two ends; default `eth-<peer>`.
+    ifnames: Option<Spanned<[String; 2]>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawRoute {
+    node: Spanned<String>,
+    /// A prefix or `default`.
+    to: Spanned<String>,
+    /// A neighbour's name or a gateway address.
+    via: Spanned<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawService {
+    node: Spanned<String>,
+    name: String,
+    command: Vec<String>,
+    /// Files in the topology's folder, rendered with placeholders into the instance's run
+    /// directory before the service starts.
+    #[serde(default)]
+    templates: Vec<String>,
+    /// `tcp:PORT`, `udp:PORT` or `none`.
+    #[serde(default)]
+    ready: Option<Spanned<String>>,
+}
+
+/// Host or router. Routers forward packets and get the `.1` end of their links.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    Host,
+    Router,
+}
+
+/// One end of a link, inside one node.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Interface {
+    pub name: String,
+    pub link: usize,
+    pub peer: String,
+    pub addr4: Ipv4Net,
+    pub addr6: Option<Ipv6Net>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Node {
+    pub name: String,
+    pub role: Role,
+    pub sysctl: BTreeMap<String, String>,
+    pub nft: Vec<String>,
+    pub interfaces: Vec<Interface>,
+}
+
+impl Node {
+    /// The address other nodes use for this node's name: the one on its first link.
+    pub fn primary4(&self) -> Option<Ipv4Addr> {
+        self.interfaces.first().map(|i| i.addr4.addr())
+    }
+
+    pub fn primary6(&self) -> Option<Ipv6Addr> {
+        self.interfaces
+            .first()
+            .and_then(|i| i.addr6.map(|a| a.addr()))
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Link {
+    pub ends: [String; 2],
+    pub subnet4: Ipv4Net,
+    pub subnet6: Option<Ipv6Net>,
+}
+
+/// An explicit route from the file; it overrides the computed one for the same prefix.
+#[derive(Debug, Clone)]
+pub struct StaticRoute {
+    pub node: String,
+    pub to: Option<IpNet>,
+    pub via: IpAddr,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Readiness {
+    None,
+    Tcp(u16),
+    Udp(u16),
+}
+
+#[derive(Debug, Clone)]
+pub struct Service {
+    pub node: String,
+    pub name: String,
+    pub command: Vec<String>,
+    pub templates: Vec<String>,
+    pub ready: Readiness,
+}
+
+/// A checked topology with every address decided.
+#[derive(Debug, Clone)]
+pub struct Topology {
+    pub name: String,
+    pub description: String,
+    /// The folder the file came from (templates are found there); None for built-ins.
+    pub dir: Option<PathBuf>,
+    pub dns: Option<String>,
+    pub domain: Option<String>,
+    pub nodes: Vec<Node>,
+    pub links: Vec<Link>,
+    pub routes: Vec<StaticRoute>,
+    pub services: Vec<Service>,
+}
+
+impl Topology {
+    pub fn node(&self, name: &str) -> Option<&Node> {
+        self.nodes.iter().find(|n| n.name == name)
+    }
+
+    /// Read and check a topology file.
+    pub fn from_file(path: &Path) -> Result<Topology, TopoError> {
+        let text = std::fs::read_to_string(path).map_err(|source| TopoError::Read {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        Topology::parse(
+            &text,
+            &path.display().to_string(),
+            path.parent().map(Path::to_path_buf),
+        )
+    }
+
+    /// Check a topology given as text; `origin` names it in errors.
+    pub fn parse(text: &str, origin: &str, dir: Option<PathBuf>) -> Result<Topology, TopoError> {
+        let invalid =
+            |span: std::ops::Range<usize>, field: &str, message: String| TopoError::Invalid {
+                file: origin.to_string(),
+                line: line_of(text, span.start),
+                field: field.to_string(),
+                message,
+            };
+        let raw: RawTopology = toml::from_str(text).map_err(|err| {
+            let span = err.span().unwrap_or(0..0);
+            invalid(span, "syntax", err.message().to_string())
+        })?;
+
+        // Nodes: unique names short enough for `eth-<name>` to fit IFNAMSIZ.
+        let mut nodes: Vec<Node> = Vec::new();
+        let mut index: HashMap<String, usize> = HashMap::new();
+        for raw_node in &raw.node {
+            let name = raw_node.name.get_ref();
+            if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+                return Err(invalid(
+                    raw_node.name.span(),
+                    "node.name",
+                    format!("'{name}' must be letters, digits or '_'"),
+                ));
+            }
+            if index.insert(name.clone(), nodes.len()).is_some() {
+                return Err(invalid(
+                    raw_node.name.span(),
+                    "node.name",
+                    format!("node '{name}' is declared twice"),
+                ));
+            }
+            let role = match raw_node.role.as_ref().map(|r| r.get_ref().as_str()) {
+                None | Some("host") => Role::Host,
+                Some("router") => Role::Router,
+                Some(other) => {
+                    let span = raw_node.role.as_ref().map(Spanned::span).unwrap_or(0..0);
+                    return Err(invalid(
+                        span,
+                        "node.role",
+                        format!("'{other}' is not a role: use \"host\" or \"router\""),
+                    ));
+                }
+            };
+            let sysctl = raw_node
+                .sysctl
+                .iter()
+                .map(|(key, value)| {
+                    let value = match value {
+                        toml::Value::String(s) => s.clone(),
+                        other => other.to_string(),
+                    };
+                    (key.clone(), value)
+                })
+                .collect();
+            nodes.push(Node {
+                name: name.clone(),
+                role,
+                sysctl,
+                nft: raw_node.nft.clone(),
+                interfaces: Vec::new(),
+            });
+        }
+
+        // Links: both ends known, subnets given or derived, no overlap.
+        let mut links: Vec<Link> = Vec::new();
+        for (number, raw_link) in raw.link.iter().enumerate() {
+            let ends = raw_link.nodes.get_ref();
+            if ends.len() != 2 {
+                return Err(invalid(
+                    raw_link.nodes.span(),
+                    "link.nodes",
+                    format!(
+                        "a link joins exactly two nodes, this one names {}",
+                        ends.len()
+                    ),
+                ));
+            }
+            for end in ends {
+                if !index.contains_key(end.get_ref()) {
+                    return Err(invalid(
+                        end.span(),
+                        "link.nodes",
+                        format!(
+                            "unknown node '{}': declare it with [[node]] first",
+                            end.get_ref()
+                        ),
+                    ));
+                }
+            }
+            if ends[0].get_ref() == ends[1].get_ref() {
+                return Err(invalid(
+                    raw_link.nodes.span(),
+                    "link.nodes",
+                    "a link cannot join a node to itself".into(),
+                ));
+            }
+            // Default subnets follow the link's position: 10.0.<n>.0/24, fd00:0:0:<n>::/64.
+            let subnet4 = match &raw_link.subnet4 {
+                Some(text) => parse_net4(text.get_ref())
+                    .map_err(|m| invalid(text.span(), "link.subnet4", m))?,
+                None => Ipv4Net::new(Ipv4Addr::new(10, 0, (number + 1) as u8, 0), 24)
+                    .map_err(|e| invalid(raw_link.nodes.span(), "link.subnet4", e.to_string()))?,
+            };
+            if number >= 254 && raw_link.subnet4.is_none() {
+                return Err(invalid(
+                    raw_link.nodes.span(),
+                    "link.subnet4",
+                    "more than 254 links: give subnet4 explicitly".into(),
+                ));
+            }
+            let subnet6 = if raw_link.ipv6 == Some(false) {
+                None
+            } else {
+                Some(match &raw_link.subnet6 {
+                    Some(text) => parse_net6(text.get_ref())
+                        .map_err(|m| invalid(text.span(), "link.subnet6", m))?,
+                    None => Ipv6Net::new(
+                        Ipv6Addr::new(0xfd00, 0, 0, (number + 1) as u16, 0, 0, 0, 0),
+                        64,
+                    )
+                    .map_err(|e| invalid(raw_link.nodes.span(), "link.subnet6", e.to_string()))?,
+                })
+            };
+            for (other_number, other) in links.iter().enumerate() {
+                if subnets_overlap4(&other.subnet4, &subnet4) {
+                    let span = raw_link
+                        .subnet4
+                        .as_ref()
+                        .map(Spanned::span)
+                        .unwrap_or(raw_link.nodes.span());
+                    return Err(invalid(
+                        span,
+                        "link.subnet4",
+                        format!(
+                            "{subnet4} overlaps {} of link {}",
+                            other.subnet4,
+                            other_number + 1
+                        ),
+                    ));
+                }
+                if let (Some(a), Some(b)) = (&other.subnet6, &subnet6) {
+                    if a.contains(&b.network()) || b.contains(&a.network()) {
+                        let span = raw_link
+                            .subnet6
+                            .as_ref()
+                            .map(Spanned::span)
+                            .unwrap_or(raw_link.nodes.span());
+                        return Err(invalid(
+                            span,
+                            "link.subnet6",
+                            format!("{b} overlaps {a} of link {}", other_number + 1),
+                        ));
+                    }
+                }
+            }
+            let names = [ends[0].get_ref().clone(), ends[1].get_ref().clone()];
+            let roles = [nodes[index[&names[0]]].role, nodes[index[&names[1]]].role];
+            // The router end is the gateway: .1, like a real LAN's default router.
+            let hosts = match &raw_link.hosts {
+                Some(hosts) => *hosts.get_ref(),
+                None if roles == [Role::Host, Role::Router] => [2, 1],
+                None => [1, 2],
+            };
+            let ifnames = match &raw_link.ifnames {
+                Some(names) => names.get_ref().clone(),
+                None => [format!("eth-{}", names[1]), format!("eth-{}", names[0])],
+            };
+            for (side, ifname) in ifnames.iter().enumerate() {
+                if ifname.len() > IFNAME_MAX || ifname.is_empty() {
+                    let span = raw_link
+                        .ifnames
+                        .as_ref()
+                        .map(Spanned::span)
+                        .unwrap_or(ends[1 - side].span());
+                    return Err(invalid(span, "link.ifnames", format!("interface name '{ifname}' is {} bytes; Linux allows 1 to {IFNAME_MAX} (shorten the node name or set ifnames)", ifname.len())));
+                }
+            }
+            for side in 0..2 {
+                let host = hosts[side];
+                let addr4 = nth_host4(&subnet4, host).ok_or_else(|| {
+                    invalid(
+                        raw_link
+                            .hosts
+                            .as_ref()
+                            .map(Spanned::span)
+                            .unwrap_or(raw_link.nodes.span()),
+                        "link.hosts",
+                        format!("host number {host} does not fit in {subnet4}"),
+                    )
+                })?;
+                let addr6 = subnet6.map(|net| nth_host6(&net, host));
+                let node = &mut nodes[index[&names[side]]];
+                if node.interfaces.iter().any(|i| i.name == ifnames[side]) {
+                    return Err(invalid(
+                        raw_link.nodes.span(),
+                        "link.ifnames",
+                        format!(
+                            "node '{}' already has an interface '{}': set ifnames for this link",
+                            names[side], ifnames[side]
+                        ),
+                    ));
+                }
+                node.interfaces.push(Interface {
+                    name: ifnames[side].clone(),
+                    link: number,
+                    peer: names[1 - side].clone(),
+                    addr4,
+                    addr6,
+                });
+            }
+            links.push(Link {
+                ends: names,
+                subnet4,
+                subnet6,
+            });
+        }
+
+        let mut routes = Vec::new();
+        for raw_route in &raw.route {
+            let node = raw_route.node.get_ref();
+            let Some(&node_index) = index.get(node) else {
+                return Err(invalid(
+                    raw_route.node.span(),
+                    "route.node",
+                    format!("unknown node '{node}'"),
+                ));
+            };
+            let to = match raw_route.to.get_ref().as_str() {
+                "default" => None,
+                text => Some(text.parse::<IpNet>().map_err(|_| {
+                    invalid(
+                        raw_route.to.span(),
+                        "route.to",
+                        format!("'{text}' is neither a prefix nor \"default\""),
+                    )
+                })?),
+            };
+            let via_text = raw_route.via.get_ref();
+            let via = match via_text.parse::<IpAddr>() {
+                Ok(addr) => addr,
+                Err(_) => {
+                    // A neighbour's name: its address on the link the two share.
+                    let shared = nodes[node_index]
+                        .interfaces
+                        .iter()
+                        .find(|i| &i.peer == via_text);
+                    let Some(shared) = shared else {
+                        return Err(invalid(
+                            raw_route.via.span(),
+                            "route.via",
+                            format!("'{via_text}' is not an address nor a neighbour of '{node}'"),
+                        ));
+                    };
+                    let peer = &nodes[index[via_text]];
+                    let peer_if = peer.interfaces.iter().find(|i| i.link == shared.link);
+                    let want_v6 = matches!(to, Some(IpNet::V6(_)));
+                    match (peer_if, want_v6) {
+                        (Some(i), false) => IpAddr::V4(i.addr4.addr()),
+                        (Some(Interface { addr6: Some(a), .. }), true) => IpAddr::V6(a.addr()),
+                        _ => return Err(invalid(raw_route.via.span(), "route.via", format!("'{via_text}' has no address of that family on the link to '{node}'"))),
+                    }
+                }
+            };
+            routes.push(StaticRoute {
+                node: node.clone(),
+                to,
+                via,
+            });
+        }
+
+        let mut services = Vec::new();
+        for raw_service in &raw.service {
+            if !index.contains_key(raw_service.node.get_ref()) {
+                return Err(invalid(
+                    raw_service.node.span(),
+                    "service.node",
+                    format!("unknown node '{}'", raw_service.node.get_ref()),
+                ));
+            }
+            if raw_service.command.is_empty() {
+                return Err(invalid(
+                    raw_service.node.span(),
+                    "service.command",
+                    "a service needs a command".into(),
+                ));
+            }
+            let ready = match raw_service.ready.as_ref() {
+                None => Readiness::None,
+                Some(text) => parse_ready(text.get_ref())
+                    .map_err(|m| invalid(text.span(), "service.ready", m))?,
+            };
+            services.push(Service {
+                node: raw_service.node.get_ref().clone(),
+                name: raw_service.name.clone(),
+                command: raw_service.command.clone(),
+                templates: raw_service.templates.clone(),
+                ready,
+            });
+        }
+
+        if let Some(dns) = &raw.dns {
+            if !index.contains_key(dns.get_ref()) {
+                return Err(invalid(
+                    dns.span(),
+                    "dns",
+                    format!("unknown node '{}'", dns.get_ref()),
+                ));
+            }
+        }
+
+        Ok(Topology {
+            name: raw.name.unwrap_or_else(|| origin.to_string()),
+            description: raw.description.unwrap_or_default(),
+            dir,
+            dns: raw.dns.map(Spanned::into_inner),
+            domain: raw.domain,
+            nodes,
+            links,
+            routes,
+            services,
+        })
+    }
+}
+
+fn line_of(text: &str, offset: usize) -> usize {
+    text[..offset.min(text.len())].matches('\n').count() + 1
+}
+
+fn parse_net4(text: &str) -> Result<Ipv4Net, String> {
+    let net: Ipv4Net = text
+        .parse()
+        .map_err(|_| format!("'{text}' is not an IPv4 prefix like 10.0.1.0/24"))?;
+    if net.prefix_len() > 30 {
+        return Err(format!(
+            "{net} has no room for two hosts: use /30 or shorter"
+        ));
+    }
+    Ok(net.trunc())
+}
+
+fn parse_net6(text: &str) -> Result<Ipv6Net, String> {
+    let net: Ipv6Net = text
+        .parse()
+        .map_err(|_| format!("'{text}' is not an IPv6 prefix like fd00:0:0:1::/64"))?;
+    if net.prefix_len() > 126 {
+        return Err(format!(
+            "{net} has no room for two hosts: use /126 or shorter"
+        ));
+    }
+    Ok(net.trunc())
+}
+
+fn parse_ready(text: &str) -> Result<Readiness, String> {
+    if text == "none" {
+        return Ok(Readiness::None);
+    }
+    let (proto, port) = text
+        .split_once(':')
+        .ok_or_else(|| format!("'{text}': write tcp:PORT, udp:PORT or none"))?;
+    let port: u16 = port
+        .parse()
+        .map_err(|_| format!("'{port}' is not a port number"))?;
+    match proto {
+        "tcp" => Ok(Readiness::Tcp(port)),
+        "udp" => Ok(Readiness::Udp(port)),
+        _ => Err(format!("'{proto}': readiness is checked on tcp or udp")),
+    }
+}
+
+fn subnets_overlap4(a: &Ipv4Net, b: &Ipv4Net) -> bool {
+    a.contains(&b.network()) || b.contains(&a.network())
+}
+
+/// The `host`-th address of a subnet, never the network or broadcast address.
+fn nth_host4(net: &Ipv4Net, host: u32) -> Option<Ipv4Net> {
+    let size = 1u64 << (32 - net.prefix_len());
+    if host == 0 || u64::from(host) >= size - 1 {
+        return None;
+    }
+    let addr = Ipv4Addr::from(u32::from(net.network()) + host);
+    Ipv4Net::new(addr, net.prefix_len()).ok()
+}
+
+fn nth_host6(net: &Ipv6Net, host: u32) -> Ipv6Net {
+    let addr = Ipv6Addr::from(u128::from(net.network()) + u128::from(host));
+    Ipv6Net::new(addr, net.prefix_len()).unwrap_or(*net)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const TWO_HOSTS: &str = r#"
+name = "t"
+[[node]]
+name = "h1"
+[[node]]
+name = "r1"
+role = "router"
+[[node]]
+name = "h2"
+[[link]]
+nodes = ["h1", "r1"]
+[[link]]
+nodes = ["r1", "h2"]
+subnet4 = "10.9.0.0/24"
+"#;
+
+    fn error_of(text: &str) -> String {
+        Topology::parse(text, "lab.toml", None)
+            .expect_err("should be rejected")
+            .to_string()
+    }
+
+    #[test]
+    fn router_end_of_a_link_is_the_gateway() {
+        let topo = Topology::parse(TWO_HOSTS, "t", None).expect("valid");
+        let h1 = topo.node("h1").expect("h1");
+        assert_eq!(h1.interfaces[0].addr4.to_string(), "10.0.1.2/24");
+        assert_eq!(h1.interfaces[0].name, "eth-r1");
+        let r1 = topo.node("r1").expect("r1");
+        assert_eq!(r1.interfaces[0].addr4.to_string(), "10.0.1.1/24");
+        assert_eq!(r1.interfaces[1].addr4.to_string(), "10.9.0.1/24");
+        let h2 = topo.node("h2").expect("h2");
+        assert_eq!(h2.primary4(), Some(Ipv4Addr::new(10, 9, 0, 2)));
+        assert_eq!(
+            h2.primary6().map(|a| a.to_string()),
+            Some("fd00:0:0:2::2".into())
+        );
+    }
+
+    #[test]
+    fn unknown_node_in_a_link_names_file_line_and_field() {
+        let text = "[[node]]\nname = \"h1\"\n[[link]]\nnodes = [\"h1\", \"r9\"]\n";
+        let err = error_of(text);
+        assert!(err.starts_with("lab.toml:4: link.nodes:"), "{err}");
+        assert!(err.contains("unknown node 'r9'"), "{err}");
+    }
+
+    #[test]
+    fn overlapping_subnets_are_rejected() {
+        let text = "[[node]]\nname = \"a\"\n[[node]]\nname = \"b\"\n[[node]]\nname = \"c\"\n\
+                    [[link]]\nnodes = [\"a\", \"b\"]\nsubnet4 = \"10.1.0.0/16\"\n\
+                    [[link]]\nnodes = [\"b\", \"c\"]\nsubnet4 = \"10.1.2.0/24\"\n";
+        let err = error_of(text);
+        assert!(err.starts_with("lab.toml:12: link.subnet4:"), "{err}");
+        assert!(err.contains("overlaps 10.1.0.0/16"), "{err}");
+    }
+
+    #[test]
+    fn interface_name_too_long_is_rejected() {
+        let text = "[[node]]\nname = \"a\"\n[[node]]\nname = \"averyverylongname\"\n\
+                    [[link]]\nnodes = [\"a\", \"averyverylongname\"]\n";
+        let err = error_of(text);
+        assert!(err.contains("link.ifnames"), "{err}");
+        assert!(err.contains("Linux allows 1 to 15"), "{err}");
+    }
+
+    #[test]
+    fn syntax_errors_point_at_the_line() {
+        let err = error_of("[[node]]\nname = \"a\"\nrole = \n");
+        assert!(err.starts_with("lab.toml:3: syntax:"), "{err}");
+    }
+
+    #[test]
+    fn unknown_fields_are_rejected() {
+        let err = error_of("[[node]]\nname = \"a\"\ncolour = \"red\"\n");
+        assert!(err.contains("unknown field `colour`"), "{err}");
+    }
+
+    #[test]
+    fn bad_role_is_explained() {
+        let err = error_of("[[node]]\nname = \"a\"\nrole = \"switch\"\n");
+        assert!(err.starts_with("lab.toml:3: node.role:"), "{err}");
+    }
+
+    #[test]
+    fn static_route_via_a_neighbour_name() {
+        let text =
+            format!("{TWO_HOSTS}[[route]]\nnode = \"h1\"\nto = \"192.0.2.0/24\"\nvia = \"r1\"\n");
+        let topo = Topology::parse(&text, "t", None).expect("valid");
+        assert_eq!(topo.routes[0].via.to_string(), "10.0.1.1");
+    }
+}

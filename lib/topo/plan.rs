@@ -1,0 +1,403 @@
+//! The commands that build a topology (all labs), as data. `netlab up --dry-run` prints them;
+//! `netlab up` runs the same list, so what a student reads is exactly what happens.
+//!
+//! Order matters, and each step says why it comes where it does:
+//! 1. namespaces first, since everything else lives in them;
+//! 2. sysctls before veths, because a new interface copies its IPv6 settings (`accept_dad`)
+//!    from the namespace's `default` at creation time;
+//! 3. veth pairs, created straight into their two namespaces so no name ever touches the
+//!    host's own namespace (two instances side by side cannot collide);
+//! 4. links up, then addresses (IPv6 with `nodad`: duplicate address detection would hold an address
+//!    "tentative" for a second or two, long enough to break the first ping), routes;
+//! 5. firewall rules, hosts/resolv.conf files, then services.
+
+use std::fmt;
+use std::path::PathBuf;
+
+use super::model::{Readiness, Role, Topology};
+use super::routes;
+
+/// Every name an instance uses, derived from the instance name so instances never collide.
+#[derive(Debug, Clone)]
+pub struct Names {
+    pub instance: String,
+}
+
+/// Every namespace netlab creates starts with this, so `down --all` can find them after a
+/// crash.
+pub const NS_PREFIX: &str = "nl-";
+/// Where instances keep their state, logs and rendered service configs.
+pub const RUN_ROOT: &str = "/run/netlab";
+
+impl Names {
+    pub fn new(instance: &str) -> Self {
+        Names {
+            instance: instance.to_string(),
+        }
+    }
+
+    /// `nl-lab-h1`: the namespace of node `h1` in instance `lab`.
+    pub fn ns(&self, node: &str) -> String {
+        format!("{NS_PREFIX}{}-{node}", self.instance)
+    }
+
+    pub fn run_dir(&self) -> PathBuf {
+        PathBuf::from(RUN_ROOT).join(&self.instance)
+    }
+
+    pub fn state_file(&self) -> PathBuf {
+        self.run_dir().join("state.json")
+    }
+
+    /// `/etc/netns/NS/`: `ip netns exec NS` bind-mounts files found here over `/etc`.
+    pub fn etc_dir(&self, node: &str) -> PathBuf {
+        PathBuf::from("/etc/netns").join(self.ns(node))
+    }
+}
+
+/// One command of the plan.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Step {
+    /// `ip ARGS` in the host's namespace (creating namespaces and veth pairs).
+    Root(Vec<String>),
+    /// `ip -n NS ARGS`: addresses, links and routes inside a node.
+    Ip { ns: String, args: Vec<String> },
+    /// `ip netns exec NS sysctl -qw KEY=VALUE`.
+    Sysctl {
+        ns: String,
+        key: String,
+        value: String,
+    },
+    /// `ip netns exec NS nft RULE`.
+    Nft { ns: String, rule: String },
+}
+
+impl fmt::Display for Step {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Step::Root(args) => write!(f, "ip {}", args.join(" ")),
+            Step::Ip { ns, args } => write!(f, "ip -n {ns} {}", args.join(" ")),
+            Step::Sysctl { ns, key, value } => {
+                write!(f, "ip netns exec {ns} sysctl -qw {key}={value}")
+            }
+            Step::Nft { ns, rule } => write!(f, "ip netns exec {ns} nft {}", shell_quote(rule)),
+        }
+    }
+}
+
+/// A service to start once the network is up.
+#[derive(Debug, Clone)]
+pub struct ServicePlan {
+    pub node: String,
+    pub name: String,
+    pub ns: String,
+    pub command: Vec<String>,
+    /// (template in the topology's folder, rendered file in the run directory)
+    pub templates: Vec<(PathBuf, PathBuf)>,
+    pub ready: Readiness,
+}
+
+impl fmt::Display for ServicePlan {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let command: Vec<String> = self.command.iter().map(|a| shell_quote(a)).collect();
+        write!(f, "ip netns exec {} {}", self.ns, command.join(" "))
+    }
+}
+
+/// Everything `up` does, in order.
+#[derive(Debug, Clone)]
+pub struct Plan {
+    pub names: Names,
+    pub steps: Vec<Step>,
+    /// Files written under /etc/netns (hosts, resolv.conf).
+    pub files: Vec<(PathBuf, String)>,
+    pub services: Vec<ServicePlan>,
+}
+
+impl Plan {
+    pub fn build(topo: &Topology, names: &Names) -> Plan {
+        let mut steps = Vec::new();
+        // 1. Namespaces.
+        for node in &topo.nodes {
+            steps.push(Step::Root(vec![
+                "netns".into(),
+                "add".into(),
+                names.ns(&node.name),
+            ]));
+        }
+        // 2. Sysctls: routers forward; no node delays its IPv6 addresses with DAD.
+        for node in &topo.nodes {
+            let ns = names.ns(&node.name);
+            let mut settings: Vec<(String, String)> = vec![
+                ("net.ipv6.conf.all.accept_dad".into(), "0".into()),
+                ("net.ipv6.conf.default.accept_dad".into(), "0".into()),
+            ];
+            if node.role == Role::Router {
+                settings.push(("net.ipv4.ip_forward".into(), "1".into()));
+                settings.push(("net.ipv6.conf.all.forwarding".into(), "1".into()));
+            }
+            for (key, value) in &node.sysctl {
+                settings.retain(|(k, _)| k != key);
+                settings.push((key.clone(), value.clone()));
+            }
+            for (key, value) in settings {
+                steps.push(Step::Sysctl {
+                    ns: ns.clone(),
+                    key,
+                    value,
+                });
+            }
+        }
+        // 3. Veth pairs, each end born in its namespace.
+        for (number, link) in topo.links.iter().enumerate() {
+            let ends: Vec<(String, String)> = link
+                .ends
+                .iter()
+                .map(|node| {
+                    let ifname = topo
+                        .node(node)
+                        .and_then(|n| n.interfaces.iter().find(|i| i.link == number))
+                        .map(|i| i.name.clone())
+                        .unwrap_or_default();
+                    (names.ns(node), ifname)
+                })
+                .collect();
+            steps.push(Step::Root(
+                [
+                    "link", "add", &ends[0].1, "netns", &ends[0].0, "type", "veth", "peer", "name",
+                    &ends[1].1, "netns", &ends[1].0,
+                ]
+                .iter()
+                .map(|s| s.to_string())
+                .collect(),
+            ));
+        }
+        // 4. Addresses, links up, routes.
+        let routes = routes::compute(topo);
+        for node in &topo.nodes {
+            let ns = names.ns(&node.name);
+            let ip = |args: &[&str]| Step::Ip {
+                ns: ns.clone(),
+                args: args.iter().map(|s| s.to_string()).collect(),
+            };
+            steps.push(ip(&["link", "set", "lo", "up"]));
+            // Up before addressed: an IPv6 address added to a down interface ignores
+            // neighbour solicitations for about a second after the link comes up (measured
+            // here), which loses the first ping of a lab.
+            for interface in &node.interfaces {
+                steps.push(ip(&["link", "set", &interface.name, "up"]));
+            }
+            for interface in &node.interfaces {
+                steps.push(ip(&[
+                    "addr",
+                    "add",
+                    &interface.addr4.to_string(),
+                    "dev",
+                    &interface.name,
+                ]));
+                if let Some(addr6) = interface.addr6 {
+                    steps.push(ip(&[
+                        "addr",
+                        "add",
+                        &addr6.to_string(),
+                        "dev",
+                        &interface.name,
+                        "nodad",
+                    ]));
+                }
+            }
+            for route in routes.iter().filter(|r| r.node == node.name) {
+                let to = route
+                    .to
+                    .map(|t| t.to_string())
+                    .unwrap_or_else(|| "default".into());
+                // The family follows from the gateway's address, for `default` too.
+                steps.push(ip(&["route", "add", &to, "via", &route.via.to_string()]));
+            }
+        }
+        // 5. Firewall rules.
+        for node in &topo.nodes {
+            for rule in &node.nft {
+                steps.push(Step::Nft {
+                    ns: names.ns(&node.name),
+                    rule: rule.clone(),
+                });
+            }
+        }
+
+        let files = topo
+            .nodes
+            .iter()
+            .flat_map(|node| {
+                let dir = names.etc_dir(&node.name);
+                [
+                    (dir.join("hosts"), hosts_file(topo)),
+                    (dir.join("resolv.conf"), resolv_conf(topo)),
+                ]
+            })
+            .collect();
+
+        let services = topo
+            .services
+            .iter()
+            .map(|service| {
+                let expand = |text: &str| expand(text, topo, names, &service.node);
+                ServicePlan {
+                    node: service.node.clone(),
+                    name: service.name.clone(),
+                    ns: names.ns(&service.node),
+                    command: service.command.iter().map(|a| expand(a)).collect(),
+                    templates: service
+                        .templates
+                        .iter()
+                        .map(|t| {
+                            let source = topo.dir.clone().unwrap_or_default().join(t);
+                            let file_name = PathBuf::from(t)
+                                .file_name()
+                                .map(PathBuf::from)
+                                .unwrap_or_default();
+                            (source, names.run_dir().join(file_name))
+                        })
+                        .collect(),
+                    ready: service.ready.clone(),
+                }
+            })
+            .collect();
+
+        Plan {
+            names: names.clone(),
+            steps,
+            files,
+            services,
+        }
+    }
+
+    /// The plan as a student reads it: one command per line.
+    pub fn commands(&self) -> Vec<String> {
+        self.steps
+            .iter()
+            .map(ToString::to_string)
+            .chain(self.services.iter().map(ToString::to_string))
+            .collect()
+    }
+}
+
+/// `/etc/hosts` for every node: each address of each node, the node's first address first so
+/// a forward lookup of `h2` gives the address on h2's first link. Reverse lookups (traceroute
+/// without -n) find a name for every router interface.
+pub fn hosts_file(topo: &Topology) -> String {
+    let mut text = String::from("# written by netlab: every lab node's addresses\n127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n");
+    for node in &topo.nodes {
+        let names = match &topo.domain {
+            Some(domain) => format!("{} {}.{domain}", node.name, node.name),
+            None => node.name.clone(),
+        };
+        for interface in &node.interfaces {
+            text.push_str(&format!("{}\t{names}\n", interface.addr4.addr()));
+        }
+        for interface in &node.interfaces {
+            if let Some(addr6) = interface.addr6 {
+                text.push_str(&format!("{}\t{names}\n", addr6.addr()));
+            }
+        }
+    }
+    text
+}
+
+/// `/etc/resolv.conf` for every node: the lab's DNS server when it has one, else the node's
+/// own loopback (nothing listens, so a stray query fails at once). Never the machine's
+/// configured nameserver: lab traffic stays in the lab.
+pub fn resolv_conf(topo: &Topology) -> String {
+    let server = topo
+        .dns
+        .as_deref()
+        .and_then(|name| topo.node(name))
+        .and_then(|node| node.primary4())
+        .map(|addr| addr.to_string())
+        .unwrap_or_else(|| "127.0.0.1".into());
+    let search = topo
+        .domain
+        .as_deref()
+        .map(|d| format!("search {d}\n"))
+        .unwrap_or_default();
+    format!("# written by netlab\nnameserver {server}\n{search}options timeout:1 attempts:1\n")
+}
+
+/// Replace `{run}`, `{lab}`, `{node}`, `{instance}`, `{ns:NODE}`, `{addr4:NODE}` and
+/// `{addr6:NODE}` in a service command or template.
+pub fn expand(text: &str, topo: &Topology, names: &Names, node: &str) -> String {
+    let mut out = text
+        .replace("{run}", &names.run_dir().display().to_string())
+        .replace(
+            "{lab}",
+            &topo.dir.clone().unwrap_or_default().display().to_string(),
+        )
+        .replace("{node}", node)
+        .replace("{instance}", &names.instance);
+    for other in &topo.nodes {
+        out = out
+            .replace(&format!("{{ns:{}}}", other.name), &names.ns(&other.name))
+            .replace(
+                &format!("{{addr4:{}}}", other.name),
+                &other.primary4().map(|a| a.to_string()).unwrap_or_default(),
+            )
+            .replace(
+                &format!("{{addr6:{}}}", other.name),
+                &other.primary6().map(|a| a.to_string()).unwrap_or_default(),
+            );
+    }
+    out
+}
+
+/// Quote an argument for display the way a shell would need it.
+fn shell_quote(arg: &str) -> String {
+    if !arg.is_empty()
+        && arg
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_./:=,+@%".contains(c))
+    {
+        arg.to_string()
+    } else {
+        format!("'{}'", arg.replace('\'', "'\\''"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::topo::builtin;
+
+    #[test]
+    fn dry_run_lines_are_all_ip_commands() {
+        let topo = builtin::chain(2).expect("chain");
+        let plan = Plan::build(&topo, &Names::new("t1"));
+        let commands = plan.commands();
+        assert!(
+            commands.iter().all(|c| c.starts_with("ip ")),
+            "{commands:#?}"
+        );
+        assert_eq!(commands[0], "ip netns add nl-t1-h1");
+        assert!(commands.contains(
+            &"ip link add eth-r1 netns nl-t1-h1 type veth peer name eth-h1 netns nl-t1-r1"
+                .to_string()
+        ));
+        assert!(commands.contains(&"ip -n nl-t1-h1 route add default via 10.0.1.1".to_string()));
+        assert!(commands
+            .contains(&"ip netns exec nl-t1-r1 sysctl -qw net.ipv4.ip_forward=1".to_string()));
+    }
+
+    #[test]
+    fn hosts_file_lists_every_router_interface() {
+        let topo = builtin::chain(2).expect("chain");
+        let hosts = hosts_file(&topo);
+        assert!(hosts.contains("10.0.1.1\tr1\n"));
+        assert!(hosts.contains("10.0.2.1\tr1\n"));
+        assert!(hosts.contains("10.0.3.2\th2\n"));
+    }
+
+    #[test]
+    fn resolv_conf_never_names_the_machines_resolver() {
+        let topo = builtin::chain(1).expect("chain");
+        assert!(resolv_conf(&topo).contains("nameserver 127.0.0.1"));
+    }
+}

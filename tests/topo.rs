@@ -1,0 +1,217 @@
+//! The lab runner, tested the way a student uses it: `netlab up`, `exec`, `status`, `down`
+//! on real namespaces, with the system's ping as the witness.
+
+mod common;
+
+use std::process::Command;
+
+use common::{bin, namespaces_of, root_or_skip, stderr, stdout, Lab};
+
+#[test]
+fn chain_reaches_end_to_end_and_ttl_counts_the_routers() {
+    if !root_or_skip("chain_reaches_end_to_end_and_ttl_counts_the_routers") {
+        return;
+    }
+    let lab = Lab::up("chain:3");
+    let target = lab.addr4("h2");
+    let output = lab.exec("h1", &["ping", "-c", "1", "-W", "2", &target]);
+    let text = stdout(&output);
+    assert!(output.status.success(), "{text}{}", stderr(&output));
+    // Linux starts at TTL 64; three routers each take one.
+    assert!(
+        text.contains(&format!("64 bytes from {target}: icmp_seq=1 ttl=61")),
+        "{text}"
+    );
+}
+
+#[test]
+fn ipv6_works_through_the_chain_at_once() {
+    if !root_or_skip("ipv6_works_through_the_chain_at_once") {
+        return;
+    }
+    let lab = Lab::up("chain:2");
+    let target = lab.addr6("h2");
+    // -W 1: the first packet must not wait for a slow neighbour discovery.
+    let output = lab.exec("h1", &["ping", "-6", "-c", "1", "-W", "1", &target]);
+    let text = stdout(&output);
+    assert!(output.status.success(), "{text}");
+    assert!(text.contains("ttl=62"), "{text}");
+}
+
+#[test]
+fn names_resolve_from_the_labs_hosts_file() {
+    if !root_or_skip("names_resolve_from_the_labs_hosts_file") {
+        return;
+    }
+    let lab = Lab::up("chain:1");
+    let output = lab.exec("h1", &["getent", "ahostsv4", "h2"]);
+    assert!(
+        stdout(&output).starts_with(&lab.addr4("h2")),
+        "{}",
+        stdout(&output)
+    );
+    let resolv = lab.exec("h1", &["cat", "/etc/resolv.conf"]);
+    assert!(
+        stdout(&resolv).contains("nameserver 127.0.0.1"),
+        "{}",
+        stdout(&resolv)
+    );
+}
+
+#[test]
+fn status_json_lists_nodes_roles_and_addresses() {
+    if !root_or_skip("status_json_lists_nodes_roles_and_addresses") {
+        return;
+    }
+    let lab = Lab::up("chain:2");
+    assert_eq!(lab.state["instance"], lab.instance.as_str());
+    let nodes = lab.state["nodes"].as_array().expect("nodes");
+    let names: Vec<&str> = nodes.iter().filter_map(|n| n["name"].as_str()).collect();
+    assert_eq!(names, ["h1", "r1", "r2", "h2"]);
+    assert_eq!(nodes[1]["role"], "router");
+    assert_eq!(nodes[0]["addresses"][0], "10.0.1.2/24");
+    assert_eq!(nodes[0]["addresses"][1], "fd00:0:0:1::2/64");
+}
+
+#[test]
+fn two_instances_of_one_topology_run_side_by_side() {
+    if !root_or_skip("two_instances_of_one_topology_run_side_by_side") {
+        return;
+    }
+    let first = Lab::up("chain:1");
+    let second = Lab::up("chain:1");
+    for lab in [&first, &second] {
+        let output = lab.exec("h1", &["ping", "-c", "1", "-W", "2", &lab.addr4("h2")]);
+        assert!(output.status.success(), "{}", stdout(&output));
+    }
+    assert_eq!(namespaces_of(&first.instance).len(), 3);
+    assert_eq!(namespaces_of(&second.instance).len(), 3);
+}
+
+#[test]
+fn down_leaves_nothing_behind() {
+    if !root_or_skip("down_leaves_nothing_behind") {
+        return;
+    }
+    let instance;
+    {
+        let lab = Lab::up("demo");
+        instance = lab.instance.clone();
+        assert_eq!(namespaces_of(&instance).len(), 4);
+    }
+    assert!(namespaces_of(&instance).is_empty());
+    assert!(!std::path::Path::new("/run/netlab").join(&instance).exists());
+    let etc_left = std::fs::read_dir("/etc/netns")
+        .map(|entries| {
+            entries.filter_map(Result::ok).any(|e| {
+                e.file_name()
+                    .to_string_lossy()
+                    .starts_with(&format!("nl-{instance}-"))
+            })
+        })
+        .unwrap_or(false);
+    assert!(!etc_left, "/etc/netns entries left for {instance}");
+}
+
+#[test]
+fn dry_run_prints_commands_and_changes_nothing() {
+    // Needs no root: a dry run only prints.
+    let before = namespaces_of("dry");
+    let output = Command::new(bin("netlab"))
+        .args(["up", "chain:2", "--dry-run", "--instance", "dry"])
+        .output()
+        .expect("run");
+    let text = stdout(&output);
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert!(text.lines().count() > 20, "{text}");
+    for line in text.lines() {
+        assert!(
+            line.starts_with("ip ") || line.starts_with("nft ") || line.starts_with("sysctl "),
+            "{line}"
+        );
+    }
+    assert!(text.contains("ip netns add nl-dry-h1\n"), "{text}");
+    assert_eq!(namespaces_of("dry"), before);
+    assert!(!std::path::Path::new("/run/netlab/dry").exists());
+}
+
+#[test]
+fn bad_topology_file_names_file_line_and_field() {
+    let dir = std::env::temp_dir().join(format!("netlab-bad-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("tmp");
+    let path = dir.join("topology.toml");
+    std::fs::write(
+        &path,
+        "[[node]]\nname = \"h1\"\n\n[[link]]\nnodes = [\"h1\", \"r7\"]\n",
+    )
+    .expect("write");
+    let output = Command::new(bin("netlab"))
+        .args(["up", path.to_str().expect("utf8"), "--dry-run"])
+        .output()
+        .expect("run");
+    let _ = std::fs::remove_dir_all(&dir);
+    assert_eq!(output.status.code(), Some(2));
+    let message = stderr(&output);
+    assert!(
+        message.contains("topology.toml:5: link.nodes: unknown node 'r7'"),
+        "{message}"
+    );
+}
+
+#[test]
+fn exec_in_an_unknown_node_lists_the_nodes() {
+    if !root_or_skip("exec_in_an_unknown_node_lists_the_nodes") {
+        return;
+    }
+    let lab = Lab::up("chain:1");
+    let output = Command::new(bin("netlab"))
+        .args(["exec", "--instance", &lab.instance, "h9", "--", "true"])
+        .output()
+        .expect("run");
+    assert_eq!(output.status.code(), Some(2));
+    assert!(
+        stderr(&output).contains("no node 'h9'") && stderr(&output).contains("h1, r1, h2"),
+        "{}",
+        stderr(&output)
+    );
+}
+
+#[test]
+fn second_up_of_the_same_instance_is_refused() {
+    if !root_or_skip("second_up_of_the_same_instance_is_refused") {
+        return;
+    }
+    let lab = Lab::up("chain:1");
+    let output = Command::new(bin("netlab"))
+        .args(["up", "chain:1", "--instance", &lab.instance])
+        .output()
+        .expect("run");
+    assert_eq!(output.status.code(), Some(2));
+    assert!(
+        stderr(&output).contains("already up"),
+        "{}",
+        stderr(&output)
+    );
+}
+
+#[test]
+fn down_all_removes_a_crashed_instance() {
+    if !root_or_skip("down_all_removes_a_crashed_instance") {
+        return;
+    }
+    // A namespace with our prefix and no state file: what a crash mid-`up` leaves.
+    let instance = format!("crash{}", std::process::id() % 100_000);
+    let ns = format!("nl-{instance}-h1");
+    let added = Command::new("ip")
+        .args(["netns", "add", &ns])
+        .status()
+        .expect("ip");
+    assert!(added.success());
+    let output = Command::new(bin("netlab"))
+        .args(["down", "--all", "--matching", &instance])
+        .output()
+        .expect("run");
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert!(stdout(&output).contains(&instance), "{}", stdout(&output));
+    assert!(namespaces_of(&instance).is_empty());
+}
