@@ -201,7 +201,10 @@ impl Topology {
         Topology::parse(
             &text,
             &path.display().to_string(),
-            path.parent().map(Path::to_path_buf),
+            // Absolute, so `{lab}` in a service's command or template means the same folder
+            // whatever directory the service (nginx resolves paths from its prefix) runs in.
+            path.parent()
+                .map(|dir| dir.canonicalize().unwrap_or_else(|_| dir.to_path_buf())),
         )
     }
 
