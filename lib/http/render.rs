@@ -242,10 +242,15 @@ impl Renderer {
         };
         self.out.line(format_args!("--- {target} ---"))?;
         self.out.line(format_args!(
-            "{} requests, {} responses, {} connections opened, {} reused ({:.0}%)",
+            "{} requests, {} responses, {} {} opened, {} reused ({:.0}%)",
             summary.requests,
             summary.responses,
             summary.connections,
+            if summary.connections == 1 {
+                "connection"
+            } else {
+                "connections"
+            },
             summary.reused,
             summary.reuse_ratio * 100.0
         ))?;

@@ -1,0 +1,46 @@
+# netlab-http against wrk on the same nginx (lab 04, port 8080: large keep-alive limits).
+# Rows: one keep-alive connection (wrk -t1 -c1), pipelined at depth 16 (wrk with a Lua script
+# that sends 16 requests per write), and keep-alive vs --no-keepalive (the lab's ratio).
+# Medians over interleaved runs: ours, then wrk, then ours...
+source "$(dirname "$0")/lib.sh"
+instance=bhttp
+"$NETLAB" down --instance "$instance" >/dev/null 2>&1 || true
+lua=$(mktemp --suffix=.lua)
+trap '"$NETLAB" down --instance "$instance" >/dev/null 2>&1; rm -f "$lua"' EXIT
+"$NETLAB" up 04 --instance "$instance" >/dev/null
+cat >"$lua" <<'LUA'
+-- wrk pipelining: one write carries 16 GET requests.
+init = function(args)
+  local r = {}
+  for i = 1, 16 do r[i] = wrk.format(nil, "/") end
+  req = table.concat(r)
+end
+request = function() return req end
+LUA
+chmod 644 "$lua"
+in_h1() { "$NETLAB" exec --instance "$instance" h1 -- timeout 60 "$@"; }
+# Text mode prints nothing per request (the throughput path); the summary has the rate.
+ours_rate() { in_h1 "$NETLAB_BIN/netlab-http" "$@" | awk '/ req\/s over / {print $1}'; }
+wrk_rate() { in_h1 wrk "$@" | awk '/Requests\/sec/ {print $2}'; }
+url=http://srv:8080/
+
+ours=(); ref=()
+for i in 1 2 3; do
+  ours+=("$(ours_rate -n 8000 "$url")")
+  ref+=("$(wrk_rate -t1 -c1 -d1s "$url")")
+done
+row http "keep-alive, 1 connection (req/s)" "$(median "${ours[@]}")" "$(median "${ref[@]}")" "req/s" ">= 1.0x wrk -t1 -c1"
+
+ours=(); ref=()
+for i in 1 2 3; do
+  ours+=("$(ours_rate -n 20000 --pipeline 16 "$url")")
+  ref+=("$(wrk_rate -t1 -c1 -d1s -s "$lua" "$url")")
+done
+row http "pipelined depth 16 (req/s)" "$(median "${ours[@]}")" "$(median "${ref[@]}")" "req/s" ">= 1.0x wrk pipeline 16"
+
+keep=(); close=()
+for i in 1 2 3; do
+  keep+=("$(ours_rate -n 4000 "$url")")
+  close+=("$(ours_rate -n 2000 --no-keepalive "$url")")
+done
+row http "keep-alive vs --no-keepalive (req/s)" "$(median "${keep[@]}")" "$(median "${close[@]}")" "req/s" "> 1.0x (the lab's ratio)"
