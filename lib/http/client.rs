@@ -65,6 +65,8 @@ pub enum CloseReason {
     IdleClosedByServer,
     /// Reused, but it failed before any byte of the response.
     FailedOnReuse,
+    /// Writing pipelined requests failed; the ones before them were answered.
+    WriteFailed,
     /// The next request goes to another origin.
     OtherOrigin,
     /// No requests left.
@@ -86,6 +88,7 @@ impl CloseReason {
             }
             CloseReason::IdleClosedByServer => "the server closed it while it was idle",
             CloseReason::FailedOnReuse => "it failed on reuse before any response byte",
+            CloseReason::WriteFailed => "the server stopped taking requests on it",
             CloseReason::OtherOrigin => "the next request is for another host or port",
             CloseReason::EndOfRun => "no requests left",
             CloseReason::Error => "a request on it failed",
@@ -137,7 +140,10 @@ pub enum Event<'a> {
     Reused {
         conn: u32,
         seq: u64,
+        /// Since its last response (meaningful when nothing is in flight).
         idle: Duration,
+        /// Requests written on it and not yet answered (pipelining).
+        in_flight: usize,
     },
     RequestSent {
         seq: u64,
@@ -278,6 +284,8 @@ pub struct Client {
     /// Each distinct (host, port), with its addresses once looked up.
     origins: Vec<(String, u16, Option<Vec<SocketAddr>>)>,
     buf: Box<[u8]>,
+    /// Requests waiting to be written in one batch.
+    outgoing: Vec<u8>,
     start: usize,
     end: usize,
     connections: u32,
@@ -315,6 +323,7 @@ impl Client {
             origin_of,
             origins,
             buf: vec![0; BUFFER_BYTES].into_boxed_slice(),
+            outgoing: Vec::with_capacity(4096),
             start: 0,
             end: 0,
             connections: 0,
@@ -348,14 +357,19 @@ impl Client {
         let total = self.options.urls.len() as u64 * self.options.count;
         let depth = self.options.pipeline.max(1);
         let keepalive = self.options.spec.wants_keepalive();
+        let idempotent = self.options.spec.idempotent();
         let mut next_seq = 0u64;
         // Requests to send again (seq, already retried once), before any new one.
         let mut resend: VecDeque<(u64, bool)> = VecDeque::new();
         let mut in_flight: VecDeque<InFlight> = VecDeque::with_capacity(depth);
+        let mut outgoing = std::mem::take(&mut self.outgoing);
         let mut conn: Option<Connection> = None;
         let mut first = true;
         loop {
-            // Write phase: fill the pipeline.
+            // Write phase: fill the pipeline. The requests go out in one write, as wrk
+            // does, so a pipeline of 16 costs one system call, not 16.
+            let batch_start = in_flight.len();
+            outgoing.clear();
             while in_flight.len() < depth {
                 let (seq, retried) = match resend.front() {
                     Some(&pair) => pair,
@@ -374,7 +388,10 @@ impl Client {
                 }
                 if conn.as_ref().is_some_and(|open| !open.writable) {
                     // A pipelined write failed: read what was answered, then reconnect.
-                    break;
+                    if !in_flight.is_empty() {
+                        break;
+                    }
+                    self.close(conn.take(), CloseReason::WriteFailed, on_event)?;
                 }
                 if !in_flight.is_empty() && (!keepalive || !self.options.interval.is_zero()) {
                     // Nothing follows a request that ends its connection; an interval means
@@ -411,6 +428,7 @@ impl Client {
                                 conn: open.number,
                                 seq: seq + 1,
                                 idle,
+                                in_flight: in_flight.len(),
                             },
                         )?;
                         (true, Duration::ZERO, Duration::ZERO)
@@ -421,40 +439,9 @@ impl Client {
                         (false, dns, connect)
                     }
                 };
-                let Some(open) = conn.as_mut() else { break };
+                let Some(open) = conn.as_ref() else { break };
                 let request = &self.encoded[url];
-                // Time to first byte counts from the start of the write: on a veth path the
-                // kernel may carry the request all the way to nginx inside write() itself.
-                let sent = Instant::now();
-                if let Err(source) = open.stream.write_all(request) {
-                    if !in_flight.is_empty() {
-                        // The server closed while requests were pipelined (nginx after
-                        // keepalive_requests): its answers to those may still be readable,
-                        // and this one goes again on the next connection.
-                        open.writable = false;
-                        break;
-                    }
-                    let addr = open.remote;
-                    let number = open.number;
-                    let can_retry = reused && in_flight.is_empty() && !retried;
-                    if can_retry && self.options.spec.idempotent() {
-                        self.close(conn.take(), CloseReason::FailedOnReuse, on_event)?;
-                        emit(
-                            on_event,
-                            &Event::Retrying {
-                                seq: seq + 1,
-                                conn: number,
-                                why: "sending on the reused connection failed",
-                            },
-                        )?;
-                        resend.pop_front();
-                        resend.push_front((seq, true));
-                        self.stats.retried += 1;
-                        continue;
-                    }
-                    self.close(conn.take(), CloseReason::Error, on_event)?;
-                    return Err(HttpError::Send { addr, source });
-                }
+                outgoing.extend_from_slice(request);
                 emit(
                     on_event,
                     &Event::RequestSent {
@@ -465,7 +452,6 @@ impl Client {
                 )?;
                 if resend.pop_front().is_none() {
                     next_seq += 1;
-                    self.stats.requests += 1;
                 }
                 first = false;
                 in_flight.push_back(InFlight {
@@ -473,103 +459,157 @@ impl Client {
                     retried,
                     reused,
                     started,
-                    sent,
+                    sent: started,
                     dns,
                     connect,
                 });
             }
-
-            // Read phase: the oldest request's response (responses come in request order,
-            // RFC 9112 §9.3.2).
-            let Some(request) = in_flight.pop_front() else {
-                break;
-            };
-            let Some(open) = conn.as_mut() else { break };
-            match self.read_response(open, &request, body, on_event) {
-                Ok(response) => {
-                    open.responses += 1;
-                    open.idle_since = Instant::now();
-                    let url = (request.seq / self.options.count) as usize;
-                    let done = Instant::now();
-                    let report = RequestReport {
-                        seq: request.seq + 1,
-                        url,
-                        conn: open.number,
-                        reused: request.reused,
-                        retried: request.retried,
-                        local_port: open.local_port,
-                        dns: request.dns,
-                        connect: request.connect,
-                        ttfb: response.first_byte.saturating_duration_since(request.sent),
-                        total: done.saturating_duration_since(request.started),
-                        status: response.head.status,
-                        body_bytes: response.body_bytes,
-                        framing: response.head.framing,
-                        trailer_fields: response.trailer_fields,
-                    };
-                    self.stats.record(&report);
-                    emit(on_event, &Event::Done(&report))?;
-                    let closing = persistence(keepalive, &response.head)
-                        .err()
-                        .or(response.eof.then_some(CloseReason::BodyUntilClose));
-                    if let Some(reason) = closing {
-                        let number = open.number;
-                        self.close(conn.take(), reason, on_event)?;
-                        // Pipelined requests behind the last answered one were never
-                        // processed: send them again on a new connection (§9.3.2).
-                        let unanswered: Vec<InFlight> = in_flight.drain(..).collect();
-                        for request in &unanswered {
+            if let (Some(open), false) = (conn.as_mut(), outgoing.is_empty()) {
+                // Time to first byte counts from the start of the write: on a veth path the
+                // kernel may carry the request all the way to nginx inside write() itself.
+                let sent = Instant::now();
+                for request in in_flight.range_mut(batch_start..) {
+                    request.sent = sent;
+                }
+                match open.stream.write_all(&outgoing) {
+                    Ok(()) => self.stats.requests = next_seq,
+                    Err(source) => {
+                        let batch: Vec<InFlight> = in_flight.drain(batch_start..).collect();
+                        let Some(head) = batch.first().copied() else {
+                            continue;
+                        };
+                        for request in batch.iter().rev() {
+                            resend.push_front((request.seq, request.retried));
+                        }
+                        if !in_flight.is_empty() {
+                            // The server closed while requests were pipelined (nginx after
+                            // keepalive_requests): its answers to the earlier ones may still
+                            // be readable; this batch goes again on the next connection.
+                            open.writable = false;
+                        } else if head.reused && !head.retried && idempotent {
+                            let number = open.number;
+                            self.close(conn.take(), CloseReason::FailedOnReuse, on_event)?;
                             emit(
                                 on_event,
                                 &Event::Retrying {
-                                    seq: request.seq + 1,
+                                    seq: head.seq + 1,
                                     conn: number,
-                                    why: "pipelined and not answered before the connection ended",
+                                    why: "sending on the reused connection failed",
                                 },
                             )?;
-                            self.stats.resent += 1;
+                            resend.pop_front();
+                            resend.push_front((head.seq, true));
+                            self.stats.retried += 1;
+                            continue;
+                        } else {
+                            let addr = open.remote;
+                            self.close(conn.take(), CloseReason::Error, on_event)?;
+                            return Err(HttpError::Send { addr, source });
                         }
-                        for request in unanswered.iter().rev() {
-                            resend.push_front((request.seq, request.retried));
-                        }
-                    } else if !self.nothing_unsolicited(&in_flight) {
-                        let addr = open.remote;
-                        let bytes = self.end - self.start;
-                        self.close(conn.take(), CloseReason::Error, on_event)?;
-                        return Err(HttpError::Unsolicited { addr, bytes });
                     }
-                }
-                Err(ReadFailure::BeforeResponse(err)) if request.reused && !request.retried => {
-                    let addr = open.remote;
-                    let number = open.number;
-                    self.close(conn.take(), CloseReason::FailedOnReuse, on_event)?;
-                    if !self.options.spec.idempotent() {
-                        return Err(HttpError::NotRetried {
-                            addr,
-                            method: self.options.spec.method.clone(),
-                        });
-                    }
-                    tracing::debug!("retrying after: {err}");
-                    emit(
-                        on_event,
-                        &Event::Retrying {
-                            seq: request.seq + 1,
-                            conn: number,
-                            why: "the reused connection closed before any response byte",
-                        },
-                    )?;
-                    self.stats.retried += 1;
-                    for unanswered in in_flight.drain(..).rev() {
-                        resend.push_front((unanswered.seq, unanswered.retried));
-                    }
-                    resend.push_front((request.seq, true));
-                }
-                Err(ReadFailure::BeforeResponse(err)) | Err(ReadFailure::Other(err)) => {
-                    self.close(conn.take(), CloseReason::Error, on_event)?;
-                    return Err(err);
                 }
             }
+
+            // Read phase: responses come in request order (RFC 9112 §9.3.2). Read every
+            // response already buffered before writing again, so writes stay batched.
+            while let Some(request) = in_flight.pop_front() {
+                let Some(open) = conn.as_mut() else { break };
+                match self.read_response(open, &request, body, on_event) {
+                    Ok(response) => {
+                        open.responses += 1;
+                        open.idle_since = Instant::now();
+                        let url = (request.seq / self.options.count) as usize;
+                        let done = Instant::now();
+                        let report = RequestReport {
+                            seq: request.seq + 1,
+                            url,
+                            conn: open.number,
+                            reused: request.reused,
+                            retried: request.retried,
+                            local_port: open.local_port,
+                            dns: request.dns,
+                            connect: request.connect,
+                            ttfb: response.first_byte.saturating_duration_since(request.sent),
+                            total: done.saturating_duration_since(request.started),
+                            status: response.head.status,
+                            body_bytes: response.body_bytes,
+                            framing: response.head.framing,
+                            trailer_fields: response.trailer_fields,
+                        };
+                        self.stats.record(&report);
+                        emit(on_event, &Event::Done(&report))?;
+                        let closing = persistence(keepalive, &response.head)
+                            .err()
+                            .or(response.eof.then_some(CloseReason::BodyUntilClose));
+                        if let Some(reason) = closing {
+                            let number = open.number;
+                            self.close(conn.take(), reason, on_event)?;
+                            // Pipelined requests behind the last answered one were never
+                            // processed: send them again on a new connection (§9.3.2).
+                            let unanswered: Vec<InFlight> = in_flight.drain(..).collect();
+                            for request in &unanswered {
+                                emit(
+                                    on_event,
+                                    &Event::Retrying {
+                                        seq: request.seq + 1,
+                                        conn: number,
+                                        why:
+                                            "pipelined and not answered before the connection ended",
+                                    },
+                                )?;
+                                self.stats.resent += 1;
+                            }
+                            for request in unanswered.iter().rev() {
+                                resend.push_front((request.seq, request.retried));
+                            }
+                        } else if !self.nothing_unsolicited(&in_flight) {
+                            let addr = open.remote;
+                            let bytes = self.end - self.start;
+                            self.close(conn.take(), CloseReason::Error, on_event)?;
+                            return Err(HttpError::Unsolicited { addr, bytes });
+                        }
+                    }
+                    Err(ReadFailure::BeforeResponse(err)) if request.reused && !request.retried => {
+                        let addr = open.remote;
+                        let number = open.number;
+                        self.close(conn.take(), CloseReason::FailedOnReuse, on_event)?;
+                        if !idempotent {
+                            return Err(HttpError::NotRetried {
+                                addr,
+                                method: self.options.spec.method.clone(),
+                            });
+                        }
+                        tracing::debug!("retrying after: {err}");
+                        emit(
+                            on_event,
+                            &Event::Retrying {
+                                seq: request.seq + 1,
+                                conn: number,
+                                why: "the reused connection closed before any response byte",
+                            },
+                        )?;
+                        self.stats.retried += 1;
+                        for unanswered in in_flight.drain(..).rev() {
+                            resend.push_front((unanswered.seq, unanswered.retried));
+                        }
+                        resend.push_front((request.seq, true));
+                    }
+                    Err(ReadFailure::BeforeResponse(err)) | Err(ReadFailure::Other(err)) => {
+                        self.close(conn.take(), CloseReason::Error, on_event)?;
+                        return Err(err);
+                    }
+                }
+                let writable = conn.as_ref().is_some_and(|open| open.writable);
+                if self.start == self.end && writable && in_flight.len() < depth {
+                    // Nothing more buffered: top the pipeline up before waiting.
+                    break;
+                }
+            }
+            if in_flight.is_empty() && resend.is_empty() && next_seq >= total {
+                break;
+            }
         }
+        self.outgoing = outgoing;
         self.close(conn.take(), CloseReason::EndOfRun, on_event)
     }
 
@@ -895,6 +935,7 @@ impl Client {
                 | CloseReason::BodyUntilClose
                 | CloseReason::IdleClosedByServer
                 | CloseReason::FailedOnReuse
+                | CloseReason::WriteFailed
         );
         let server_first = (server_closes && self.wait_for_fin(&mut open))
             || self.idle_state(&open) == IdleState::Closed;

@@ -104,9 +104,22 @@ impl Renderer {
                 "* connection {conn} opened: {local} -> {remote} (handshake {})",
                 ms(*elapsed)
             )),
-            Event::Reused { conn, seq, idle } => self.out.line(format_args!(
+            Event::Reused {
+                conn,
+                seq,
+                idle,
+                in_flight: 0,
+            } => self.out.line(format_args!(
                 "* connection {conn} reused for request {seq} (idle {}): no handshake",
                 ms(*idle)
+            )),
+            Event::Reused {
+                conn,
+                seq,
+                in_flight,
+                ..
+            } => self.out.line(format_args!(
+                "* connection {conn} also carries request {seq}, pipelined behind {in_flight} unanswered"
             )),
             Event::RequestSent { bytes, .. } => self.head_lines(bytes, "> "),
             Event::ResponseHead { head, .. } => self.head_lines(head, "< "),
