@@ -240,3 +240,33 @@ fn verbose_shows_heads_and_why_each_connection_closed() {
         "{text}"
     );
 }
+
+#[test]
+fn connect_to_a_server_that_drops_syns_times_out() {
+    if !root_or_skip("connect_to_a_server_that_drops_syns_times_out") {
+        return;
+    }
+    let lab = Lab::up(LAB);
+    let rules = lab.sh(
+        "srv",
+        "nft add table inet t && nft 'add chain inet t in { type filter hook input priority 0; }' && nft add rule inet t in tcp dport 81 drop",
+    );
+    assert!(rules.status.success(), "{}", stderr(&rules));
+    let binary = common::bin("netlab-http");
+    let began = std::time::Instant::now();
+    let output = lab.exec(
+        "h1",
+        &[
+            binary.to_str().expect("utf8"),
+            "--timeout",
+            "300ms",
+            "http://10.0.2.2:81/",
+        ],
+    );
+    assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
+    assert_eq!(
+        stderr(&output).trim(),
+        "netlab-http: connect to 10.0.2.2:81: no answer to the SYN within 300ms"
+    );
+    assert!(began.elapsed() < std::time::Duration::from_secs(10));
+}

@@ -259,3 +259,21 @@ fn usage_errors_exit_2() {
         .expect("run");
     assert_eq!(output.status.code(), Some(2));
 }
+
+#[test]
+fn server_that_stalls_mid_body_times_out_as_idle() {
+    let addr = hostile(|_, stream| {
+        if read_request(stream) {
+            let _ = stream.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\nhalf");
+            thread::sleep(Duration::from_secs(15));
+        }
+    });
+    let (output, elapsed) = http(addr, &["--timeout", "500ms"]);
+    assert_fails_with(
+        &output,
+        &format!(
+            "timed out after 500ms waiting for more of the response from {addr} (4 bytes so far)"
+        ),
+    );
+    assert!(elapsed < Duration::from_secs(10), "took {elapsed:?}");
+}

@@ -178,6 +178,8 @@ pub enum HttpError {
     NoAddress { host: String },
     #[error("connect to {addr}: {source}")]
     Connect { addr: SocketAddr, source: io::Error },
+    #[error("connect to {addr}: no answer to the SYN within {}", human(*.timeout))]
+    ConnectTimeout { addr: SocketAddr, timeout: Duration },
     #[error("send to {addr}: {source}")]
     Send { addr: SocketAddr, source: io::Error },
     #[error("receive from {addr}: {source}")]
@@ -685,6 +687,12 @@ impl Client {
                         idle_since: Instant::now(),
                     };
                     return Ok((connection, dns, connect));
+                }
+                Err(source) if is_timeout(&source) => {
+                    last_error = Some(HttpError::ConnectTimeout {
+                        addr,
+                        timeout: self.options.timeout,
+                    })
                 }
                 Err(source) => last_error = Some(HttpError::Connect { addr, source }),
             }
