@@ -366,6 +366,13 @@ impl Topology {
             let roles = [nodes[index[&names[0]]].role, nodes[index[&names[1]]].role];
             // The router end is the gateway: .1, like a real LAN's default router.
             let hosts = match &raw_link.hosts {
+                Some(hosts) if hosts.get_ref()[0] == hosts.get_ref()[1] => {
+                    return Err(invalid(
+                        hosts.span(),
+                        "link.hosts",
+                        "the two ends of a link need different host numbers".into(),
+                    ));
+                }
                 Some(hosts) => *hosts.get_ref(),
                 None if roles == [Role::Host, Role::Router] => [2, 1],
                 None => [1, 2],
