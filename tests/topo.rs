@@ -342,3 +342,33 @@ fn check_of_the_empty_template_is_all_unanswered() {
         stdout(&output)
     );
 }
+
+#[test]
+fn node_nft_rules_and_sysctls_are_applied() {
+    if !root_or_skip("node_nft_rules_and_sysctls_are_applied") {
+        return;
+    }
+    let lab = Lab::up(&topo_file("silent-router.toml"));
+    let ratelimit = lab.exec("r1", &["sysctl", "-n", "net.ipv4.icmp_ratelimit"]);
+    assert_eq!(stdout(&ratelimit).trim(), "0");
+    let ruleset = lab.exec("r1", &["nft", "list", "ruleset"]);
+    assert!(
+        stdout(&ruleset).contains("icmp type time-exceeded drop"),
+        "{}",
+        stdout(&ruleset)
+    );
+    // TTL 1 expires at r1, whose Time Exceeded the rule drops: ping hears nothing.
+    let silent = lab.exec(
+        "h1",
+        &["ping", "-c", "1", "-t", "1", "-W", "1", &lab.addr4("h2")],
+    );
+    assert_eq!(silent.status.code(), Some(1));
+    assert!(
+        !stdout(&silent).contains("Time to live exceeded"),
+        "{}",
+        stdout(&silent)
+    );
+    // Normal traffic still crosses r1.
+    let through = lab.exec("h1", &["ping", "-c", "1", "-W", "2", &lab.addr4("h2")]);
+    assert!(through.status.success(), "{}", stdout(&through));
+}
