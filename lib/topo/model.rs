@@ -201,7 +201,12 @@ impl Topology {
         Topology::parse(
             &text,
             &path.display().to_string(),
-            path.parent().map(Path::to_path_buf),
+            // Absolute, so `{lab}` in a service's command or template names the same folder
+            // whatever directory the service runs in (nginx resolves paths from its prefix).
+            // A bare `topology.toml` has an empty parent, so canonicalize the file itself.
+            path.canonicalize()
+                .ok()
+                .and_then(|file| file.parent().map(Path::to_path_buf)),
         )
     }
 
