@@ -1,0 +1,400 @@
+//! Sending a query and getting its answer: UDP first, TCP when the answer does not fit
+//! (lab 03; RFC 1035 §4.2, RFC 7766, RFC 6891, RFC 5452).
+//!
+//! This is the lesson of lab 03, written out step by step:
+//!
+//! 1. Over UDP, from a socket the kernel binds to a random ephemeral port, send the query.
+//!    `connect()` on the socket makes the kernel drop datagrams from any other address or port
+//!    (RFC 5452 §9.1's first check), and a refused port surfaces as ECONNREFUSED.
+//! 2. Wait for a datagram. Read its 12-byte header and its question ([`check_reply`]); a
+//!    datagram with the wrong ID, QR, opcode or question is *ignored* (a warning event) and we
+//!    keep waiting: a forged or stale reply must not end the wait for the real one.
+//! 3. If TC is set, the server could not fit the answer into the UDP size we allowed (512
+//!    bytes, or the EDNS0 buffer). What follows TC may be cut mid-record, so we do not parse
+//!    it: we ask again over TCP. (`+ignore` keeps the truncated answer instead, as dig does.)
+//! 4. Over TCP, every message is preceded by its length as two bytes (RFC 1035 §4.2.2), and
+//!    the length and the query go out in one write so they travel in one segment (RFC 7766
+//!    §8). A TC bit in a TCP reply is not a reason to retry: there is nowhere bigger to go.
+//!
+//! The engine never prints: it reports each step as an [`Event`] to the caller, and the
+//! renderers (dig-shaped text, `--explain`, JSON) decide what the user sees.
+
+use std::io::{self, Read, Write};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, TcpStream, UdpSocket};
+use std::time::{Duration, Instant};
+
+use hickory_proto::op::Message;
+use serde::Serialize;
+
+use super::header::Header;
+use super::message::{check_reply, parse_reply, Mismatch, Request};
+
+/// UDP or TCP, as dig's `SERVER:` line names it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Transport {
+    Udp,
+    Tcp,
+}
+
+impl std::fmt::Display for Transport {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Transport::Udp => "UDP",
+            Transport::Tcp => "TCP",
+        })
+    }
+}
+
+/// How to exchange one query: dig's `+tcp`, `+ignore`, `+time=` and `+tries=`.
+#[derive(Debug, Clone, Copy)]
+pub struct ExchangeOptions {
+    /// `+tcp`: skip UDP and ask over TCP at once.
+    pub tcp_only: bool,
+    /// `+ignore`: keep a truncated UDP answer instead of retrying over TCP.
+    pub ignore_truncation: bool,
+    /// How long to wait for each try (`+time=`; dig's default is 5 s).
+    pub timeout: Duration,
+    /// How many UDP sends before giving up (`+tries=`; dig's default is 3).
+    pub tries: u32,
+}
+
+impl Default for ExchangeOptions {
+    fn default() -> Self {
+        ExchangeOptions {
+            tcp_only: false,
+            ignore_truncation: false,
+            timeout: Duration::from_secs(5),
+            tries: 3,
+        }
+    }
+}
+
+/// What happened, step by step, for the renderers (`--explain` narrates every one).
+#[derive(Debug, Clone)]
+pub enum Event<'a> {
+    /// A query went out.
+    Sent {
+        transport: Transport,
+        server: SocketAddr,
+        attempt: u32,
+        bytes: &'a [u8],
+    },
+    /// A datagram arrived that is not our reply; we keep waiting.
+    Ignored { from: SocketAddr, reason: Mismatch },
+    /// No reply within the try's timeout; `retrying` says whether another try follows.
+    TimedOut { attempt: u32, retrying: bool },
+    /// The UDP send or receive failed (an ICMP port unreachable shows up as ECONNREFUSED).
+    UdpError { attempt: u32, message: String },
+    /// Our reply arrived over UDP with TC set.
+    Truncated {
+        header: Header,
+        size: usize,
+        /// True when `+ignore` keeps it instead of retrying over TCP.
+        kept: bool,
+    },
+    /// A reply arrived (before it is parsed): its header and size.
+    Received {
+        transport: Transport,
+        header: Header,
+        size: usize,
+    },
+    /// A TCP reply had TC set: we use it as it is (no bigger transport to retry on).
+    TruncatedOverTcp,
+}
+
+/// The reply we accepted, parsed.
+#[derive(Debug, Clone)]
+pub struct Answer {
+    pub message: Message,
+    pub header: Header,
+    /// Size of the DNS message as received (without TCP's 2-byte prefix): dig's `MSG SIZE`.
+    pub size: usize,
+    pub transport: Transport,
+    pub server: SocketAddr,
+    /// From the send to the reply, of the exchange that produced the answer: dig's `Query time`.
+    pub query_time: Duration,
+    /// True when UDP came back truncated and this answer came over TCP.
+    pub truncated_retry: bool,
+}
+
+/// Why no answer came. Each variant names the operation and the server.
+#[derive(Debug, thiserror::Error)]
+pub enum DnsError {
+    #[error("connection timed out; no servers could be reached ({server}, {tries} tries of {timeout:?})")]
+    Timeout {
+        server: SocketAddr,
+        tries: u32,
+        timeout: Duration,
+    },
+    #[error("no reply from {server} over UDP: {message}")]
+    Udp { server: SocketAddr, message: String },
+    #[error("{op} {server} failed: {source}")]
+    Io {
+        op: &'static str,
+        server: SocketAddr,
+        source: io::Error,
+    },
+    #[error("the reply was truncated and the TCP retry to {server} failed: {source}")]
+    TcpRetry {
+        server: SocketAddr,
+        source: io::Error,
+    },
+    #[error("TCP reply from {server} is not ours: {reason}")]
+    TcpReply {
+        server: SocketAddr,
+        reason: Mismatch,
+    },
+    #[error("reply from {server} {reason}")]
+    Malformed {
+        server: SocketAddr,
+        reason: Mismatch,
+    },
+    #[error("{0}")]
+    Query(String),
+}
+
+impl DnsError {
+    /// dig's exit code for this failure: 9 when no server replied, 10 for anything internal.
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            DnsError::Query(_) => 10,
+            _ => 9,
+        }
+    }
+}
+
+/// The largest DNS message (RFC 1035 §4.2.2: a 16-bit length) and so the receive buffer.
+const MAX_MESSAGE: usize = 65535;
+
+/// Ask `server` and return its answer, reporting each step to `on_event`.
+pub fn exchange(
+    request: &Request,
+    server: SocketAddr,
+    options: &ExchangeOptions,
+    on_event: &mut dyn FnMut(Event<'_>),
+) -> Result<Answer, DnsError> {
+    if options.tcp_only {
+        return exchange_tcp(request, server, options, on_event, false);
+    }
+    match exchange_udp(request, server, options, on_event)? {
+        UdpOutcome::Answer(answer) => Ok(*answer),
+        UdpOutcome::Truncated => {
+            exchange_tcp(request, server, options, on_event, true).map_err(|err| match err {
+                // A refused or unreachable TCP port after TC: say so plainly, the student
+                // should see that the answer exists but could not be fetched.
+                DnsError::Io { server, source, .. } => DnsError::TcpRetry { server, source },
+                other => other,
+            })
+        }
+    }
+}
+
+enum UdpOutcome {
+    Answer(Box<Answer>),
+    Truncated,
+}
+
+fn exchange_udp(
+    request: &Request,
+    server: SocketAddr,
+    options: &ExchangeOptions,
+    on_event: &mut dyn FnMut(Event<'_>),
+) -> Result<UdpOutcome, DnsError> {
+    let io_error = |op, source| DnsError::Io { op, server, source };
+    let local: SocketAddr = match server.ip() {
+        IpAddr::V4(_) => (Ipv4Addr::UNSPECIFIED, 0).into(),
+        IpAddr::V6(_) => (Ipv6Addr::UNSPECIFIED, 0).into(),
+    };
+    // Port 0: the kernel picks a random ephemeral port, the second secret (with the ID) an
+    // off-path forger must guess (RFC 5452 §4.5).
+    let socket = UdpSocket::bind(local).map_err(|e| io_error("bind a UDP socket for", e))?;
+    socket
+        .connect(server)
+        .map_err(|e| io_error("connect a UDP socket to", e))?;
+    let mut buffer = vec![0u8; MAX_MESSAGE];
+    let tries = options.tries.max(1);
+    let mut last_error = None;
+    for attempt in 1..=tries {
+        // The same ID and port on every try: a late reply to the first send still counts.
+        let started = Instant::now();
+        on_event(Event::Sent {
+            transport: Transport::Udp,
+            server,
+            attempt,
+            bytes: &request.bytes,
+        });
+        if let Err(err) = socket.send(&request.bytes) {
+            on_event(Event::UdpError {
+                attempt,
+                message: err.to_string(),
+            });
+            last_error = Some(err.to_string());
+            continue;
+        }
+        let deadline = started + options.timeout;
+        loop {
+            let now = Instant::now();
+            if now >= deadline {
+                on_event(Event::TimedOut {
+                    attempt,
+                    retrying: attempt < tries,
+                });
+                break;
+            }
+            socket
+                .set_read_timeout(Some(deadline - now))
+                .map_err(|e| io_error("set the read timeout for", e))?;
+            let size = match socket.recv(&mut buffer) {
+                Ok(size) => size,
+                Err(err)
+                    if matches!(
+                        err.kind(),
+                        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+                    ) =>
+                {
+                    continue; // the deadline check above ends this try
+                }
+                Err(err) if err.kind() == io::ErrorKind::Interrupted => continue,
+                Err(err) => {
+                    // ECONNREFUSED: an ICMP port unreachable came back. Try again (the server
+                    // may be starting), as dig does, and report it if every try fails.
+                    on_event(Event::UdpError {
+                        attempt,
+                        message: err.to_string(),
+                    });
+                    last_error = Some(err.to_string());
+                    break;
+                }
+            };
+            let bytes = &buffer[..size];
+            let header = match check_reply(request, bytes) {
+                Ok(header) => header,
+                Err(reason) => {
+                    on_event(Event::Ignored {
+                        from: server,
+                        reason,
+                    });
+                    continue;
+                }
+            };
+            let query_time = started.elapsed();
+            if header.truncated && !options.ignore_truncation {
+                on_event(Event::Truncated {
+                    header,
+                    size,
+                    kept: false,
+                });
+                return Ok(UdpOutcome::Truncated);
+            }
+            if header.truncated {
+                on_event(Event::Truncated {
+                    header,
+                    size,
+                    kept: true,
+                });
+            }
+            on_event(Event::Received {
+                transport: Transport::Udp,
+                header,
+                size,
+            });
+            let message = match parse_reply(bytes) {
+                Ok(message) => message,
+                // `+ignore` on a reply cut mid-record: nothing usable came.
+                Err(reason) if header.truncated => {
+                    return Err(DnsError::Malformed { server, reason })
+                }
+                // Ours by ID and question but unreadable: treat as noise, keep waiting.
+                Err(reason) => {
+                    on_event(Event::Ignored {
+                        from: server,
+                        reason,
+                    });
+                    continue;
+                }
+            };
+            return Ok(UdpOutcome::Answer(Box::new(Answer {
+                message,
+                header,
+                size,
+                transport: Transport::Udp,
+                server,
+                query_time,
+                truncated_retry: false,
+            })));
+        }
+    }
+    Err(match last_error {
+        Some(message) => DnsError::Udp { server, message },
+        None => DnsError::Timeout {
+            server,
+            tries,
+            timeout: options.timeout,
+        },
+    })
+}
+
+fn exchange_tcp(
+    request: &Request,
+    server: SocketAddr,
+    options: &ExchangeOptions,
+    on_event: &mut dyn FnMut(Event<'_>),
+    truncated_retry: bool,
+) -> Result<Answer, DnsError> {
+    let io_error = |op, source| DnsError::Io { op, server, source };
+    let started = Instant::now();
+    let mut stream = TcpStream::connect_timeout(&server, options.timeout)
+        .map_err(|e| io_error("TCP connect to", e))?;
+    stream
+        .set_read_timeout(Some(options.timeout))
+        .and_then(|()| stream.set_write_timeout(Some(options.timeout)))
+        .map_err(|e| io_error("set timeouts on the TCP connection to", e))?;
+    // The query never exceeds 64 KiB: one question and one OPT record.
+    let length = u16::try_from(request.bytes.len())
+        .map_err(|_| DnsError::Query("query longer than 65535 bytes".into()))?;
+    let mut framed = Vec::with_capacity(2 + request.bytes.len());
+    framed.extend_from_slice(&length.to_be_bytes());
+    framed.extend_from_slice(&request.bytes);
+    on_event(Event::Sent {
+        transport: Transport::Tcp,
+        server,
+        attempt: 1,
+        bytes: &request.bytes,
+    });
+    stream
+        .write_all(&framed)
+        .map_err(|e| io_error("send the query over TCP to", e))?;
+    let mut prefix = [0u8; 2];
+    stream
+        .read_exact(&mut prefix)
+        .map_err(|e| io_error("read the reply length over TCP from", e))?;
+    let size = usize::from(u16::from_be_bytes(prefix));
+    // At most 64 KiB, bounded by the 16-bit prefix: no unbounded allocation.
+    let mut bytes = vec![0u8; size];
+    stream
+        .read_exact(&mut bytes)
+        .map_err(|e| io_error("read the reply over TCP from", e))?;
+    let query_time = started.elapsed();
+    // A TCP stream cannot carry an off-path forgery, so a mismatch is the server's bug: fail.
+    let header =
+        check_reply(request, &bytes).map_err(|reason| DnsError::TcpReply { server, reason })?;
+    on_event(Event::Received {
+        transport: Transport::Tcp,
+        header,
+        size,
+    });
+    if header.truncated {
+        on_event(Event::TruncatedOverTcp);
+    }
+    let message = parse_reply(&bytes).map_err(|reason| DnsError::Malformed { server, reason })?;
+    Ok(Answer {
+        message,
+        header,
+        size,
+        transport: Transport::Tcp,
+        server,
+        query_time,
+        truncated_retry,
+    })
+}
