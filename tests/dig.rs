@@ -349,3 +349,57 @@ fn partial_answer_with_tc_is_discarded_for_the_tcp_one() {
         "{text}"
     );
 }
+
+#[test]
+fn explain_decodes_tc_and_says_why_tcp_follows() {
+    if !root_or_skip("explain_decodes_tc_and_says_why_tcp_follows") {
+        return;
+    }
+    let lab = Lab::up(LAB);
+    let output = dig(&lab, "client", &["--explain", "+noedns", "medium.lab.test"]);
+    let text = stdout(&output);
+    assert_eq!(output.status.code(), Some(0), "{text}");
+    assert!(
+        text.contains(";;   TC 1  truncated: the answer did not fit, ask again over TCP"),
+        "{text}"
+    );
+    assert!(
+        text.contains(
+            ";; explain: TC set on a 33-byte reply: the answer did not fit the UDP size we offered"
+        ),
+        "{text}"
+    );
+    assert!(
+        text.contains("after a 2-byte length prefix, in one write"),
+        "{text}"
+    );
+    assert!(text.contains(";;   counts: QD 1 AN 40 NS 0 AR 0"), "{text}");
+}
+
+#[test]
+fn qr_prints_the_query_and_batch_file_runs_each_line() {
+    if !root_or_skip("qr_prints_the_query_and_batch_file_runs_each_line") {
+        return;
+    }
+    let lab = Lab::up(LAB);
+    let qr = stdout(&dig(&lab, "client", &["+qr", "+noedns", "small.lab.test"]));
+    assert!(
+        qr.contains(";; Sending:\n;; ->>HEADER<<- opcode: QUERY, status: NOERROR, id: "),
+        "{qr}"
+    );
+    assert!(
+        qr.contains(";; flags: rd; QUERY: 1, ANSWER: 0, AUTHORITY: 0, ADDITIONAL: 0"),
+        "{qr}"
+    );
+    assert!(qr.contains(";; QUERY SIZE: 32"), "{qr}");
+    let file = format!("/tmp/netlab-dig-batch-{}", lab.instance);
+    std::fs::write(&file, "small.lab.test\nlab.test MX\n-x 10.0.1.2\n").expect("write batch");
+    let batch = dig(&lab, "client", &["+short", "-f", &file]);
+    let _ = std::fs::remove_file(&file);
+    assert_eq!(
+        stdout(&batch),
+        "192.0.2.1\n10 srv.lab.test.\nclient.lab.test.\n",
+        "{}",
+        stderr(&batch)
+    );
+}

@@ -142,6 +142,77 @@ mod tests {
         );
     }
 
+    /// A one-shot responder on loopback: answers each query with the record bytes the test
+    /// gives for its type (as a server would: header, the question echoed, then the records).
+    fn loopback_server(records: fn(u16) -> (u16, Vec<u8>)) -> SocketAddr {
+        let socket = std::net::UdpSocket::bind("127.0.0.1:0").expect("bind loopback");
+        let address = socket.local_addr().expect("local addr");
+        std::thread::spawn(move || {
+            let mut buffer = [0u8; 512];
+            while let Ok((size, peer)) = socket.recv_from(&mut buffer) {
+                let query = &buffer[..size];
+                let mut end = 12;
+                while end < size && query[end] != 0 {
+                    end += 1 + usize::from(query[end]);
+                }
+                let question_end = (end + 5).min(size);
+                let qtype = u16::from_be_bytes([query[end + 1], query[end + 2]]);
+                let (rcode, rdata) = records(qtype);
+                let count = u16::from(!rdata.is_empty());
+                let mut reply = query[..2].to_vec();
+                reply.extend_from_slice(&(0x8580u16 | rcode).to_be_bytes());
+                reply.extend_from_slice(&[0, 1, 0, count as u8, 0, 0, 0, 0]);
+                reply.extend_from_slice(&query[12..question_end]);
+                if count == 1 {
+                    reply.extend_from_slice(&[0xc0, 0x0c]);
+                    reply.extend_from_slice(&qtype.to_be_bytes());
+                    reply.extend_from_slice(&[0, 1, 0, 0, 1, 0x2c]);
+                    reply.extend_from_slice(&(rdata.len() as u16).to_be_bytes());
+                    reply.extend_from_slice(&rdata);
+                }
+                let _ = socket.send_to(&reply, peer);
+            }
+        });
+        address
+    }
+
+    fn resolver(server: SocketAddr) -> Resolver {
+        Resolver {
+            server,
+            timeout: Duration::from_secs(2),
+            tries: 1,
+        }
+    }
+
+    #[test]
+    fn lookup_collects_a_and_aaaa_answers() {
+        let server = loopback_server(|qtype| match qtype {
+            1 => (0, vec![10, 0, 2, 2]),
+            _ => (0, Vec::new()),
+        });
+        let addresses = resolver(server).lookup("srv.lab.test").expect("answer");
+        assert_eq!(addresses, ["10.0.2.2".parse::<IpAddr>().expect("ip")]);
+    }
+
+    #[test]
+    fn lookup_of_a_missing_name_says_nxdomain() {
+        let server = loopback_server(|_| (3, Vec::new()));
+        let err = resolver(server)
+            .lookup("nope.lab.test")
+            .expect_err("nxdomain");
+        assert!(err.to_string().contains("NXDOMAIN"), "{err}");
+    }
+
+    #[test]
+    fn reverse_reads_the_ptr_name() {
+        // srv.lab.test. as uncompressed labels.
+        let server = loopback_server(|_| (0, b"\x03srv\x03lab\x04test\x00".to_vec()));
+        let name = resolver(server)
+            .reverse("10.0.2.2".parse().expect("ip"))
+            .expect("answer");
+        assert_eq!(name.as_deref(), Some("srv.lab.test"));
+    }
+
     #[test]
     fn no_nameserver_is_a_clear_error() {
         let dir = std::env::temp_dir().join(format!("netlab-dns-{}", std::process::id()));
