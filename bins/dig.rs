@@ -10,6 +10,7 @@ use std::path::Path;
 use std::process::ExitCode;
 
 use clap::{CommandFactory, Parser};
+use hickory_proto::rr::RecordType;
 use netlab::cli::{self, Failure};
 use netlab::dns::args::{DigArgs, QuerySpec};
 use netlab::dns::render;
@@ -141,8 +142,11 @@ fn ask(
             out.line(line)?;
         }
     }
+    // A zone transfer is TCP only (RFC 5936 §4.2), as in dig. A shortcut: we read the first
+    // message of the transfer, which holds a small lab zone whole.
+    let transfer = spec.record_type == RecordType::AXFR;
     let options = ExchangeOptions {
-        tcp_only: args.tcp,
+        tcp_only: args.tcp || transfer,
         ignore_truncation: args.ignore,
         timeout: args.timeout,
         tries: args.tries,
