@@ -10,6 +10,30 @@ use std::time::Duration;
 
 use common::{bin, root_or_skip, stderr, stdout, Lab};
 
+/// Lab 03 up, and knotd answering: its port is bound (the runner's readiness check) a moment
+/// before its zones are loaded, so on a busy machine the first query could be refused.
+fn lab03() -> Lab {
+    let lab = Lab::up("labs/03-dns");
+    let dig = bin("netlab-dig");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    loop {
+        let output = lab.exec(
+            "client",
+            &[
+                dig.to_str().expect("utf-8"),
+                "+short",
+                "+time=1",
+                "small.lab.test",
+            ],
+        );
+        if String::from_utf8_lossy(&output.stdout).trim() == "192.0.2.1" {
+            return lab;
+        }
+        assert!(std::time::Instant::now() < deadline, "knotd never answered");
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+}
+
 /// The commands of the worksheet's code blocks that run inside a node: (node, argv).
 fn worksheet_commands() -> Vec<(String, Vec<String>)> {
     let readme = std::fs::read_to_string(concat!(
@@ -58,7 +82,7 @@ fn worksheet_steps_run_and_their_answers_check_out() {
     }
     let commands = worksheet_commands();
     assert!(commands.len() >= 12, "{commands:?}");
-    let lab = Lab::up("labs/03-dns");
+    let lab = lab03();
     let mut outputs: BTreeMap<String, String> = BTreeMap::new();
     for (node, argv) in &commands {
         // The worksheet assumes installed tools; here, the ones this build made.
@@ -166,7 +190,7 @@ fn going_further_capture_shows_udp_then_tcp() {
     if !root_or_skip("going_further_capture_shows_udp_then_tcp") {
         return;
     }
-    let lab = Lab::up("labs/03-dns");
+    let lab = lab03();
     let capture = lab.spawn("srv", &["tcpdump", "-ni", "any", "-c", "6", "port", "53"]);
     // tcpdump says "listening on" when its capture is open; give it a moment on a busy box.
     std::thread::sleep(Duration::from_millis(1500));
