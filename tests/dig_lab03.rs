@@ -5,8 +5,8 @@
 mod common;
 
 use std::collections::BTreeMap;
+use std::io::{BufRead, BufReader};
 use std::process::Command;
-use std::time::Duration;
 
 use common::{bin, root_or_skip, stderr, stdout, Lab};
 
@@ -191,9 +191,15 @@ fn going_further_capture_shows_udp_then_tcp() {
         return;
     }
     let lab = lab03();
-    let capture = lab.spawn("srv", &["tcpdump", "-ni", "any", "-c", "6", "port", "53"]);
-    // tcpdump says "listening on" when its capture is open; give it a moment on a busy box.
-    std::thread::sleep(Duration::from_millis(1500));
+    let mut capture = lab.spawn("srv", &["tcpdump", "-ni", "any", "-c", "6", "port", "53"]);
+    // tcpdump says "listening on" (on stderr) once its capture is open: only then ask.
+    let mut errors = BufReader::new(capture.stderr.take().expect("piped stderr"));
+    let mut line = String::new();
+    while !line.contains("listening on") {
+        line.clear();
+        let read = errors.read_line(&mut line).expect("read tcpdump's stderr");
+        assert!(read > 0, "tcpdump ended before capturing");
+    }
     let dig = bin("netlab-dig");
     let output = lab.exec(
         "client",
@@ -205,7 +211,7 @@ fn going_further_capture_shows_udp_then_tcp() {
         .expect("tcpdump ends after 6 packets");
     let text = stdout(&captured);
     let lines: Vec<&str> = text.lines().collect();
-    assert_eq!(lines.len(), 6, "{text}{}", stderr(&captured));
+    assert_eq!(lines.len(), 6, "{text}");
     assert!(
         lines[0].contains("UDP") || lines[0].contains(".53: "),
         "{text}"

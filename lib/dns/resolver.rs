@@ -56,14 +56,20 @@ pub struct Resolver {
 }
 
 impl Resolver {
+    /// A given server (e.g. a test's, or `@server` from a command line), with the same short
+    /// waits as [`Resolver::from_system`].
+    pub fn new(server: SocketAddr) -> Resolver {
+        Resolver {
+            server,
+            timeout: Duration::from_secs(1),
+            tries: 2,
+        }
+    }
+
     /// The nameserver from `/etc/resolv.conf`, with short waits: a tool naming its hops must
     /// not stall for dig's 15 seconds on a lab without a DNS server.
     pub fn from_system() -> Result<Resolver, DnsError> {
-        Ok(Resolver {
-            server: default_server(Path::new(RESOLV_CONF))?,
-            timeout: Duration::from_secs(1),
-            tries: 2,
-        })
+        Ok(Resolver::new(default_server(Path::new(RESOLV_CONF))?))
     }
 
     fn options(&self) -> ExchangeOptions {
