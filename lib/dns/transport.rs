@@ -398,3 +398,106 @@ fn exchange_tcp(
         truncated_retry,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::dns::message::tests::{small_request, KNOT_SMALL_REPLY};
+    use std::net::TcpListener;
+
+    /// A UDP socket on loopback that answers the first query with `replies(query)`.
+    fn udp_server(replies: fn(&[u8]) -> Vec<Vec<u8>>) -> (UdpSocket, SocketAddr) {
+        let socket = UdpSocket::bind("127.0.0.1:0").expect("bind loopback");
+        let address = socket.local_addr().expect("address");
+        let server = socket.try_clone().expect("clone");
+        std::thread::spawn(move || {
+            let mut buffer = [0u8; 512];
+            if let Ok((size, peer)) = server.recv_from(&mut buffer) {
+                for reply in replies(&buffer[..size]) {
+                    let _ = server.send_to(&reply, peer);
+                }
+            }
+        });
+        (socket, address)
+    }
+
+    fn options() -> ExchangeOptions {
+        ExchangeOptions {
+            timeout: Duration::from_secs(2),
+            tries: 1,
+            ..ExchangeOptions::default()
+        }
+    }
+
+    #[test]
+    fn wrong_id_is_ignored_and_the_right_reply_taken() {
+        let (_keep, server) = udp_server(|_| {
+            let mut forged = KNOT_SMALL_REPLY.to_vec();
+            forged[0] ^= 0xff;
+            vec![forged, KNOT_SMALL_REPLY.to_vec()]
+        });
+        let mut ignored = 0;
+        let answer = exchange(&small_request(), server, &options(), &mut |event| {
+            if let Event::Ignored { reason, .. } = event {
+                assert!(matches!(reason, Mismatch::WrongId { .. }));
+                ignored += 1;
+            }
+        })
+        .expect("the right reply");
+        assert_eq!(ignored, 1);
+        assert_eq!(answer.transport, Transport::Udp);
+        assert_eq!(answer.size, KNOT_SMALL_REPLY.len());
+    }
+
+    #[test]
+    fn truncated_reply_is_asked_again_over_tcp_with_a_length_prefix() {
+        // TC set, and the reply cut inside its answer record: it must not be parsed.
+        let (_keep, server) = udp_server(|_| {
+            let mut cut = KNOT_SMALL_REPLY[..40].to_vec();
+            cut[2] |= 0x02;
+            vec![cut]
+        });
+        let listener = TcpListener::bind(server).expect("TCP on the same port");
+        let tcp = std::thread::spawn(move || {
+            let (mut stream, _) = listener.accept().expect("accept");
+            let mut prefix = [0u8; 2];
+            stream.read_exact(&mut prefix).expect("length");
+            let mut query = vec![0u8; usize::from(u16::from_be_bytes(prefix))];
+            stream.read_exact(&mut query).expect("query");
+            let mut framed = (KNOT_SMALL_REPLY.len() as u16).to_be_bytes().to_vec();
+            framed.extend_from_slice(KNOT_SMALL_REPLY);
+            stream.write_all(&framed).expect("reply");
+            query
+        });
+        let request = small_request();
+        let mut truncated = false;
+        let answer = exchange(&request, server, &options(), &mut |event| {
+            truncated |= matches!(event, Event::Truncated { kept: false, .. });
+        })
+        .expect("answer over TCP");
+        assert!(truncated);
+        assert_eq!(answer.transport, Transport::Tcp);
+        assert!(answer.truncated_retry);
+        assert_eq!(answer.message.answers.len(), 1);
+        // The TCP query is the same message, whole, after its 2-byte length.
+        assert_eq!(tcp.join().expect("server thread"), request.bytes);
+    }
+
+    #[test]
+    fn silent_server_times_out_once_per_try() {
+        let (_keep, server) = udp_server(|_| Vec::new());
+        let mut timeouts = 0;
+        let quick = ExchangeOptions {
+            timeout: Duration::from_millis(100),
+            tries: 2,
+            ..ExchangeOptions::default()
+        };
+        let err = exchange(&small_request(), server, &quick, &mut |event| {
+            timeouts += usize::from(matches!(event, Event::TimedOut { .. }));
+        })
+        .expect_err("no reply");
+        assert_eq!(timeouts, 2);
+        assert!(matches!(err, DnsError::Timeout { tries: 2, .. }));
+        assert_eq!(err.exit_code(), 9);
+    }
+}
