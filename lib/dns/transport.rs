@@ -347,9 +347,8 @@ fn exchange_tcp(
     let mut stream = TcpStream::connect_timeout(&server, options.timeout)
         .map_err(|e| io_error("TCP connect to", e))?;
     stream
-        .set_read_timeout(Some(options.timeout))
-        .and_then(|()| stream.set_write_timeout(Some(options.timeout)))
-        .map_err(|e| io_error("set timeouts on the TCP connection to", e))?;
+        .set_write_timeout(Some(options.timeout))
+        .map_err(|e| io_error("set a timeout on the TCP connection to", e))?;
     // The query never exceeds 64 KiB: one question and one OPT record.
     let length = u16::try_from(request.bytes.len())
         .map_err(|_| DnsError::Query("query longer than 65535 bytes".into()))?;
@@ -365,15 +364,16 @@ fn exchange_tcp(
     stream
         .write_all(&framed)
         .map_err(|e| io_error("send the query over TCP to", e))?;
+    // One deadline for the whole reply: a server dribbling one byte per timeout must not keep
+    // us waiting 64 Ki times over.
+    let deadline = started + options.timeout;
     let mut prefix = [0u8; 2];
-    stream
-        .read_exact(&mut prefix)
+    read_exact_by(&mut stream, &mut prefix, deadline)
         .map_err(|e| io_error("read the reply length over TCP from", e))?;
     let size = usize::from(u16::from_be_bytes(prefix));
     // At most 64 KiB, bounded by the 16-bit prefix: no unbounded allocation.
     let mut bytes = vec![0u8; size];
-    stream
-        .read_exact(&mut bytes)
+    read_exact_by(&mut stream, &mut bytes, deadline)
         .map_err(|e| io_error("read the reply over TCP from", e))?;
     let query_time = started.elapsed();
     // A TCP stream cannot carry an off-path forgery, so a mismatch is the server's bug: fail.
@@ -397,6 +397,31 @@ fn exchange_tcp(
         query_time,
         truncated_retry,
     })
+}
+
+/// `read_exact`, but giving up at `deadline` however the bytes trickle in.
+fn read_exact_by(
+    stream: &mut TcpStream,
+    mut buffer: &mut [u8],
+    deadline: Instant,
+) -> io::Result<()> {
+    while !buffer.is_empty() {
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return Err(io::Error::new(io::ErrorKind::TimedOut, "timed out"));
+        }
+        stream.set_read_timeout(Some(left))?;
+        match stream.read(buffer) {
+            Ok(0) => return Err(io::ErrorKind::UnexpectedEof.into()),
+            Ok(read) => buffer = &mut buffer[read..],
+            Err(err) if err.kind() == io::ErrorKind::Interrupted => {}
+            Err(err) if err.kind() == io::ErrorKind::WouldBlock => {
+                return Err(io::Error::new(io::ErrorKind::TimedOut, "timed out"))
+            }
+            Err(err) => return Err(err),
+        }
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -498,6 +523,31 @@ mod tests {
         .expect_err("no reply");
         assert_eq!(timeouts, 2);
         assert!(matches!(err, DnsError::Timeout { tries: 2, .. }));
+        assert_eq!(err.exit_code(), 9);
+    }
+
+    #[test]
+    fn tcp_reply_that_stalls_halfway_ends_at_the_deadline() {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind loopback");
+        let server = listener.local_addr().expect("address");
+        std::thread::spawn(move || {
+            if let Ok((mut stream, _)) = listener.accept() {
+                // A length of 59, then only one byte of it, then silence.
+                let _ = stream.write_all(&[0, 59, 0x2b]);
+                std::thread::sleep(Duration::from_secs(3));
+            }
+        });
+        let tcp = ExchangeOptions {
+            tcp_only: true,
+            timeout: Duration::from_millis(200),
+            ..ExchangeOptions::default()
+        };
+        let err = exchange(&small_request(), server, &tcp, &mut |_| {}).expect_err("stalls");
+        assert!(
+            err.to_string()
+                .starts_with("read the reply over TCP from 127.0.0.1:"),
+            "{err}"
+        );
         assert_eq!(err.exit_code(), 9);
     }
 }
