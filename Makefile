@@ -13,7 +13,7 @@ CAP_BINS := $(filter netlab-ping netlab-traceroute netlab-synwatch,$(BINS))
 # Debian packages the labs, tests and benchmarks use.
 DEBS     := iproute2 nftables procps iputils-ping traceroute iputils-tracepath \
             bind9-dnsutils knot knot-dnsutils nginx-light curl wrk hping3 tcpdump \
-            hyperfine libcap2-bin bc bsdextrautils
+            hyperfine libcap2-bin bc bsdextrautils python3
 
 .PHONY: all build release deps test lint demo bench fuzz install clean
 
@@ -38,15 +38,13 @@ lint:
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --all-targets -- -D warnings
 
-## test: unit and namespace integration tests. Afterwards, nothing of ours may be left: the
-## sweep removes any test instance a killed test left behind, and says so loudly.
+## test: unit and namespace integration tests. Afterwards nothing of ours may be left: the
+## sweep removes any test instance a killed test left behind, and fails the run if it found one.
 test: deps lint
 	$(CARGO) build --bins
 	@status=0; $(CARGO) nextest run --no-fail-fast || status=$$?; \
-	if [ "$$(id -u)" = 0 ]; then \
-	  left=$$($(DEBUG)/netlab down --all --matching test); \
-	  case "$$left" in "took down"*) echo "!!! a test left instances behind: $$left"; status=1;; esac; \
-	fi; exit $$status
+	if [ "$$(id -u)" = 0 ]; then tests/sweep.sh $(DEBUG)/netlab || status=1; fi; \
+	exit $$status
 
 ## demo: bring up the demo topology, run every finished tool in it, tear it down.
 demo: release

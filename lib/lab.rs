@@ -9,13 +9,18 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
+use crate::topo::plan::expand;
+use crate::topo::{Names, Topology};
+
 /// Where the labs are: `$NETLAB_LABS`, `./labs` (a checkout), the installed
 /// `../share/netlab/labs` beside the binary, or the source tree this binary was built from.
 pub fn labs_dir() -> Option<PathBuf> {
-    let mut candidates: Vec<PathBuf> = Vec::new();
-    if let Some(dir) = std::env::var_os("NETLAB_LABS") {
-        candidates.push(PathBuf::from(dir));
+    if let Some(dir) = std::env::var_os("NETLAB_LABS").map(PathBuf::from) {
+        if dir.is_dir() {
+            return Some(dir.canonicalize().unwrap_or(dir));
+        }
     }
+    let mut candidates: Vec<PathBuf> = Vec::new();
     candidates.push(PathBuf::from("labs"));
     if let Ok(exe) = std::env::current_exe() {
         if let Some(bin) = exe.parent() {
@@ -116,7 +121,8 @@ impl From<CheckError> for crate::cli::Failure {
 #[serde(deny_unknown_fields)]
 pub struct Question {
     pub key: String,
-    /// The right answer, compared trimmed and case-insensitively.
+    /// The right answer, compared trimmed and case-insensitively. May hold the topology's
+    /// placeholders: `{addr4:r1}`, `{addr6:h2}`.
     #[serde(default)]
     pub expect: Option<String>,
     /// Several acceptable answers.
@@ -166,10 +172,28 @@ pub fn check(spec: &str, answers: &Path) -> Result<Vec<Verdict>, CheckError> {
             path: answers.to_path_buf(),
             message: e.to_string(),
         })?;
+    // Expected answers may name the lab's addresses (`{addr4:r1}`): they follow the topology,
+    // so editing a subnet in topology.toml cannot leave the check behind.
+    let topology_path = dir.join("topology.toml");
+    let topo = Topology::from_file(&topology_path).map_err(|e| CheckError::Parse {
+        path: topology_path,
+        message: e.to_string(),
+    })?;
+    let names = Names::new("lab");
+    let resolve = |text: &String| expand(text, &topo, &names, "");
     Ok(check
         .question
         .iter()
-        .map(|q| grade(q, given.get(&q.key)))
+        .map(|q| {
+            let q = Question {
+                key: q.key.clone(),
+                expect: q.expect.as_ref().map(resolve),
+                any_of: q.any_of.iter().map(resolve).collect(),
+                range: q.range,
+                hint: q.hint.clone(),
+            };
+            grade(&q, given.get(&q.key))
+        })
         .collect())
 }
 

@@ -5,7 +5,7 @@ mod common;
 
 use std::process::Command;
 
-use common::{bin, namespaces_of, root_or_skip, stderr, stdout, Lab};
+use common::{bin, namespaces_of, root_or_skip, stderr, stdout, Lab, NobodyBin};
 
 #[test]
 fn chain_reaches_end_to_end_and_ttl_counts_the_routers() {
@@ -214,4 +214,161 @@ fn down_all_removes_a_crashed_instance() {
     assert!(output.status.success(), "{}", stderr(&output));
     assert!(stdout(&output).contains(&instance), "{}", stdout(&output));
     assert!(namespaces_of(&instance).is_empty());
+}
+
+fn topo_file(name: &str) -> String {
+    format!("{}/tests/topo/{name}", env!("CARGO_MANIFEST_DIR"))
+}
+
+#[test]
+fn service_starts_ready_renders_templates_and_stops_by_pid() {
+    if !root_or_skip("service_starts_ready_renders_templates_and_stops_by_pid") {
+        return;
+    }
+    let pid;
+    {
+        let lab = Lab::up(&topo_file("service.toml"));
+        let services = lab.state["services"].as_array().expect("services");
+        assert_eq!(services.len(), 1);
+        pid = services[0]["pid"].as_u64().expect("pid");
+        assert!(std::path::Path::new(&format!("/proc/{pid}")).exists());
+        // Ready means listening: the first request succeeds, no sleep needed.
+        let output = lab.exec(
+            "c",
+            &["curl", "-sS", "--max-time", "5", "http://s:8000/index.html"],
+        );
+        let body = stdout(&output);
+        assert_eq!(
+            body.trim(),
+            format!("hello from s in {}, peer {}", lab.instance, lab.addr4("c")),
+            "{}",
+            stderr(&output)
+        );
+    }
+    let gone = !std::path::Path::new(&format!("/proc/{pid}")).exists()
+        || std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|s| s.contains(") Z "));
+    assert!(gone, "service pid {pid} still running after down");
+}
+
+#[test]
+fn service_that_dies_fails_up_with_its_log_and_leaves_nothing() {
+    if !root_or_skip("service_that_dies_fails_up_with_its_log_and_leaves_nothing") {
+        return;
+    }
+    let instance = format!("test{}svc", std::process::id());
+    let output = Command::new(bin("netlab"))
+        .args([
+            "up",
+            &topo_file("broken-service.toml"),
+            "--instance",
+            &instance,
+        ])
+        .output()
+        .expect("run");
+    assert_eq!(output.status.code(), Some(2));
+    let message = stderr(&output);
+    assert!(
+        message.contains("service 'oops' on s") && message.contains("config error on line 3"),
+        "{message}"
+    );
+    assert!(namespaces_of(&instance).is_empty());
+    assert!(!std::path::Path::new("/run/netlab").join(&instance).exists());
+}
+
+#[test]
+fn up_without_root_says_what_to_do() {
+    if !root_or_skip("up_without_root_says_what_to_do") {
+        return;
+    }
+    // Root drops to nobody to see what a student without sudo sees.
+    let netlab = NobodyBin::new("netlab");
+    let argv = netlab.as_nobody(&["up", "chain:1", "--instance", "nobody"]);
+    let output = Command::new(argv[0])
+        .args(&argv[1..])
+        .output()
+        .expect("run setpriv");
+    assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
+    assert!(
+        stderr(&output).contains("needs CAP_NET_ADMIN (root)") && stderr(&output).contains("sudo"),
+        "{}",
+        stderr(&output)
+    );
+}
+
+#[test]
+fn check_grades_answers_with_hints_and_never_the_answer() {
+    let labs = format!("{}/tests/topo/labs", env!("CARGO_MANIFEST_DIR"));
+    let answers = std::env::temp_dir().join(format!("netlab-answers-{}.toml", std::process::id()));
+    std::fs::write(
+        &answers,
+        "gateway = \"10.0.1.1\"\nttl = 64\nrtt_ms = \"0.05 ms\"\n",
+    )
+    .expect("write");
+    let output = Command::new(bin("netlab"))
+        .env("NETLAB_LABS", &labs)
+        .args(["check", "99", "--answers", answers.to_str().expect("utf8")])
+        .output()
+        .expect("run");
+    let _ = std::fs::remove_file(&answers);
+    let text = stdout(&output);
+    assert_eq!(output.status.code(), Some(1), "{text}{}", stderr(&output));
+    assert!(text.contains("right      gateway"), "{text}");
+    assert!(
+        text.contains("not yet    ttl: Read ttl= in a reply"),
+        "{text}"
+    );
+    assert!(
+        !text.contains("63"),
+        "the check must not reveal the answer: {text}"
+    );
+    assert!(text.contains("right      rtt_ms"), "{text}");
+    assert!(text.contains("2/3 right"), "{text}");
+}
+
+#[test]
+fn check_of_the_empty_template_is_all_unanswered() {
+    let labs = format!("{}/tests/topo/labs", env!("CARGO_MANIFEST_DIR"));
+    let template = format!("{labs}/99-fixture/answers.toml");
+    let output = Command::new(bin("netlab"))
+        .env("NETLAB_LABS", &labs)
+        .args(["check", "99-fixture", "--answers", &template])
+        .output()
+        .expect("run");
+    assert_eq!(output.status.code(), Some(1));
+    assert_eq!(
+        stdout(&output).matches("unanswered").count(),
+        3,
+        "{}",
+        stdout(&output)
+    );
+}
+
+#[test]
+fn node_nft_rules_and_sysctls_are_applied() {
+    if !root_or_skip("node_nft_rules_and_sysctls_are_applied") {
+        return;
+    }
+    let lab = Lab::up(&topo_file("silent-router.toml"));
+    let ratelimit = lab.exec("r1", &["sysctl", "-n", "net.ipv4.icmp_ratelimit"]);
+    assert_eq!(stdout(&ratelimit).trim(), "0");
+    let ruleset = lab.exec("r1", &["nft", "list", "ruleset"]);
+    assert!(
+        stdout(&ruleset).contains("icmp type time-exceeded drop"),
+        "{}",
+        stdout(&ruleset)
+    );
+    // TTL 1 expires at r1, whose Time Exceeded the rule drops: ping hears nothing.
+    let silent = lab.exec(
+        "h1",
+        &["ping", "-c", "1", "-t", "1", "-W", "1", &lab.addr4("h2")],
+    );
+    assert_eq!(silent.status.code(), Some(1));
+    assert!(
+        !stdout(&silent).contains("Time to live exceeded"),
+        "{}",
+        stdout(&silent)
+    );
+    // Normal traffic still crosses r1.
+    let through = lab.exec("h1", &["ping", "-c", "1", "-W", "2", &lab.addr4("h2")]);
+    assert!(through.status.success(), "{}", stdout(&through));
 }

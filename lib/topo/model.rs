@@ -201,10 +201,12 @@ impl Topology {
         Topology::parse(
             &text,
             &path.display().to_string(),
-            // Absolute, so `{lab}` in a service's command or template means the same folder
-            // whatever directory the service (nginx resolves paths from its prefix) runs in.
-            path.parent()
-                .map(|dir| dir.canonicalize().unwrap_or_else(|_| dir.to_path_buf())),
+            // Absolute, so `{lab}` in a service's command or template names the same folder
+            // whatever directory the service runs in (nginx resolves paths from its prefix).
+            // A bare `topology.toml` has an empty parent, so canonicalize the file itself.
+            path.canonicalize()
+                .ok()
+                .and_then(|file| file.parent().map(Path::to_path_buf)),
         )
     }
 
@@ -369,6 +371,13 @@ impl Topology {
             let roles = [nodes[index[&names[0]]].role, nodes[index[&names[1]]].role];
             // The router end is the gateway: .1, like a real LAN's default router.
             let hosts = match &raw_link.hosts {
+                Some(hosts) if hosts.get_ref()[0] == hosts.get_ref()[1] => {
+                    return Err(invalid(
+                        hosts.span(),
+                        "link.hosts",
+                        "the two ends of a link need different host numbers".into(),
+                    ));
+                }
                 Some(hosts) => *hosts.get_ref(),
                 None if roles == [Role::Host, Role::Router] => [2, 1],
                 None => [1, 2],

@@ -411,13 +411,21 @@ fn alive(pid: u32, started: u64) -> bool {
 }
 
 /// SIGTERM, a grace period, then SIGKILL; only if the PID is still the process we started.
+/// The service was started as the leader of its own process group, so the signal goes to the
+/// group: workers it forked (nginx's) end with it.
 fn stop_pid(pid: u32, started: u64) {
     use nix::sys::signal::{kill, Signal};
     use nix::unistd::Pid;
     if !alive(pid, started) {
         return;
     }
-    let target = Pid::from_raw(pid as i32);
+    let leads_group = nix::unistd::getpgid(Some(Pid::from_raw(pid as i32)))
+        .is_ok_and(|g| g.as_raw() == pid as i32);
+    let target = Pid::from_raw(if leads_group {
+        -(pid as i32)
+    } else {
+        pid as i32
+    });
     let _ = kill(target, Signal::SIGTERM);
     let deadline = Instant::now() + SERVICE_STOP_TIMEOUT;
     while Instant::now() < deadline {

@@ -13,5 +13,7 @@ row() {
   if [[ $ref =~ ^[0-9.]+$ ]] && [[ $ours =~ ^[0-9.]+$ ]] && [ "$(echo "$ref > 0" | bc)" = 1 ]; then
     ratio=$(echo "scale=2; $ours / $ref" | bc)
   fi
-  printf '%s\t%s\t%s %s\t%s %s\t%s\t%s\n' "$tool" "$figure" "$ours" "$unit" "$ref" "$unit" "$ratio" "$target"
+  local ref_text="-"
+  [ "$ref" = "-" ] || ref_text="$ref $unit"
+  printf '%s\t%s\t%s %s\t%s\t%s\t%s\n' "$tool" "$figure" "$ours" "$unit" "$ref_text" "$ratio" "$target"
 }

@@ -195,3 +195,49 @@ pub fn namespaces_of(instance: &str) -> Vec<String> {
         })
         .unwrap_or_default()
 }
+
+/// A copy of a built binary that an unprivileged user can run, wherever the checkout lives
+/// (a clone under /root is not traversable by `nobody`). Removed on drop.
+pub struct NobodyBin {
+    dir: PathBuf,
+    path: PathBuf,
+}
+
+impl NobodyBin {
+    pub fn new(name: &str) -> NobodyBin {
+        use std::os::unix::fs::PermissionsExt;
+        let n = NEXT.fetch_add(1, Ordering::SeqCst);
+        let dir = PathBuf::from("/tmp").join(format!("netlab-nobody-{}-{n}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("create temp dir");
+        std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755)).expect("chmod dir");
+        let path = dir.join(name);
+        std::fs::copy(bin(name), &path).expect("copy binary");
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755))
+            .expect("chmod binary");
+        NobodyBin { dir, path }
+    }
+
+    pub fn path(&self) -> &str {
+        self.path.to_str().expect("utf8 path")
+    }
+
+    /// argv that runs this binary as `nobody` with no capabilities (prefix `setpriv`).
+    pub fn as_nobody<'a>(&'a self, args: &[&'a str]) -> Vec<&'a str> {
+        let mut argv = vec![
+            "setpriv",
+            "--reuid=nobody",
+            "--regid=nogroup",
+            "--clear-groups",
+            "--inh-caps=-all",
+            self.path(),
+        ];
+        argv.extend_from_slice(args);
+        argv
+    }
+}
+
+impl Drop for NobodyBin {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}

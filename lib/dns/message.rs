@@ -1,0 +1,324 @@
+//! Building a DNS query and deciding whether a datagram is the reply to it (lab 03).
+//!
+//! The wire format itself (names, compression, records) is hickory-proto's `Message`; what
+//! this file adds is the part a client must get right by itself:
+//!
+//! - a query: one question, a random ID, RD unless `+norecurse`, and an EDNS0 OPT record
+//!   advertising how big a UDP reply we can take (RFC 6891 §6.2.5; 1232 bytes is the DNS Flag
+//!   Day 2020 value, which fits the IPv6 minimum MTU of 1280 without fragmentation);
+//! - the reply check of RFC 1035 §7.3 and RFC 5452 §3: a datagram is our reply only if its
+//!   ID, QR bit, opcode and question all match. An off-path attacker must guess the 16-bit ID
+//!   *and* the random source port to slip in a forged answer; checking the question too stops
+//!   a reply to some other query being taken for ours.
+
+use hickory_proto::op::{Edns, Message, MessageType, OpCode, Query};
+use hickory_proto::rr::{DNSClass, Name, RecordType};
+use hickory_proto::serialize::binary::{BinDecodable, BinDecoder};
+
+use super::header::{Header, HEADER_LEN};
+
+/// What we ask: a name and a type, class IN.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Question {
+    pub name: Name,
+    pub record_type: RecordType,
+}
+
+impl Question {
+    /// `name` as typed (a trailing dot is optional: dig treats names as absolute when a server
+    /// is given, and so do we).
+    pub fn new(name: &str, record_type: RecordType) -> Result<Question, String> {
+        let mut parsed =
+            Name::from_utf8(name).map_err(|e| format!("'{name}' is not a domain name: {e}"))?;
+        parsed.set_fqdn(true);
+        Ok(Question {
+            name: parsed,
+            record_type,
+        })
+    }
+
+    /// The reverse-lookup question for an address: `10.0.2.2` asks
+    /// `2.2.0.10.in-addr.arpa. PTR` (RFC 1035 §3.5), an IPv6 address asks its 32 nibbles under
+    /// `ip6.arpa.` (RFC 3596 §2.5).
+    pub fn reverse(address: std::net::IpAddr) -> Question {
+        Question {
+            name: Name::from(address),
+            record_type: RecordType::PTR,
+        }
+    }
+}
+
+/// How a query is built.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct QueryFlags {
+    /// RD: ask the server to recurse for us (`+norecurse` clears it).
+    pub recursion_desired: bool,
+    /// EDNS0 UDP payload size to advertise; None sends no OPT record (`+noedns`), which limits
+    /// UDP replies to the classic 512 bytes (RFC 1035 §4.2.1).
+    pub edns_payload: Option<u16>,
+}
+
+/// dig's and the DNS Flag Day 2020 default EDNS0 buffer size.
+pub const DEFAULT_EDNS_PAYLOAD: u16 = 1232;
+
+impl Default for QueryFlags {
+    fn default() -> Self {
+        QueryFlags {
+            recursion_desired: true,
+            edns_payload: Some(DEFAULT_EDNS_PAYLOAD),
+        }
+    }
+}
+
+/// A query ready to send: its ID, its question and its bytes.
+#[derive(Debug, Clone)]
+pub struct Request {
+    pub id: u16,
+    pub question: Question,
+    pub flags: QueryFlags,
+    pub message: Message,
+    pub bytes: Vec<u8>,
+}
+
+impl Request {
+    /// Build a query with a fresh random ID (RFC 5452 §4.3: IDs must be unpredictable).
+    pub fn new(question: Question, flags: QueryFlags) -> Result<Request, String> {
+        Request::with_id(rand::random(), question, flags)
+    }
+
+    /// Build a query with a given ID (tests and the hostile responders use fixed ones).
+    pub fn with_id(id: u16, question: Question, flags: QueryFlags) -> Result<Request, String> {
+        let mut message = Message::new(id, MessageType::Query, OpCode::Query);
+        message.metadata.recursion_desired = flags.recursion_desired;
+        let mut query = Query::query(question.name.clone(), question.record_type);
+        query.set_query_class(DNSClass::IN);
+        message.add_query(query);
+        if let Some(payload) = flags.edns_payload {
+            let mut edns = Edns::new();
+            // RFC 6891 §6.2.5: values below 512 are treated as 512.
+            edns.set_max_payload(payload.max(512));
+            message.set_edns(edns);
+        }
+        let bytes = message
+            .to_vec()
+            .map_err(|e| format!("cannot encode the query for {}: {e}", question.name))?;
+        Ok(Request {
+            id,
+            question,
+            flags,
+            message,
+            bytes,
+        })
+    }
+}
+
+/// Why a datagram is not the reply we wait for. Each one is a warning, not an error: the real
+/// reply may still come (RFC 5452 §9.1: keep listening until the timeout).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Mismatch {
+    #[error("{0} bytes, shorter than a DNS header")]
+    Short(usize),
+    #[error("QR bit clear: a query, not a response")]
+    NotAResponse,
+    #[error("ID {got} does not match the query's ID {expected}")]
+    WrongId { expected: u16, got: u16 },
+    #[error("opcode {got} does not match the query's opcode 0")]
+    WrongOpcode { got: u8 },
+    #[error("question section does not match: {0}")]
+    WrongQuestion(String),
+    #[error("does not parse: {0}")]
+    Malformed(String),
+}
+
+/// Check the header and the question of `bytes` against `request`, without parsing the
+/// answer records: enough to know the datagram is ours and to read TC, even when the server
+/// cut the message in the middle of a record.
+pub fn check_reply(request: &Request, bytes: &[u8]) -> Result<Header, Mismatch> {
+    let header = Header::parse(bytes).map_err(|short| Mismatch::Short(short.0))?;
+    if !header.response {
+        return Err(Mismatch::NotAResponse);
+    }
+    if header.id != request.id {
+        return Err(Mismatch::WrongId {
+            expected: request.id,
+            got: header.id,
+        });
+    }
+    if header.opcode != 0 {
+        return Err(Mismatch::WrongOpcode { got: header.opcode });
+    }
+    if header.qdcount != 1 {
+        return Err(Mismatch::WrongQuestion(format!(
+            "{} questions, expected 1",
+            header.qdcount
+        )));
+    }
+    // The question follows the header directly and comes before any record, so it is whole
+    // even in a truncated reply.
+    let mut decoder = BinDecoder::new(bytes);
+    decoder
+        .read_slice(HEADER_LEN)
+        .map_err(|e| Mismatch::Malformed(e.to_string()))?;
+    let query = Query::read(&mut decoder).map_err(|e| Mismatch::Malformed(e.to_string()))?;
+    // Name comparison is case-insensitive (RFC 4343); some resolvers randomise case (0x20).
+    if query.name() != &request.question.name
+        || query.query_type() != request.question.record_type
+        || query.query_class() != DNSClass::IN
+    {
+        return Err(Mismatch::WrongQuestion(format!(
+            "{} {} {}",
+            query.name(),
+            query.query_class(),
+            query.query_type()
+        )));
+    }
+    Ok(header)
+}
+
+/// Parse the whole reply once [`check_reply`] accepted it.
+pub fn parse_reply(bytes: &[u8]) -> Result<Message, Mismatch> {
+    Message::from_vec(bytes).map_err(|e| Mismatch::Malformed(e.to_string()))
+}
+
+/// The fuzz target's body: the header pre-check and the full parse must never panic, whatever
+/// the bytes. Called by `fuzz/fuzz_targets/dig_reply.rs` and by the unit tests below.
+pub fn fuzz_reply(data: &[u8]) {
+    let id = data
+        .get(..2)
+        .map_or(0, |b| u16::from_be_bytes([b[0], b[1]]));
+    let Ok(question) = Question::new("medium.lab.test", RecordType::A) else {
+        return;
+    };
+    let Ok(request) = Request::with_id(id, question, QueryFlags::default()) else {
+        return;
+    };
+    if let Ok(header) = check_reply(&request, data) {
+        if !header.truncated {
+            let _ = parse_reply(data);
+        }
+    }
+    let _ = parse_reply(data);
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+
+    /// knotd's whole answer to `small.lab.test A` (EDNS, id 0x2b33) in lab 03, 59 bytes,
+    /// captured from a query sent with that ID.
+    pub(crate) const KNOT_SMALL_REPLY: &[u8] = &[
+        0x2b, 0x33, 0x85, 0x00, 0x00, 0x01, 0x00, 0x01, 0x00, 0x00, 0x00, 0x01, // header
+        0x05, b's', b'm', b'a', b'l', b'l', 0x03, b'l', b'a', b'b', 0x04, b't', b'e', b's', b't',
+        0x00, 0x00, 0x01, 0x00, 0x01, // question: small.lab.test. A IN
+        0xc0, 0x0c, 0x00, 0x01, 0x00, 0x01, 0x00, 0x00, 0x01, 0x2c, 0x00, 0x04, 192, 0, 2,
+        1, // answer: 300 IN A 192.0.2.1
+        0x00, 0x00, 0x29, 0x04, 0xd0, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, // OPT, udp 1232
+    ];
+
+    pub(crate) fn small_request() -> Request {
+        let question = Question::new("small.lab.test", RecordType::A).expect("name");
+        Request::with_id(0x2b33, question, QueryFlags::default()).expect("encode")
+    }
+
+    #[test]
+    fn query_bytes_carry_id_rd_and_an_opt_record() {
+        let request = small_request();
+        let header = Header::parse(&request.bytes).expect("header");
+        assert_eq!(header.id, 0x2b33);
+        assert!(header.recursion_desired && !header.response);
+        assert_eq!((header.qdcount, header.arcount), (1, 1));
+        // The OPT record ends the query: root name, type 41, class = payload 1232.
+        let tail = &request.bytes[request.bytes.len() - 11..];
+        assert_eq!(&tail[..5], &[0x00, 0x00, 0x29, 0x04, 0xd0]);
+    }
+
+    #[test]
+    fn noedns_query_has_no_additional_record() {
+        let question = Question::new("small.lab.test", RecordType::A).expect("name");
+        let flags = QueryFlags {
+            recursion_desired: false,
+            edns_payload: None,
+        };
+        let request = Request::with_id(7, question, flags).expect("encode");
+        let header = Header::parse(&request.bytes).expect("header");
+        assert_eq!(header.arcount, 0);
+        assert!(!header.recursion_desired);
+    }
+
+    #[test]
+    fn captured_knot_reply_is_accepted_and_parses() {
+        let request = small_request();
+        let header = check_reply(&request, KNOT_SMALL_REPLY).expect("accepted");
+        assert!(!header.truncated);
+        let message = parse_reply(KNOT_SMALL_REPLY).expect("parses");
+        assert_eq!(message.answers.len(), 1);
+        assert_eq!(message.answers[0].data.to_string(), "192.0.2.1");
+        assert_eq!(message.edns.as_ref().map(|e| e.max_payload()), Some(1232));
+    }
+
+    #[test]
+    fn reply_with_another_id_is_rejected() {
+        let mut reply = KNOT_SMALL_REPLY.to_vec();
+        reply[1] ^= 0xff;
+        assert!(matches!(
+            check_reply(&small_request(), &reply),
+            Err(Mismatch::WrongId { .. })
+        ));
+    }
+
+    #[test]
+    fn reply_to_another_question_is_rejected() {
+        let question = Question::new("large.lab.test", RecordType::A).expect("name");
+        let request = Request::with_id(0x2b33, question, QueryFlags::default()).expect("encode");
+        assert!(matches!(
+            check_reply(&request, KNOT_SMALL_REPLY),
+            Err(Mismatch::WrongQuestion(_))
+        ));
+    }
+
+    #[test]
+    fn question_match_ignores_case() {
+        let question = Question::new("SMALL.Lab.Test", RecordType::A).expect("name");
+        let request = Request::with_id(0x2b33, question, QueryFlags::default()).expect("encode");
+        assert!(check_reply(&request, KNOT_SMALL_REPLY).is_ok());
+    }
+
+    #[test]
+    fn a_query_echoed_back_is_not_a_reply() {
+        let request = small_request();
+        assert_eq!(
+            check_reply(&request, &request.bytes),
+            Err(Mismatch::NotAResponse)
+        );
+    }
+
+    #[test]
+    fn reply_cut_mid_record_still_shows_tc_but_does_not_parse() {
+        let mut cut = KNOT_SMALL_REPLY[..40].to_vec();
+        cut[2] |= 0x02; // TC
+        let header = check_reply(&small_request(), &cut).expect("header and question are whole");
+        assert!(header.truncated);
+        assert!(parse_reply(&cut).is_err());
+    }
+
+    #[test]
+    fn reverse_question_names() {
+        let v4 = Question::reverse("10.0.2.2".parse().expect("ip"));
+        assert_eq!(v4.name.to_string(), "2.2.0.10.in-addr.arpa.");
+        let v6 = Question::reverse("fd00:0:0:2::2".parse().expect("ip"));
+        assert!(v6
+            .name
+            .to_string()
+            .ends_with("2.0.0.0.0.0.0.0.0.0.0.0.0.0.d.f.ip6.arpa."));
+        assert_eq!(v6.record_type, RecordType::PTR);
+    }
+
+    #[test]
+    fn fuzz_body_survives_real_and_truncated_bytes() {
+        for end in 0..=KNOT_SMALL_REPLY.len() {
+            fuzz_reply(&KNOT_SMALL_REPLY[..end]);
+        }
+        fuzz_reply(&small_request().bytes);
+        fuzz_reply(&[0xff; 64]);
+    }
+}
