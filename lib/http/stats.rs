@@ -57,7 +57,7 @@ pub struct Summary {
 impl Stats {
     pub fn with_capacity(planned: u64) -> Self {
         Stats {
-            latencies_us: Vec::with_capacity(planned.min(1 << 24) as usize),
+            latencies_us: Vec::with_capacity(planned.min(1 << 20) as usize),
             ..Stats::default()
         }
     }
