@@ -602,8 +602,10 @@ impl Client {
                     }
                 }
                 let writable = conn.as_ref().is_some_and(|open| open.writable);
-                if self.start == self.end && writable && in_flight.len() < depth {
-                    // Nothing more buffered: top the pipeline up before waiting.
+                if self.start == self.end && writable && in_flight.len() <= depth / 2 {
+                    // Nothing more buffered and the pipeline half empty: top it up before
+                    // waiting. Waiting for half keeps writes large (few system calls) while
+                    // the server still has requests queued.
                     break;
                 }
             }
