@@ -633,9 +633,11 @@ impl Client {
         let mut dns = Duration::ZERO;
         if known.is_none() {
             let began = Instant::now();
-            let addrs = url::resolve(host, *port).map_err(|source| HttpError::Resolve {
-                host: host.clone(),
-                source,
+            let addrs = url::resolve(host, *port, self.options.timeout).map_err(|source| {
+                HttpError::Resolve {
+                    host: host.clone(),
+                    source,
+                }
             })?;
             dns = began.elapsed();
             emit(

@@ -5,7 +5,10 @@
 //! an optional port) and a path with its query. Anything else (https, user info, fragments
 //! sent to the server) is refused with a message, never guessed at.
 
-use std::net::{SocketAddr, ToSocketAddrs};
+use std::io;
+use std::net::{IpAddr, SocketAddr, ToSocketAddrs};
+use std::sync::mpsc;
+use std::time::Duration;
 
 /// One parsed `http://` URL.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -92,9 +95,31 @@ impl Url {
 
 /// The one place a name becomes addresses: the system resolver (getaddrinfo), which inside a
 /// lab node reads the lab's /etc/hosts. A shortcut, honestly marked: netlab-dig's resolver
-/// library (lab 03) could take this over.
-pub fn resolve(host: &str, port: u16) -> std::io::Result<Vec<SocketAddr>> {
-    (host, port).to_socket_addrs().map(Iterator::collect)
+/// library (lab 03) asks DNS only, and lab 04's names live in /etc/hosts.
+///
+/// getaddrinfo cannot be given a deadline, so it runs on a helper thread and we wait at most
+/// `timeout` for it; a lookup still stuck after that is abandoned (the thread ends with the
+/// process). Address literals skip the lookup.
+pub fn resolve(host: &str, port: u16, timeout: Duration) -> io::Result<Vec<SocketAddr>> {
+    if let Ok(ip) = host.parse::<IpAddr>() {
+        return Ok(vec![SocketAddr::new(ip, port)]);
+    }
+    let (sender, receiver) = mpsc::channel();
+    let name = host.to_string();
+    std::thread::spawn(move || {
+        let result = (name.as_str(), port)
+            .to_socket_addrs()
+            .map(Iterator::collect::<Vec<_>>);
+        // The receiver may have given up already; nothing to do then.
+        let _ = sender.send(result);
+    });
+    match receiver.recv_timeout(timeout) {
+        Ok(result) => result,
+        Err(_) => Err(io::Error::new(
+            io::ErrorKind::TimedOut,
+            format!("no answer within {}", super::client::human(timeout)),
+        )),
+    }
 }
 
 #[cfg(test)]
@@ -123,6 +148,12 @@ mod tests {
         let url = Url::parse("http://[fd00::2]:81/").expect("valid");
         assert_eq!((url.host.as_str(), url.port), ("fd00::2", 81));
         assert_eq!(url.authority, "[fd00::2]:81");
+    }
+
+    #[test]
+    fn address_literals_need_no_lookup() {
+        let addrs = resolve("fd00::2", 80, Duration::from_millis(1)).expect("literal");
+        assert_eq!(addrs, ["[fd00::2]:80".parse().expect("addr")]);
     }
 
     #[test]
