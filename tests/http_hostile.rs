@@ -277,3 +277,28 @@ fn server_that_stalls_mid_body_times_out_as_idle() {
     );
     assert!(elapsed < Duration::from_secs(10), "took {elapsed:?}");
 }
+
+#[test]
+fn many_requests_print_only_the_summary_unless_asked() {
+    // A well-behaved keep-alive server: the throughput path prints nothing per request.
+    let addr = hostile(|_, stream| {
+        while read_request(stream) {
+            let _ = stream.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok");
+        }
+    });
+    let (output, _) = http(addr, &["-n", "50"]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let text = stdout(&output);
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines.len(), 4, "{text}");
+    assert_eq!(lines[0], format!("--- http://{addr}/ ---"));
+    assert_eq!(
+        lines[1],
+        "50 requests, 50 responses, 1 connection opened, 49 reused (98%)"
+    );
+    assert_eq!(
+        lines[2],
+        "closed: 0 by the server first (TIME_WAIT on the server), 1 by the client first (TIME_WAIT on the client)"
+    );
+    assert!(lines[3].contains(" req/s over "), "{text}");
+}
