@@ -35,7 +35,7 @@ use serde::Serialize;
 use thiserror::Error;
 
 use decode::decode_frame;
-use handshakes::{HandshakeTable, Seen};
+use handshakes::{FoldState, HandshakeTable, Seen};
 use kernel::{Counters, Listener, Sysctls};
 use ring::{Capture, CaptureError};
 
@@ -190,7 +190,7 @@ struct Tally {
     synack: u64,
     completed: u64,
     rst: u64,
-    sources: HashMap<IpAddr, u64>,
+    sources: HashMap<IpAddr, u64, FoldState>,
     sources_capped: bool,
 }
 
@@ -420,9 +420,14 @@ fn close_interval(
         .iter()
         .map(|(&address, &syn)| Source { address, syn })
         .collect();
-    // Most SYNs first; ties by address so the order is stable.
-    top_sources.sort_by(|a, b| b.syn.cmp(&a.syn).then(a.address.cmp(&b.address)));
-    top_sources.truncate(top);
+    // Most SYNs first; ties by address so the order is stable. Only the top N are sorted: a
+    // flood has tens of thousands of sources.
+    let order = |a: &Source, b: &Source| b.syn.cmp(&a.syn).then(a.address.cmp(&b.address));
+    if top < top_sources.len() {
+        top_sources.select_nth_unstable_by(top, order);
+        top_sources.truncate(top);
+    }
+    top_sources.sort_by(order);
     let sources = tally.sources.len();
     let spoofed_hint = spoofed_hint(tally.syn, sources, tally.completed, tally.syn_retransmits);
     Interval {

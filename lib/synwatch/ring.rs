@@ -31,10 +31,11 @@ use super::filter::Instruction;
 
 /// Each block is 1 MiB (a power-of-two number of pages, as the kernel requires).
 const BLOCK_SIZE: u32 = 1 << 20;
-/// 32 blocks = 32 MiB. A spoofed SYN takes about 160 bytes of ring (header + 54-byte frame,
-/// 16-byte aligned), so the ring holds about 200 000 SYNs: several seconds of a flood even if
-/// we stopped reading entirely.
-const BLOCK_COUNT: u32 = 32;
+/// 16 blocks = 16 MiB. A spoofed SYN takes about 160 bytes of ring (header + 54-byte frame,
+/// 16-byte aligned), so the ring holds about 100 000 frames: well over a second of this lab's
+/// fastest flood (SYNs and SYN-ACKs) even if we stopped reading entirely. The kernel zeroes
+/// every page of it at setup, so bigger is not free either.
+const BLOCK_COUNT: u32 = 16;
 /// For TPACKET_V3 frames are packed with variable size; the frame size only has to divide the
 /// block size and satisfy the kernel's checks.
 const FRAME_SIZE: u32 = 2048;
