@@ -8,7 +8,7 @@
 //! | [`filter`]        | the classic BPF program attached to that socket            |
 //! | [`decode`]        | Ethernet → IPv4/IPv6 → TCP with pnet views                 |
 //! | [`handshakes`]    | the bounded table of half-open handshakes                  |
-//! | [`kernel`]        | /proc/net/tcp{,6}, /proc/net/netstat, the sysctls          |
+//! | [`kernel`]        | sock_diag (SYN_RECV, accept queue), /proc/net/netstat, sysctls |
 //! | this file         | the engine: one interval at a time, events out             |
 //! | [`render`]        | text line, refreshing screen, JSON                          |
 //!

@@ -150,7 +150,7 @@ fn screen_lines(interval: &Interval) -> String {
     );
     let _ = writeln!(
         text,
-        "on the wire (captured)             in the kernel (/proc)"
+        "on the wire (captured)             in the kernel (sock_diag, /proc)"
     );
     let kernel_rows: Vec<String> =
         std::iter::once(format!("SYN_RECV sockets  {:>8}", interval.syn_recv))
@@ -233,4 +233,75 @@ fn summary_lines(summary: &Summary) -> String {
         counters.join(", ")
     );
     text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::synwatch::kernel::parse_netstat;
+    use crate::synwatch::Source;
+
+    fn flood_interval() -> Interval {
+        let mut counters = parse_netstat("");
+        counters.insert("SyncookiesSent", 4984);
+        Interval {
+            elapsed: 2.0,
+            seconds: 1.0,
+            syn: 5000,
+            syn_retransmits: 0,
+            synack: 5000,
+            completed: 3,
+            rst: 0,
+            half_open: 4997,
+            sources: 4998,
+            sources_capped: false,
+            top_sources: vec![Source {
+                address: "10.0.1.2".parse().expect("address"),
+                syn: 3,
+            }],
+            spoofed_hint: Some("spoofed sources likely".to_string()),
+            packets: 10_003,
+            kernel_drops: 0,
+            evictions: 0,
+            syn_recv: 16,
+            listeners: vec![Listener {
+                port: 8080,
+                accept_queue: 0,
+                backlog: 16,
+            }],
+            counters,
+        }
+    }
+
+    #[test]
+    fn interval_line_puts_wire_then_kernel() {
+        assert_eq!(
+            interval_line(&flood_interval()),
+            "[   2.0s] syn 5000 synack 5000 done 3 rst 0 half-open 4997 sources 4998 drops 0 | \
+             syn_recv 16 accept 0/16 cookies +4984 reqfull-drops +0 overflows +0 SPOOFED?"
+        );
+    }
+
+    #[test]
+    fn screen_redraws_from_the_top_with_the_header() {
+        let mut renderer = TextRenderer::new(true);
+        let screen = renderer.render(&Event::Interval(flood_interval()));
+        assert!(screen.starts_with(CLEAR_SCREEN));
+        assert!(screen.contains("top sources by SYNs:\n  10.0.1.2"));
+        assert!(screen.contains("hint: spoofed sources likely"));
+    }
+
+    #[test]
+    fn alerts_say_their_level_first() {
+        let alert = Alert {
+            level: Level::Warning,
+            counter: "TCPReqQFullDrop",
+            per_second: 3.0,
+            message: "the SYN queue of :8080 is full".to_string(),
+        };
+        assert_eq!(
+            alert_line(&alert),
+            "WARNING: the SYN queue of :8080 is full"
+        );
+    }
 }
