@@ -1,0 +1,136 @@
+//! `netlab-synwatch`: watch a server's half-open TCP connections during a SYN flood (lab 05).
+//! Captured handshakes on one side, the kernel's SYN_RECV sockets, accept queue and SYN-cookie
+//! counters on the other, one interval at a time.
+//!
+//! Exit codes: 0 the watch ran to its end (--duration or Ctrl-C), 2 it could not watch
+//! (usage, missing CAP_NET_RAW, no such interface, an I/O error).
+
+use std::io::IsTerminal;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use clap::Parser;
+use netlab::cli::{self, Failure, Verbosity};
+use netlab::output::Out;
+use netlab::privilege;
+use netlab::synwatch::render::TextRenderer;
+use netlab::synwatch::ring::CaptureError;
+use netlab::synwatch::{self, filter, Config, Event, WatchError};
+
+const TOOL: &str = "netlab-synwatch";
+
+#[derive(Parser)]
+#[command(
+    name = "netlab-synwatch",
+    version,
+    about = "Watch half-open TCP connections, SYN cookies and the accept queue during a SYN flood"
+)]
+struct Cli {
+    #[command(flatten)]
+    verbosity: Verbosity,
+    /// Interface to capture on (run inside the server's namespace)
+    #[arg(short = 'i', long = "interface")]
+    interface: String,
+    /// Server port to watch (repeat for several); none: every TCP port
+    #[arg(short = 'p', long = "port")]
+    ports: Vec<u16>,
+    /// Length of one reporting interval (e.g. 1s, 500ms)
+    #[arg(long, default_value = "1s", value_parser = cli::parse_duration)]
+    interval: Duration,
+    /// Stop after this long and print the summary (default: until Ctrl-C)
+    #[arg(long, value_parser = cli::parse_duration)]
+    duration: Option<Duration>,
+    /// One JSON object per interval, alert and the final summary
+    #[arg(long)]
+    json: bool,
+    /// Write every captured frame to this pcap file (for tcpdump -r or Wireshark)
+    #[arg(long)]
+    pcap: Option<PathBuf>,
+    /// How many top sources by SYNs to list per interval
+    #[arg(long, default_value_t = 5)]
+    top: usize,
+    /// Most half-open handshakes remembered; older ones are evicted (and counted)
+    #[arg(long, default_value_t = synwatch::DEFAULT_TABLE_CAP)]
+    table_cap: usize,
+}
+
+/// Set by SIGINT/SIGTERM; the engine finishes the interval and prints the summary.
+static STOP: AtomicBool = AtomicBool::new(false);
+
+extern "C" fn request_stop(_signal: libc::c_int) {
+    STOP.store(true, Ordering::Relaxed);
+}
+
+fn main() -> ExitCode {
+    cli::generate_if_asked::<Cli>(TOOL);
+    let args = Cli::parse();
+    args.verbosity.init();
+    let mut out = Out::stdout();
+    let result = run(args, &mut out);
+    cli::finish(TOOL, result, 2)
+}
+
+fn run(args: Cli, out: &mut Out) -> Result<ExitCode, Failure> {
+    if args.ports.len() > filter::MAX_PORTS {
+        return Err(Failure::Message(format!(
+            "at most {} --port options",
+            filter::MAX_PORTS
+        )));
+    }
+    if args.interval.is_zero() {
+        return Err(Failure::Message(
+            "--interval must be more than 0".to_string(),
+        ));
+    }
+    install_stop_handler();
+    let config = Config {
+        interface: args.interface,
+        ports: args.ports,
+        interval: args.interval,
+        duration: args.duration,
+        top: args.top,
+        table_cap: args.table_cap.max(1),
+        pcap: args.pcap,
+    };
+    let mut renderer = TextRenderer::new(!args.json && std::io::stdout().is_terminal());
+    let result = synwatch::run(&config, &STOP, |event: &Event| {
+        if args.json {
+            out.json(event)
+        } else {
+            let text = renderer.render(event);
+            if text.is_empty() {
+                Ok(())
+            } else {
+                out.partial(&text)
+            }
+        }
+    });
+    match result {
+        Ok(_) => Ok(ExitCode::SUCCESS),
+        Err(WatchError::Output(err)) => Err(Failure::Output(err)),
+        Err(WatchError::Capture(CaptureError::NotPermitted { interface })) => {
+            Err(Failure::Message(privilege::need_raw_message(
+                TOOL,
+                &format!("capturing on {interface}"),
+            )))
+        }
+        Err(err) => Err(Failure::of(err)),
+    }
+}
+
+/// Ctrl-C ends the watch with its summary instead of killing the process. No SA_RESTART, so
+/// the engine's poll() wakes up at once.
+fn install_stop_handler() {
+    use nix::sys::signal::{sigaction, SaFlags, SigAction, SigHandler, SigSet, Signal};
+    let action = SigAction::new(
+        SigHandler::Handler(request_stop),
+        SaFlags::empty(),
+        SigSet::empty(),
+    );
+    for signal in [Signal::SIGINT, Signal::SIGTERM] {
+        // SAFETY: the handler only stores to an atomic, which is async-signal-safe.
+        let _ = unsafe { sigaction(signal, &action) };
+    }
+}

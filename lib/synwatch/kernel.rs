@@ -1,0 +1,346 @@
+//! What the kernel did about the handshakes (lab 05): SYN_RECV sockets and each listener's
+//! accept queue from the kernel's socket table (`sock_diag` netlink, what `ss` uses), the
+//! TcpExt counters from `/proc/net/netstat`, and the sysctls that govern both. All of these are
+//! per network namespace, so run inside the server's namespace (`netlab exec srv --
+//! netlab-synwatch ...`) they describe that server.
+//!
+//! A listening socket has two queues (see `man 2 listen` and `inet_csk_reqsk_queue_*` in the
+//! kernel):
+//! - the **SYN queue** of half-open requests, each in state SYN_RECV (RFC 9293 §3.3.2's
+//!   SYN-RECEIVED): a SYN arrived and our SYN-ACK went out, the final ACK has not come back;
+//! - the **accept queue** of finished handshakes waiting for the application's `accept()`,
+//!   at most `backlog` long (the `listen()` argument, capped by `net.core.somaxconn`).
+//!
+//! Why netlink and not `/proc/net/tcp`: for a LISTEN line that file shows the accept queue as
+//! rx_queue, but its tx_queue is unsent bytes (always 0 for a listener), not the backlog. The
+//! `inet_diag` answer carries both: `idiag_rqueue` is the accept queue's length and
+//! `idiag_wqueue` its limit, which `ss -lnt` prints as Recv-Q and Send-Q.
+
+use std::collections::BTreeMap;
+use std::fs;
+use std::io;
+
+use serde::Serialize;
+
+/// The TcpExt counters synwatch follows, in the order it prints them. Each says what the
+/// kernel did with a handshake it could not treat normally (`net/ipv4/tcp_ipv4.c`,
+/// `net/ipv4/syncookies.c`).
+pub const COUNTERS: [&str; 7] = [
+    // A finished handshake found the accept queue full (the app is not calling accept()).
+    "ListenOverflows",
+    // Any handshake dropped at a listener (includes every ListenOverflows).
+    "ListenDrops",
+    // The SYN queue was full, so the SYN-ACK carried a SYN cookie instead of a queue entry.
+    "SyncookiesSent",
+    // A final ACK carried a valid cookie: the connection was rebuilt from it.
+    "SyncookiesRecv",
+    // A final ACK carried a cookie that did not check out.
+    "SyncookiesFailed",
+    // The SYN queue was full and cookies were off: the SYN was dropped.
+    "TCPReqQFullDrop",
+    // The SYN queue was full and the kernel switched to cookies for this SYN.
+    "TCPReqQFullDoCookies",
+];
+
+/// The counters above, by name.
+pub type Counters = BTreeMap<&'static str, u64>;
+
+/// TCP states (`include/net/tcp_states.h`).
+const TCP_SYN_RECV: u8 = 3;
+const TCP_LISTEN: u8 = 10;
+
+/// A listening socket on a watched port.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Listener {
+    pub port: u16,
+    /// Finished handshakes waiting for accept() (`idiag_rqueue`).
+    pub accept_queue: u32,
+    /// The accept queue's limit: min(listen() backlog, somaxconn) (`idiag_wqueue`).
+    pub backlog: u32,
+}
+
+/// The socket table as seen at one moment.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct SocketTable {
+    /// Half-open requests (SYN_RECV) on the watched ports.
+    pub syn_recv: u64,
+    pub listeners: Vec<Listener>,
+}
+
+/// Dump the LISTEN and SYN_RECV TCP sockets of both families for `ports` (empty: every port).
+pub fn read_socket_table(ports: &[u16]) -> io::Result<SocketTable> {
+    let mut table = SocketTable::default();
+    for family in [libc::AF_INET as u8, libc::AF_INET6 as u8] {
+        for socket in sock_diag::dump(family, (1 << TCP_LISTEN) | (1 << TCP_SYN_RECV))? {
+            if !ports.is_empty() && !ports.contains(&socket.local_port) {
+                continue;
+            }
+            match socket.state {
+                TCP_SYN_RECV => table.syn_recv += 1,
+                TCP_LISTEN => table.listeners.push(Listener {
+                    port: socket.local_port,
+                    accept_queue: socket.receive_queue,
+                    backlog: socket.send_queue,
+                }),
+                _ => {}
+            }
+        }
+    }
+    Ok(table)
+}
+
+/// The `NETLINK_SOCK_DIAG` dump (`linux/inet_diag.h`, `man 7 sock_diag`): one request, then
+/// a stream of `inet_diag_msg` answers ending with `NLMSG_DONE`. The structures are written
+/// and read byte by byte at the offsets below, so a short or odd answer cannot be misread.
+mod sock_diag {
+    use std::io;
+    use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+
+    const SOCK_DIAG_BY_FAMILY: u16 = 20;
+    const NLMSG_ERROR: u16 = 2;
+    const NLMSG_DONE: u16 = 3;
+    const NLMSG_HEADER: usize = 16; // len u32, type u16, flags u16, seq u32, pid u32
+    /// struct inet_diag_sockid: sport, dport (big-endian), src[4], dst[4], if, cookie[2].
+    const SOCKID_LEN: usize = 48;
+    /// struct inet_diag_req_v2: family, protocol, ext, pad, states u32, sockid.
+    const REQUEST_LEN: usize = 8 + SOCKID_LEN;
+    /// struct inet_diag_msg: family, state, timer, retrans, sockid, expires, rqueue, wqueue,
+    /// uid, inode.
+    const MSG_STATE: usize = 1;
+    const MSG_SPORT: usize = 4;
+    const MSG_RQUEUE: usize = 4 + SOCKID_LEN + 4;
+    const MSG_WQUEUE: usize = MSG_RQUEUE + 4;
+    const MSG_LEN: usize = 4 + SOCKID_LEN + 20;
+
+    /// One socket from the dump.
+    pub struct DiagSocket {
+        pub state: u8,
+        pub local_port: u16,
+        pub receive_queue: u32,
+        pub send_queue: u32,
+    }
+
+    fn error(operation: &str, err: io::Error) -> io::Error {
+        io::Error::new(
+            err.kind(),
+            format!("{operation} (sock_diag netlink): {err}"),
+        )
+    }
+
+    pub fn dump(family: u8, states: u32) -> io::Result<Vec<DiagSocket>> {
+        // SAFETY: plain system call, result checked.
+        let fd = unsafe {
+            libc::socket(
+                libc::AF_NETLINK,
+                libc::SOCK_DGRAM | libc::SOCK_CLOEXEC,
+                libc::NETLINK_SOCK_DIAG,
+            )
+        };
+        if fd < 0 {
+            return Err(error("socket", io::Error::last_os_error()));
+        }
+        // SAFETY: a fresh descriptor we own.
+        let socket = unsafe { OwnedFd::from_raw_fd(fd) };
+
+        let mut request = Vec::with_capacity(NLMSG_HEADER + REQUEST_LEN);
+        request.extend_from_slice(&((NLMSG_HEADER + REQUEST_LEN) as u32).to_ne_bytes());
+        request.extend_from_slice(&SOCK_DIAG_BY_FAMILY.to_ne_bytes());
+        request.extend_from_slice(&((libc::NLM_F_REQUEST | libc::NLM_F_DUMP) as u16).to_ne_bytes());
+        request.extend_from_slice(&1u32.to_ne_bytes()); // sequence number
+        request.extend_from_slice(&0u32.to_ne_bytes()); // port id: the kernel
+        request.extend_from_slice(&[family, libc::IPPROTO_TCP as u8, 0, 0]);
+        request.extend_from_slice(&states.to_ne_bytes());
+        request.extend_from_slice(&[0u8; SOCKID_LEN]); // any address, any port
+                                                       // SAFETY: zeroed sockaddr_nl addresses the kernel.
+        let mut kernel: libc::sockaddr_nl = unsafe { std::mem::zeroed() };
+        kernel.nl_family = libc::AF_NETLINK as u16;
+        // SAFETY: valid buffer and address of the stated lengths.
+        let sent = unsafe {
+            libc::sendto(
+                socket.as_raw_fd(),
+                request.as_ptr().cast(),
+                request.len(),
+                0,
+                (&kernel as *const libc::sockaddr_nl).cast(),
+                std::mem::size_of::<libc::sockaddr_nl>() as libc::socklen_t,
+            )
+        };
+        if sent < 0 {
+            return Err(error("sendto", io::Error::last_os_error()));
+        }
+
+        let mut sockets = Vec::new();
+        let mut buffer = vec![0u8; 64 * 1024];
+        loop {
+            // SAFETY: receiving into our own buffer of the given length.
+            let received = unsafe {
+                libc::recv(
+                    socket.as_raw_fd(),
+                    buffer.as_mut_ptr().cast(),
+                    buffer.len(),
+                    0,
+                )
+            };
+            if received < 0 {
+                let err = io::Error::last_os_error();
+                if err.kind() == io::ErrorKind::Interrupted {
+                    continue;
+                }
+                return Err(error("recv", err));
+            }
+            let mut rest = buffer.get(..received as usize).unwrap_or_default();
+            while rest.len() >= NLMSG_HEADER {
+                let len = u32::from_ne_bytes([rest[0], rest[1], rest[2], rest[3]]) as usize;
+                let kind = u16::from_ne_bytes([rest[4], rest[5]]);
+                if len < NLMSG_HEADER || len > rest.len() {
+                    break;
+                }
+                let payload = &rest[NLMSG_HEADER..len];
+                match kind {
+                    NLMSG_DONE => return Ok(sockets),
+                    NLMSG_ERROR => {
+                        let code = payload
+                            .get(..4)
+                            .map_or(0, |b| i32::from_ne_bytes([b[0], b[1], b[2], b[3]]));
+                        return Err(error("dump", io::Error::from_raw_os_error(-code)));
+                    }
+                    _ if payload.len() >= MSG_LEN => {
+                        let u32_at = |at: usize| {
+                            u32::from_ne_bytes([
+                                payload[at],
+                                payload[at + 1],
+                                payload[at + 2],
+                                payload[at + 3],
+                            ])
+                        };
+                        sockets.push(DiagSocket {
+                            state: payload[MSG_STATE],
+                            local_port: u16::from_be_bytes([
+                                payload[MSG_SPORT],
+                                payload[MSG_SPORT + 1],
+                            ]),
+                            receive_queue: u32_at(MSG_RQUEUE),
+                            send_queue: u32_at(MSG_WQUEUE),
+                        });
+                    }
+                    _ => {}
+                }
+                // Messages are padded to 4 bytes (NLMSG_ALIGN).
+                let next = (len + 3) & !3;
+                rest = rest.get(next..).unwrap_or_default();
+            }
+            if received == 0 {
+                return Ok(sockets);
+            }
+        }
+    }
+}
+
+/// Read the TcpExt counters synwatch follows from `/proc/net/netstat`.
+pub fn read_counters() -> io::Result<Counters> {
+    let text = fs::read_to_string("/proc/net/netstat")
+        .map_err(|err| io::Error::new(err.kind(), format!("reading /proc/net/netstat: {err}")))?;
+    Ok(parse_netstat(&text))
+}
+
+/// `/proc/net/netstat` comes in pairs of lines: `TcpExt: Name1 Name2 ...` then
+/// `TcpExt: 12 0 ...`. A counter this kernel does not have reads as 0.
+pub fn parse_netstat(text: &str) -> Counters {
+    let mut counters: Counters = COUNTERS.iter().map(|&name| (name, 0)).collect();
+    let mut lines = text.lines();
+    while let (Some(names), Some(values)) = (lines.next(), lines.next()) {
+        let (Some(names), Some(values)) = (
+            names.strip_prefix("TcpExt:"),
+            values.strip_prefix("TcpExt:"),
+        ) else {
+            continue;
+        };
+        for (name, value) in names.split_whitespace().zip(values.split_whitespace()) {
+            if let (Some(slot), Ok(value)) = (counters.get_mut(name), value.parse::<u64>()) {
+                *slot = value;
+            }
+        }
+    }
+    counters
+}
+
+/// `after - before` for each counter (counters only grow; a wrap reads as 0).
+pub fn delta(before: &Counters, after: &Counters) -> Counters {
+    COUNTERS
+        .iter()
+        .map(|&name| {
+            let then = before.get(name).copied().unwrap_or(0);
+            let now = after.get(name).copied().unwrap_or(0);
+            (name, now.saturating_sub(then))
+        })
+        .collect()
+}
+
+/// The sysctls that decide what a listener does under a SYN flood.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Sysctls {
+    /// 0 never send cookies, 1 when the SYN queue overflows (default), 2 always.
+    pub tcp_syncookies: Option<u32>,
+    /// With cookies off, the SYN queue's limit (a listener's queue is also capped by its
+    /// backlog).
+    pub tcp_max_syn_backlog: Option<u32>,
+    /// The cap on any listen() backlog.
+    pub somaxconn: Option<u32>,
+    /// SYN-ACK retransmissions before a half-open request is dropped; the request lives
+    /// 1 + 2 + 4 + ... seconds (2^(n+1) - 1: 7 s for 2, 63 s for the default 5).
+    pub tcp_synack_retries: Option<u32>,
+}
+
+impl Sysctls {
+    pub fn read() -> Sysctls {
+        let read =
+            |path: &str| -> Option<u32> { fs::read_to_string(path).ok()?.trim().parse().ok() };
+        Sysctls {
+            tcp_syncookies: read("/proc/sys/net/ipv4/tcp_syncookies"),
+            tcp_max_syn_backlog: read("/proc/sys/net/ipv4/tcp_max_syn_backlog"),
+            somaxconn: read("/proc/sys/net/core/somaxconn"),
+            tcp_synack_retries: read("/proc/sys/net/ipv4/tcp_synack_retries"),
+        }
+    }
+
+    /// How long the kernel keeps a half-open request before giving up on it: the SYN-ACK is
+    /// resent after 1, 2, 4, ... seconds (RFC 6298 §5.5 doubling), `tcp_synack_retries` times.
+    pub fn half_open_lifetime_secs(&self) -> u64 {
+        let retries = self.tcp_synack_retries.unwrap_or(5).min(20);
+        (1u64 << (retries + 1)) - 1
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn netstat_pairs_are_matched_by_name() {
+        let text = "TcpExt: SyncookiesSent SyncookiesRecv ListenOverflows Other\n\
+                    TcpExt: 4984 2 7 99\n\
+                    IpExt: InNoRoutes\nIpExt: 0\n";
+        let counters = parse_netstat(text);
+        assert_eq!(counters["SyncookiesSent"], 4984);
+        assert_eq!(counters["ListenOverflows"], 7);
+        assert_eq!(counters["TCPReqQFullDrop"], 0);
+        assert!(!counters.contains_key("Other"));
+    }
+
+    #[test]
+    fn deltas_never_go_negative() {
+        let before = parse_netstat("TcpExt: SyncookiesSent\nTcpExt: 10\n");
+        let after = parse_netstat("TcpExt: SyncookiesSent\nTcpExt: 25\n");
+        assert_eq!(delta(&before, &after)["SyncookiesSent"], 15);
+        assert_eq!(delta(&after, &before)["SyncookiesSent"], 0);
+    }
+
+    #[test]
+    fn half_open_lifetime_doubles_per_retry() {
+        let mut sysctls = Sysctls::read();
+        sysctls.tcp_synack_retries = Some(2);
+        assert_eq!(sysctls.half_open_lifetime_secs(), 7);
+        sysctls.tcp_synack_retries = Some(5);
+        assert_eq!(sysctls.half_open_lifetime_secs(), 63);
+    }
+}
