@@ -63,7 +63,7 @@ struct Args {
     interface: Option<String>,
     /// Fill the data with this pattern of up to 16 hex bytes (e.g. -p ff00).
     #[arg(short = 'p', value_name = "PATTERN", value_parser = parse_pattern)]
-    pattern: Option<Vec<u8>>,
+    pattern: Option<Pattern>,
     /// IPv4 only.
     #[arg(short = '4', conflicts_with = "ipv6")]
     ipv4: bool,
@@ -91,7 +91,11 @@ fn parse_socket(text: &str) -> Result<SocketKind, String> {
     }
 }
 
-fn parse_pattern(text: &str) -> Result<Vec<u8>, String> {
+/// The `-p` bytes (a newtype, so clap does not read `Vec<u8>` as "many u8 values").
+#[derive(Debug, Clone)]
+struct Pattern(Vec<u8>);
+
+fn parse_pattern(text: &str) -> Result<Pattern, String> {
     if text.is_empty() || text.len() > 32 || !text.chars().all(|c| c.is_ascii_hexdigit()) {
         return Err(format!(
             "'{text}': expected 1 to 16 bytes in hex, e.g. ff00"
@@ -103,10 +107,12 @@ fn parse_pattern(text: &str) -> Result<Vec<u8>, String> {
     } else {
         text.to_string()
     };
-    Ok((0..padded.len())
-        .step_by(2)
-        .filter_map(|i| u8::from_str_radix(&padded[i..i + 2], 16).ok())
-        .collect())
+    Ok(Pattern(
+        (0..padded.len())
+            .step_by(2)
+            .filter_map(|i| u8::from_str_radix(&padded[i..i + 2], 16).ok())
+            .collect(),
+    ))
 }
 
 /// Set by SIGINT: stop sending and print the summary, as iputils does on Ctrl-C.
@@ -180,7 +186,12 @@ fn run(args: Args) -> Result<ExitCode, Failure> {
     config.deadline = args.deadline;
     config.flood = args.flood;
     config.interface = args.interface.clone();
-    config.pattern = args.pattern.clone().unwrap_or_default();
+    config.pattern = args.pattern.clone().map(|p| p.0).unwrap_or_default();
+    if let Some(pattern) = &args.pattern {
+        // iputils announces the pattern before the header.
+        let hex: String = pattern.0.iter().map(|b| format!("{b:02x}")).collect();
+        Out::stdout().line(format!("PATTERN: 0x{hex}"))?;
+    }
     config.socket = args.socket;
     config.stop = &INTERRUPTED;
     if let Some(timeout) = args.timeout {
