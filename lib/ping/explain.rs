@@ -1,6 +1,6 @@
 //! `--explain` (lab 01): the first echo request and the first reply, decoded field by field
-//! with byte offsets and the RFC section that defines each field. It prints after the
-//! classic lines, so the student sees the run and then what was on the wire.
+//! with byte offsets and the RFC section that defines each field. It prints right after the
+//! first reply's classic line, so the student sees the line and then what was on the wire.
 
 use std::io;
 
