@@ -99,18 +99,22 @@ pub fn run(
     };
 
     // -I: an address to send from, or an interface to send through.
-    let mut local = match family {
-        Family::V4 => IpAddr::from([0u8; 4]),
-        Family::V6 => IpAddr::from([0u16; 8]),
-    };
+    let mut local = None;
     if let Some(interface) = &config.interface {
         match interface.parse::<IpAddr>() {
-            Ok(address) => local = address,
+            Ok(address) => local = Some(address),
             Err(_) => socket.bind_device(interface)?,
         }
     }
-    // Binding a datagram socket is when the kernel picks our identifier.
-    socket.bind(local)?;
+    // Binding a datagram socket is when the kernel picks our identifier; a raw socket needs
+    // binding only to choose the source address.
+    let unspecified = match family {
+        Family::V4 => IpAddr::from([0u8; 4]),
+        Family::V6 => IpAddr::from([0u16; 8]),
+    };
+    if local.is_some() || socket.kind == SocketKind::Dgram {
+        socket.bind(local.unwrap_or(unspecified))?;
+    }
     if let Some(ttl) = config.ttl {
         socket.set_ttl(ttl)?;
     }
@@ -256,13 +260,18 @@ fn send_one(
     }
     // Sequence numbers start at 1 and wrap at 65535, like iputils'.
     let sequence = previous.wrapping_add(1);
+    let payload = icmp::echo_payload(config.size, Duration::ZERO, &config.pattern);
+    let mut packet =
+        icmp::build_echo_request(config.family(), state.identifier, sequence, &payload);
+    // Read the clock as late as possible, as iputils does: everything between this and the
+    // send would otherwise count as round-trip time.
     let sent = since_epoch(SystemTime::now());
-    let payload = icmp::echo_payload(config.size, sent, &config.pattern);
-    let packet = icmp::build_echo_request(config.family(), state.identifier, sequence, &payload);
+    icmp::stamp_echo_request(config.family(), &mut packet, sent);
+    let result = socket.send_to(&packet, config.target);
+    // Bookkeeping after the send: a reply cannot be read before we poll again.
     let slot = usize::from(sequence);
     state.sent_at_us[slot] = sent.as_micros() as u64;
     state.answered[slot] = false;
-    let result = socket.send_to(&packet, config.target);
     let now = Instant::now();
     state.first_send.get_or_insert(now);
     state.last_send = Some(now);
@@ -442,6 +451,13 @@ fn drain_replies(
         }
 
         let received_at = received.kernel_time.unwrap_or_else(SystemTime::now);
+        tracing::trace!(
+            sequence,
+            kernel_time = ?received.kernel_time.map(since_epoch),
+            read_at = ?since_epoch(SystemTime::now()),
+            sent = ?Duration::from_micros(sent_at_us),
+            "reply"
+        );
         // RTT from the kernel's receive time and the send time the payload carried back.
         let rtt = (config.size >= layout::TIMESTAMP_LEN).then(|| {
             let carried = icmp::payload_timestamp(echo.payload).unwrap_or(sent);
