@@ -392,15 +392,18 @@ fn unprivileged_user_pings_with_a_datagram_socket_when_ping_group_range_allows()
         vec!["-c", "2", "-i", "0.2", target.as_str()],
         vec!["-c", "1", "-t", "1", target.as_str()],
         vec!["-6", "-c", "1", "-W", "3", "fd00:0:0:2::2"],
+        vec!["-6", "-c", "1", "-t", "1", "fd00:0:0:2::2"],
     ] {
         let output = as_nobody(&args);
         let text = stdout(&output);
         if args.contains(&"-t") {
             // The router's error reaches a datagram socket through its error queue.
-            assert!(
-                text.contains("From 10.0.1.1 icmp_seq=1 Time to live exceeded"),
-                "{text}"
-            );
+            let expected = if args.contains(&"-6") {
+                "From fd00:0:0:1::1 icmp_seq=1 Time exceeded: Hop limit"
+            } else {
+                "From 10.0.1.1 icmp_seq=1 Time to live exceeded"
+            };
+            assert!(text.contains(expected), "{text}");
             assert_eq!(code(&output), 1);
         } else {
             assert!(text.contains("ttl=63 time="), "{text}{}", stderr(&output));
@@ -602,4 +605,106 @@ fn corrupted_and_foreign_replies_are_reported_but_not_counted() {
     // Five replies came for icmp_seq=1; the foreign one (another identifier) is not shown.
     let shown = text.lines().filter(|l| l.contains("icmp_seq=1 ")).count();
     assert_eq!(shown, 4, "{text}");
+}
+
+#[test]
+fn interface_and_source_flags_name_the_source_like_iputils() {
+    if !root_or_skip("interface_and_source_flags_name_the_source_like_iputils") {
+        return;
+    }
+    let lab = Lab::up("chain:1");
+    let target = lab.addr4("h2");
+    let (by_device, _) = assert_same_shape_as_iputils(&lab, &["-c", "1", "-I", "eth-r1", &target]);
+    assert!(
+        stdout(&by_device).starts_with(&format!(
+            "PING {target} ({target}) from 10.0.1.2 eth-r1: 56(84) bytes of data.\n"
+        )),
+        "{}",
+        stdout(&by_device)
+    );
+    let (by_address, _) =
+        assert_same_shape_as_iputils(&lab, &["-c", "1", "-I", "10.0.1.2", &target]);
+    assert!(
+        stdout(&by_address).starts_with(&format!(
+            "PING {target} ({target}) from 10.0.1.2 : 56(84) bytes of data.\n"
+        )),
+        "{}",
+        stdout(&by_address)
+    );
+    let target6 = lab.addr6("h2");
+    assert_same_shape_as_iputils(&lab, &["-6", "-c", "1", "-I", "eth-r1", &target6]);
+    let missing = ping(&lab, "h1", &["-c", "1", "-I", "eth9", &target]);
+    assert_eq!(code(&missing), 2);
+    assert!(stderr(&missing).contains("eth9"), "{}", stderr(&missing));
+}
+
+#[test]
+fn net_unreachable_and_filtered_destinations_are_named_like_iputils() {
+    if !root_or_skip("net_unreachable_and_filtered_destinations_are_named_like_iputils") {
+        return;
+    }
+    let lab = Lab::up("chain:1");
+    // Each tool gets its own error: no rate limit on r1's ICMP (burst 6, then 1/s).
+    let unlimited = lab.sh(
+        "r1",
+        "sysctl -qw net.ipv4.icmp_ratelimit=0 net.ipv6.icmp.ratelimit=0",
+    );
+    assert!(unlimited.status.success(), "{}", stderr(&unlimited));
+    // r1 has no route to 10.9.9.0/24 (routers get no default route): Net Unreachable.
+    let (net, _) = assert_same_shape_as_iputils(&lab, &["-c", "1", "10.9.9.9"]);
+    assert!(
+        stdout(&net).contains("From 10.0.1.1 icmp_seq=1 Destination Net Unreachable\n"),
+        "{}",
+        stdout(&net)
+    );
+    let (no_route, _) = assert_same_shape_as_iputils(&lab, &["-c", "1", "fd00:9::1"]);
+    assert!(
+        stdout(&no_route).contains("icmp_seq=1 Destination unreachable: No route\n"),
+        "{}",
+        stdout(&no_route)
+    );
+    // A firewall on r1 that rejects: "administratively prohibited".
+    let rules = lab.sh(
+        "r1",
+        "nft add table inet t && \
+         nft add chain inet t gate '{ type filter hook forward priority 0; }' && \
+         nft add rule inet t gate ip daddr 10.0.2.2 reject with icmp type admin-prohibited && \
+         nft add rule inet t gate ip6 daddr fd00:0:0:2::2 reject with icmpv6 type admin-prohibited",
+    );
+    assert!(rules.status.success(), "{}", stderr(&rules));
+    let (filtered, _) = assert_same_shape_as_iputils(&lab, &["-c", "1", &lab.addr4("h2")]);
+    assert!(
+        stdout(&filtered).contains("From 10.0.1.1 icmp_seq=1 Packet filtered\n"),
+        "{}",
+        stdout(&filtered)
+    );
+    let (prohibited, _) = assert_same_shape_as_iputils(&lab, &["-c", "1", &lab.addr6("h2")]);
+    assert!(
+        stdout(&prohibited)
+            .contains("icmp_seq=1 Destination unreachable: Administratively prohibited\n"),
+        "{}",
+        stdout(&prohibited)
+    );
+}
+
+#[test]
+fn ctrl_c_stops_and_prints_the_summary() {
+    if !root_or_skip("ctrl_c_stops_and_prints_the_summary") {
+        return;
+    }
+    let lab = Lab::up("chain:1");
+    let binary = bin("netlab-ping");
+    let line = format!(
+        "timeout --preserve-status -s INT 1.3 {} -i 0.2 {}",
+        binary.display(),
+        lab.addr4("h2")
+    );
+    let output = lab.sh("h1", &line);
+    let text = stdout(&output);
+    assert_eq!(code(&output), 0, "{text}");
+    assert!(
+        text.contains("--- 10.0.2.2 ping statistics ---\n"),
+        "{text}"
+    );
+    assert!(text.contains("rtt min/avg/max/mdev = "), "{text}");
 }

@@ -100,10 +100,18 @@ pub fn run(
 
     // -I: an address to send from, or an interface to send through.
     let mut local = None;
+    let mut source = None;
     if let Some(interface) = &config.interface {
         match interface.parse::<IpAddr>() {
-            Ok(address) => local = Some(address),
-            Err(_) => socket.bind_device(interface)?,
+            Ok(address) => {
+                local = Some(address);
+                source = Some((address, ""));
+            }
+            Err(_) => {
+                socket.bind_device(interface)?;
+                let address = crate::sock::icmp::source_address(target, Some(interface))?;
+                source = Some((address, interface.as_str()));
+            }
         }
     }
     // Binding a datagram socket is when the kernel picks our identifier; a raw socket needs
@@ -134,6 +142,7 @@ pub fn run(
         packet_size: config.size + layout::HEADER_LEN + ip_header,
         socket: socket.kind,
         identifier,
+        source,
     })
     .map_err(PingError::Output)?;
 

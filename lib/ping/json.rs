@@ -63,10 +63,12 @@ pub fn to_json(event: &Event) -> Option<Value> {
             packet_size,
             socket,
             identifier,
+            source,
         } => json!({
             "type": "start", "target": target.to_string(), "name": target_text,
             "family": family, "size": size, "packet_size": packet_size,
             "socket": socket, "identifier": identifier,
+            "source": source.map(|(address, _)| address.to_string()),
         }),
         Event::Sent { .. } => return None,
         Event::NoAnswerYet { sequence } => json!({"type": "no_answer_yet", "seq": sequence}),

@@ -117,6 +117,8 @@ pub enum Event<'a> {
         packet_size: usize,
         socket: SocketKind,
         identifier: u16,
+        /// With -I: the source address and the interface name (empty for an address).
+        source: Option<(IpAddr, &'a str)>,
     },
     /// A request left (`packet`: the ICMP message as we built it).
     Sent { sequence: u16, packet: &'a [u8] },

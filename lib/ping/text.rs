@@ -96,18 +96,26 @@ impl TextRenderer {
                 family,
                 size,
                 packet_size,
+                source,
                 ..
-            } => match family {
-                Family::V4 => self.out.line(format!(
-                    "PING {target_text} ({target}) {size}({packet_size}) bytes of data."
-                )),
-                // iputils' IPv6 header has no space before the parenthesis and no packet size.
-                Family::V6 => {
-                    let shown = self.show(target);
-                    self.out
-                        .line(format!("PING {target_text}({shown}) {size} data bytes"))
+            } => {
+                // With -I, iputils names the source address and the interface.
+                let from = source
+                    .map(|(address, device)| format!("from {address} {device}: "))
+                    .unwrap_or_default();
+                match family {
+                    Family::V4 => self.out.line(format!(
+                        "PING {target_text} ({target}) {from}{size}({packet_size}) bytes of data."
+                    )),
+                    // iputils' IPv6 header has no space before the parenthesis, no packet size.
+                    Family::V6 => {
+                        let shown = self.show(target);
+                        self.out.line(format!(
+                            "PING {target_text}({shown}) {from}{size} data bytes"
+                        ))
+                    }
                 }
-            },
+            }
             Event::Sent { .. } => {
                 if flood && !quiet {
                     self.out.partial(".")?;
