@@ -708,3 +708,26 @@ fn ctrl_c_stops_and_prints_the_summary() {
     );
     assert!(text.contains("rtt min/avg/max/mdev = "), "{text}");
 }
+
+#[test]
+fn no_route_at_all_is_a_setup_error_exit_2() {
+    if !root_or_skip("no_route_at_all_is_a_setup_error_exit_2") {
+        return;
+    }
+    let lab = Lab::up("chain:1");
+    // r1 is a router with routes to its two links only.
+    let theirs = lab.exec("r1", &["ping", "-c", "1", "10.9.9.9"]);
+    let binary = bin("netlab-ping");
+    let ours = lab.exec(
+        "r1",
+        &[binary.to_str().expect("utf-8"), "-c", "1", "10.9.9.9"],
+    );
+    assert_eq!(code(&theirs), 2, "{}", stderr(&theirs));
+    assert_eq!(code(&ours), 2, "{}", stdout(&ours));
+    assert!(
+        stderr(&ours).contains("Network is unreachable"),
+        "{}",
+        stderr(&ours)
+    );
+    assert_eq!(stdout(&ours), "", "nothing was sent");
+}

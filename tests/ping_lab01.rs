@@ -100,7 +100,7 @@ fn worksheet_steps_run_and_their_answers_check_out() {
     let step2 = text("netlab-ping --explain -c 1 10.0.3.2");
     assert!(step2.contains("4..6    identifier"), "{step2}");
     let refused =
-        of("setpriv --reuid=nobody --regid=nogroup --clear-groups netlab-ping -c 1 10.0.3.2");
+        of("setpriv --reuid=nobody --regid=nogroup --clear-groups netlab-ping --socket dgram -c 1 10.0.3.2");
     assert_eq!(code(refused), 2);
     assert!(
         stderr(refused).contains("ping_group_range"),

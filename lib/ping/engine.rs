@@ -99,6 +99,12 @@ pub fn run(
     };
 
     // -I: an address to send from, or an interface to send through.
+    // Like iputils, make sure there is a route before sending anything: a host with no
+    // route to the target gets one clear error (exit 2), not a stream of failed sends.
+    let routed_source = crate::sock::icmp::source_address(target, None);
+    if config.interface.is_none() {
+        routed_source?;
+    }
     let mut local = None;
     let mut source = None;
     if let Some(interface) = &config.interface {
@@ -188,7 +194,7 @@ pub fn run(
         let next_send = (!all_sent).then(|| next_send_time(config, &state, started));
         if let Some(due) = next_send {
             if now >= due {
-                send_one(config, &socket, &mut state, on_event)?;
+                send_one(config, &socket, &mut state, &mut buffer, on_event)?;
                 let all_sent = config
                     .count
                     .is_some_and(|count| state.statistics.transmitted >= count)
@@ -257,10 +263,31 @@ fn next_send_time(config: &Config, state: &State, started: Instant) -> Instant {
     }
 }
 
+/// Errors the kernel also files on the error queue. With IP_RECVERR an ICMP error sets the
+/// socket's pending error too, and the next send or receive fails with it once (socket(7),
+/// SO_ERROR): the details are on the queue, so read it and carry on, as iputils does.
+fn reported_on_error_queue(err: &io::Error) -> bool {
+    matches!(
+        err.raw_os_error(),
+        Some(
+            libc::EHOSTUNREACH
+                | libc::ENETUNREACH
+                | libc::ECONNREFUSED
+                | libc::EHOSTDOWN
+                | libc::ENONET
+                | libc::EPROTO
+                | libc::EMSGSIZE
+                | libc::EACCES
+                | libc::ETIMEDOUT
+        )
+    )
+}
+
 fn send_one(
     config: &Config,
     socket: &IcmpSocket,
     state: &mut State,
+    buffer: &mut [u8],
     on_event: &mut dyn FnMut(&Event) -> io::Result<()>,
 ) -> Result<(), PingError> {
     let previous = state.statistics.transmitted as u16;
@@ -276,7 +303,13 @@ fn send_one(
     // send would otherwise count as round-trip time.
     let sent = since_epoch(SystemTime::now());
     icmp::stamp_echo_request(config.family(), &mut packet, sent);
-    let result = socket.send_to(&packet, config.target);
+    let mut result = socket.send_to(&packet, config.target);
+    if result.as_ref().is_err_and(reported_on_error_queue) {
+        // A pending error from an earlier probe, not this one: report it, then send again.
+        drain_errors(config, socket, state, buffer, on_event)?;
+        icmp::stamp_echo_request(config.family(), &mut packet, since_epoch(SystemTime::now()));
+        result = socket.send_to(&packet, config.target);
+    }
     // Bookkeeping after the send: a reply cannot be read before we poll again.
     let slot = usize::from(sequence);
     state.sent_at_us[slot] = sent.as_micros() as u64;
@@ -412,6 +445,10 @@ fn drain_replies(
             Ok(received) => received,
             Err(err) if err.kind() == io::ErrorKind::WouldBlock => return Ok(()),
             Err(err) if err.kind() == io::ErrorKind::Interrupted => continue,
+            Err(err) if reported_on_error_queue(&err) => {
+                drain_errors(config, socket, state, buffer, on_event)?;
+                continue;
+            }
             Err(source) => {
                 return Err(PingError::Io {
                     operation: "receive replies from",
