@@ -458,6 +458,34 @@ fn json_lines_parse_and_agree_with_the_text() {
         .expect("an error event");
     assert_eq!(first_error["kind"], "time_exceeded");
     assert_eq!(first_error["from"], lab.addr4("r1").as_str());
+    assert_eq!(first_error["text"], "Time to live exceeded");
+
+    // The same run in text and in JSON tells the same story, line for line.
+    let text = stdout(&ping(&lab, "h1", &["-c", "1", "-t", "1", &target]));
+    let summary: serde_json::Value = stdout(&error)
+        .lines()
+        .filter_map(|line| serde_json::from_str::<serde_json::Value>(line).ok())
+        .find(|event| event["type"] == "summary")
+        .expect("a summary event");
+    assert!(
+        text.contains(&format!(
+            "From {} icmp_seq={} {}\n",
+            first_error["from"].as_str().unwrap_or_default(),
+            first_error["seq"],
+            first_error["text"].as_str().unwrap_or_default()
+        )),
+        "{text}"
+    );
+    assert!(
+        text.contains(&format!(
+            "{} packets transmitted, {} received, +{} errors, {}% packet loss",
+            summary["transmitted"],
+            summary["received"],
+            summary["errors"],
+            summary["loss_pct"].as_f64().unwrap_or(-1.0)
+        )),
+        "{text}\n{summary}"
+    );
 }
 
 #[test]

@@ -493,6 +493,8 @@ fn drain_replies(
                 // Right identifier, wrong send time: another instance's reply.
                 continue;
             }
+            // iputils prints "wrong data byte" but still counts such a reply as received;
+            // we count it as corrupted: a reply that is not what we sent proves little.
             corruption = first_difference(&expected, echo.payload);
         }
 

@@ -10,7 +10,7 @@
 use std::time::Duration;
 
 /// Running totals, updated by the engine as replies and errors arrive.
-#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Statistics {
     pub transmitted: u64,
     /// Good replies, each sequence number once.
@@ -22,23 +22,16 @@ pub struct Statistics {
     /// ICMP errors (Time Exceeded, Destination Unreachable) and local send errors.
     pub errors: u64,
     /// RTTs in microseconds, as iputils sums them.
-    #[serde(skip)]
     pub rtt_count: u64,
-    #[serde(skip)]
     pub rtt_sum_us: i64,
-    #[serde(skip)]
     pub rtt_sum_squares_us: i128,
-    #[serde(skip)]
     pub rtt_min_us: i64,
-    #[serde(skip)]
     pub rtt_max_us: i64,
     /// iputils' exponentially weighted moving average, times 8 (shown with -f).
-    #[serde(skip)]
     pub ewma_times_8: i64,
     /// The most probes ever in flight at once ("pipe N" in the summary).
     pub pipe: u64,
     /// First send to last send: iputils' "time Nms".
-    #[serde(skip)]
     pub elapsed: Duration,
 }
 
