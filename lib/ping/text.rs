@@ -297,3 +297,108 @@ pub fn reverse_lookup(address: IpAddr) -> Option<String> {
     let name = unsafe { std::ffi::CStr::from_ptr(host.as_ptr()) };
     Some(name.to_string_lossy().into_owned())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ping::Statistics;
+    use crate::sock::icmp::SocketKind;
+    use crate::wire::icmp::{ErrorKind, Unreachable};
+    use std::sync::{Arc, Mutex};
+    use std::time::Duration;
+
+    #[derive(Clone, Default)]
+    struct Shared(Arc<Mutex<Vec<u8>>>);
+
+    impl io::Write for Shared {
+        fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+            self.0
+                .lock()
+                .map_err(|_| io::Error::other("poisoned"))?
+                .write(buf)
+        }
+        fn flush(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+    }
+
+    fn render(options: TextOptions, events: &[Event]) -> String {
+        let shared = Shared::default();
+        let mut renderer = TextRenderer::new(Out::to_writer(shared.clone()), options, "test");
+        for event in events {
+            renderer.event(event).expect("render");
+        }
+        let bytes = shared.0.lock().expect("lock").clone();
+        String::from_utf8(bytes).expect("utf-8")
+    }
+
+    #[test]
+    fn every_counter_appears_in_iputils_order() {
+        let target: IpAddr = "10.0.2.2".parse().expect("address");
+        let router: IpAddr = "10.0.1.1".parse().expect("address");
+        let mut statistics = Statistics {
+            transmitted: 3,
+            received: 2,
+            duplicates: 1,
+            corrupted: 1,
+            errors: 1,
+            pipe: 2,
+            elapsed: Duration::from_micros(2_000_600),
+            ..Statistics::default()
+        };
+        for rtt in [106, 45, 50] {
+            statistics.add_rtt(rtt);
+        }
+        let now = SystemTime::now();
+        let text = render(
+            TextOptions::default(),
+            &[
+                Event::Start {
+                    target,
+                    target_text: "10.0.2.2",
+                    family: Family::V4,
+                    size: 56,
+                    packet_size: 84,
+                    socket: SocketKind::Raw,
+                    identifier: 7,
+                    source: None,
+                },
+                Event::Reply {
+                    sequence: 1,
+                    from: target,
+                    bytes: 64,
+                    ttl: Some(63),
+                    rtt: Some(Duration::from_micros(106)),
+                    duplicate: true,
+                    corruption: None,
+                    received_at: now,
+                    packet: &[],
+                },
+                Event::Error {
+                    sequence: 2,
+                    from: router,
+                    kind: ErrorKind::Unreachable {
+                        family: Family::V4,
+                        reason: Unreachable::Host,
+                    },
+                    received_at: now,
+                },
+                Event::Summary {
+                    target_text: "10.0.2.2",
+                    statistics: &statistics,
+                },
+            ],
+        );
+        assert_eq!(
+            text,
+            "PING 10.0.2.2 (10.0.2.2) 56(84) bytes of data.\n\
+             64 bytes from 10.0.2.2: icmp_seq=1 ttl=63 time=0.106 ms (DUP!)\n\
+             From 10.0.1.1 icmp_seq=2 Destination Host Unreachable\n\
+             \n\
+             --- 10.0.2.2 ping statistics ---\n\
+             3 packets transmitted, 2 received, +1 duplicates, +1 corrupted, +1 errors, \
+             33.3333% packet loss, time 2001ms\n\
+             rtt min/avg/max/mdev = 0.045/0.067/0.106/0.027 ms, pipe 2\n"
+        );
+    }
+}
