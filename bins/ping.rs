@@ -178,7 +178,6 @@ fn resolve(args: &Args) -> Result<(IpAddr, bool), Failure> {
 
 fn run(args: Args) -> Result<ExitCode, Failure> {
     let (target, by_name) = resolve(&args)?;
-    let privileges = netlab::privilege::Privileges::probe();
     let mut config = Config::new(target, args.target.clone());
     config.count = args.count;
     config.size = usize::from(args.size);
@@ -203,8 +202,11 @@ fn run(args: Args) -> Result<ExitCode, Failure> {
         (None, false) => Duration::from_secs(1),
     };
     // iputils: only root may send faster than every 2 ms (a flood is a privilege).
-    if config.interval < Duration::from_millis(2) && !(privileges.is_root() || privileges.can_raw())
-    {
+    let privileged = || {
+        let privileges = netlab::privilege::Privileges::probe();
+        privileges.is_root() || privileges.can_raw()
+    };
+    if config.interval < Duration::from_millis(2) && !privileged() {
         return Err(Failure::Message(
             "cannot flood; minimal interval allowed for user is 2ms".into(),
         ));

@@ -31,6 +31,10 @@ use crate::wire::icmp::{self, layout, ErrorKind, Family, Message};
 /// Flood mode sends at least this often even when replies stop (iputils' MININTERVAL).
 const FLOOD_MIN_INTERVAL: Duration = Duration::from_millis(10);
 
+/// Below one scheduler tick (1/HZ with HZ = 100, as iputils assumes) the loop yields instead
+/// of sleeping until the next request is due.
+const SPIN_BELOW: Duration = Duration::from_millis(10);
+
 /// Sequence numbers are 16 bits; we remember one slot per possible value, as iputils does.
 const SEQUENCE_SLOTS: usize = 1 << 16;
 
@@ -221,9 +225,24 @@ pub fn run(
             .flatten()
             .min()
             .unwrap_or(now + Duration::from_secs(1));
-        let ready = socket
-            .wait(wake.saturating_duration_since(now))
-            .map_err(io_error("wait for replies from"))?;
+        let remaining = wake.saturating_duration_since(now);
+        let spin = next_send == Some(wake) && remaining <= SPIN_BELOW && state.in_flight() == 0;
+        let ready = if spin {
+            // iputils' trick for intervals shorter than a scheduler tick: with nothing in
+            // flight, do not sleep until the next request; look, yield the CPU, look again.
+            // It costs a busy CPU, and buys RTTs that do not include waking an idle CPU.
+            let ready = socket
+                .wait(Duration::ZERO)
+                .map_err(io_error("wait for replies from"))?;
+            if !ready.readable && !ready.error {
+                std::thread::yield_now();
+            }
+            ready
+        } else {
+            socket
+                .wait(remaining)
+                .map_err(io_error("wait for replies from"))?
+        };
 
         // (4) Read everything that arrived; poll said which queues have something, which
         // saves two empty recvmsg calls per turn in flood mode.
@@ -541,6 +560,11 @@ fn drain_replies(
             packet: message,
         })
         .map_err(PingError::Output)?;
+        if state.in_flight() == 0 {
+            // Everything is answered: back to sending (iputils does the same, which saves
+            // an empty recvmsg per request in flood mode).
+            return Ok(());
+        }
     }
 }
 
