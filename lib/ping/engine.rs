@@ -102,13 +102,12 @@ pub fn run(
         }
     };
 
-    // -I: an address to send from, or an interface to send through.
     // Like iputils, make sure there is a route before sending anything: a host with no
     // route to the target gets one clear error (exit 2), not a stream of failed sends.
-    let routed_source = crate::sock::icmp::source_address(target, None);
     if config.interface.is_none() {
-        routed_source?;
+        crate::sock::icmp::source_address(target, None)?;
     }
+    // -I: an address to send from, or an interface to send through.
     let mut local = None;
     let mut source = None;
     if let Some(interface) = &config.interface {
@@ -190,20 +189,19 @@ pub fn run(
             break;
         }
 
-        // (2) Send if a request is due.
-        let all_sent = config
-            .count
-            .is_some_and(|count| state.statistics.transmitted >= count)
-            && config.deadline.is_none();
-        let next_send = (!all_sent).then(|| next_send_time(config, &state, started));
+        // (2) Send if a request is due. With -w, iputils keeps sending past -c until -c
+        // replies are in or the deadline passes.
+        let all_sent = |state: &State| {
+            config
+                .count
+                .is_some_and(|count| state.statistics.transmitted >= count)
+                && config.deadline.is_none()
+        };
+        let next_send = (!all_sent(&state)).then(|| next_send_time(config, &state, started));
         if let Some(due) = next_send {
             if now >= due {
                 send_one(config, &socket, &mut state, &mut buffer, on_event)?;
-                let all_sent = config
-                    .count
-                    .is_some_and(|count| state.statistics.transmitted >= count)
-                    && config.deadline.is_none();
-                if all_sent {
+                if all_sent(&state) {
                     // iputils' schedule_exit: wait two of the slowest round trips (at least
                     // one interval) for the last replies, or -W if nothing ever came back.
                     let wait = if state.statistics.received > 0 {
