@@ -11,15 +11,18 @@
 //! | [`transport`]   | UDP, then TCP on truncation: the engine, which emits events      |
 //! | [`render`]      | dig's text, `+short`, `+json`, `--explain`                        |
 //! | [`args`]        | dig's command-line grammar                                        |
-//! | [`resolver`]    | `lookup` / `reverse` for other tools, via `/etc/resolv.conf`      |
+//! | [`hosts`]       | `/etc/hosts`: the first place a name is looked up                |
+//! | [`resolver`]    | `lookup` / `reverse` for other tools: hosts file, then DNS        |
 
 pub mod args;
 pub mod header;
+pub mod hosts;
 pub mod message;
 pub mod render;
 pub mod resolver;
 pub mod transport;
 
+pub use hosts::Hosts;
 pub use message::{fuzz_reply, QueryFlags, Question, Request};
-pub use resolver::{lookup, reverse, Resolver};
+pub use resolver::{lookup, reverse, ResolveError, Resolver};
 pub use transport::{exchange, Answer, DnsError, Event, ExchangeOptions, Transport};

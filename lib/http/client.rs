@@ -16,6 +16,8 @@ use std::time::{Duration, Instant};
 
 use nix::sys::socket::{recv, MsgFlags};
 
+use crate::dns::ResolveError;
+
 use super::framing::{self, BodyFraming, ChunkedDecoder, FramingError, ResponseHead};
 use super::request::RequestSpec;
 use super::stats::{Stats, Summary};
@@ -172,8 +174,9 @@ pub enum Event<'a> {
 /// Why a run stopped. Each names the operation and the address.
 #[derive(Debug, thiserror::Error)]
 pub enum HttpError {
-    #[error("cannot resolve {host}: {source}")]
-    Resolve { host: String, source: io::Error },
+    /// The error names the host, the hosts file and the DNS server asked.
+    #[error("cannot resolve {0}")]
+    Resolve(#[source] ResolveError),
     #[error("{host} has no addresses")]
     NoAddress { host: String },
     #[error("connect to {addr}: {source}")]
@@ -633,12 +636,8 @@ impl Client {
         let mut dns = Duration::ZERO;
         if known.is_none() {
             let began = Instant::now();
-            let addrs = url::resolve(host, *port, self.options.timeout).map_err(|source| {
-                HttpError::Resolve {
-                    host: host.clone(),
-                    source,
-                }
-            })?;
+            let addrs =
+                url::resolve(host, *port, self.options.timeout).map_err(HttpError::Resolve)?;
             dns = began.elapsed();
             emit(
                 on_event,

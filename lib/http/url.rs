@@ -5,10 +5,10 @@
 //! an optional port) and a path with its query. Anything else (https, user info, fragments
 //! sent to the server) is refused with a message, never guessed at.
 
-use std::io;
-use std::net::{IpAddr, SocketAddr, ToSocketAddrs};
-use std::sync::mpsc;
+use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
+
+use crate::dns::{ResolveError, Resolver};
 
 /// One parsed `http://` URL.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -93,33 +93,23 @@ impl Url {
     }
 }
 
-/// The one place a name becomes addresses: the system resolver (getaddrinfo), which inside a
-/// lab node reads the lab's /etc/hosts. A shortcut, honestly marked: netlab-dig's resolver
-/// library (lab 03) asks DNS only, and lab 04's names live in /etc/hosts.
+/// The one place a name becomes addresses: netlab's resolver (lab 03's library, see
+/// [`crate::dns::resolver`]), in the system's `hosts: files dns` order. Inside a lab node it
+/// reads the lab's /etc/hosts first (every node is listed: `srv`, `srv.lab.test`), and asks
+/// the lab's DNS server only for other names (`www.lab.test`, a CNAME in the demo's zone).
 ///
-/// getaddrinfo cannot be given a deadline, so it runs on a helper thread and we wait at most
-/// `timeout` for it; a lookup still stuck after that is abandoned (the thread ends with the
-/// process). Address literals skip the lookup.
-pub fn resolve(host: &str, port: u16, timeout: Duration) -> io::Result<Vec<SocketAddr>> {
+/// `timeout` (netlab-http's `--timeout`) is the budget of the whole lookup, every DNS query
+/// and retry included; a lab without a DNS server fails at once (ECONNREFUSED from its
+/// 127.0.0.1). Address literals skip the lookup.
+pub fn resolve(host: &str, port: u16, timeout: Duration) -> Result<Vec<SocketAddr>, ResolveError> {
     if let Ok(ip) = host.parse::<IpAddr>() {
         return Ok(vec![SocketAddr::new(ip, port)]);
     }
-    let (sender, receiver) = mpsc::channel();
-    let name = host.to_string();
-    std::thread::spawn(move || {
-        let result = (name.as_str(), port)
-            .to_socket_addrs()
-            .map(Iterator::collect::<Vec<_>>);
-        // The receiver may have given up already; nothing to do then.
-        let _ = sender.send(result);
-    });
-    match receiver.recv_timeout(timeout) {
-        Ok(result) => result,
-        Err(_) => Err(io::Error::new(
-            io::ErrorKind::TimedOut,
-            format!("no answer within {}", super::client::human(timeout)),
-        )),
-    }
+    let addresses = Resolver::from_system().with_timeout(timeout).lookup(host)?;
+    Ok(addresses
+        .into_iter()
+        .map(|ip| SocketAddr::new(ip, port))
+        .collect())
 }
 
 #[cfg(test)]
