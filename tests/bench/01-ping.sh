@@ -15,9 +15,18 @@ in_h1 ping -c 2 -i 0.2 -q "$target" >/dev/null
 
 # The avg of an rtt line, in microseconds.
 avg_us() { awk -F'/' '/^rtt/ {printf "%.0f\n", $5 * 1000}'; }
-# Wall time in microseconds of one command run inside h1, measured inside the node so the
-# cost of `netlab exec` is not in the figure.
-inner_us() { in_h1 bash -c 's=$(date +%s%N); "$@" >/dev/null 2>&1; e=$(date +%s%N); echo $(( (e - s) / 1000 ))' _ "$@"; }
+# Median wall times in ms of our ping and iputils' for the same arguments, measured by
+# hyperfine inside h1 (so `netlab exec` is not in the figure), interleaved run by run, with
+# warm-up runs so neither pays for a cold page cache. Prints "OURS REF".
+hyperfine_pair() {
+  local runs=$1; shift
+  local csv; csv=$(mktemp)
+  in_h1 hyperfine -N --style none --warmup 3 --runs "$runs" --export-csv "$csv" \
+    "$ours $*" "ping $*" >/dev/null 2>&1
+  # CSV columns: command,mean,stddev,median,... in seconds.
+  awk -F, 'NR > 1 {printf "%.3f ", $4 * 1000}' "$csv"; echo
+  rm -f "$csv"
+}
 
 rtt_ours=(); rtt_ref=()
 for i in 1 2 3 4 5; do
@@ -26,16 +35,8 @@ for i in 1 2 3 4 5; do
 done
 row ping "avg RTT, 300 pings at -i 0.002" "$(median "${rtt_ours[@]}")" "$(median "${rtt_ref[@]}")" us "within max(5 us, 10 %)"
 
-flood_ours=(); flood_ref=()
-for i in 1 2 3 4 5; do
-  flood_ours+=("$(echo "scale=3; $(inner_us "$ours" -f -q -c 20000 "$target") / 1000" | bc)")
-  flood_ref+=("$(echo "scale=3; $(inner_us ping -f -q -c 20000 "$target") / 1000" | bc)")
-done
-row ping "-f -c 20000 wall time" "$(median "${flood_ours[@]}")" "$(median "${flood_ref[@]}")" ms "<= 1.0x"
+read -r flood_ours flood_ref < <(hyperfine_pair 7 -f -q -c 20000 "$target")
+row ping "-f -c 20000 wall time" "$flood_ours" "$flood_ref" ms "<= 1.0x"
 
-once_ours=(); once_ref=()
-for i in $(seq 1 15); do
-  once_ours+=("$(echo "scale=3; $(inner_us "$ours" -c 1 "$target") / 1000" | bc)")
-  once_ref+=("$(echo "scale=3; $(inner_us ping -c 1 "$target") / 1000" | bc)")
-done
-row ping "-c 1 process wall time" "$(median "${once_ours[@]}")" "$(median "${once_ref[@]}")" ms "<= 1.0x"
+read -r once_ours once_ref < <(hyperfine_pair 40 -c 1 "$target")
+row ping "-c 1 process wall time" "$once_ours" "$once_ref" ms "<= 1.0x"
