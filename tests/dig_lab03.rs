@@ -6,9 +6,8 @@ mod common;
 
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader};
-use std::process::Command;
 
-use common::{bin, root_or_skip, stderr, stdout, Lab};
+use common::{bin, check_answers, root_or_skip, stderr, stdout, worksheet_commands, Lab};
 
 /// Lab 03 up, and knotd answering: its port is bound (the runner's readiness check) a moment
 /// before its zones are loaded, so on a busy machine the first query could be refused.
@@ -34,30 +33,6 @@ fn lab03() -> Lab {
     }
 }
 
-/// The commands of the worksheet's code blocks that run inside a node: (node, argv).
-fn worksheet_commands() -> Vec<(String, Vec<String>)> {
-    let readme = std::fs::read_to_string(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/labs/03-dns/README.md"
-    ))
-    .expect("read the worksheet");
-    let mut in_block = false;
-    let mut commands = Vec::new();
-    for line in readme.lines() {
-        if line.starts_with("```") {
-            in_block = !in_block;
-            continue;
-        }
-        let Some(rest) = line.strip_prefix("netlab exec ").filter(|_| in_block) else {
-            continue;
-        };
-        let words: Vec<String> = rest.split_whitespace().map(String::from).collect();
-        assert_eq!(words.get(1).map(String::as_str), Some("--"), "{line}");
-        commands.push((words[0].clone(), words[2..].to_vec()));
-    }
-    commands
-}
-
 /// The transport named at the end of the `;; SERVER:` line.
 fn transport(text: &str) -> String {
     text.lines()
@@ -80,11 +55,13 @@ fn worksheet_steps_run_and_their_answers_check_out() {
     if !root_or_skip("worksheet_steps_run_and_their_answers_check_out") {
         return;
     }
-    let commands = worksheet_commands();
+    let commands = worksheet_commands("03-dns");
     assert!(commands.len() >= 12, "{commands:?}");
     let lab = lab03();
     let mut outputs: BTreeMap<String, String> = BTreeMap::new();
-    for (node, argv) in &commands {
+    for (node, command) in &commands {
+        // The worksheet's commands are plain words (no shell quoting), so split on spaces.
+        let argv: Vec<String> = command.split_whitespace().map(String::from).collect();
         // The worksheet assumes installed tools; here, the ones this build made.
         let program = match argv[0].as_str() {
             "netlab-dig" => bin("netlab-dig").display().to_string(),
@@ -162,18 +139,7 @@ fn worksheet_steps_run_and_their_answers_check_out() {
     assert!(of("dig +noedns +ignore medium.lab.test").contains(";; flags: qr aa tc rd;"));
     assert!(of("kdig +noedns medium.lab.test").contains("(TCP)"));
 
-    let file = std::env::temp_dir().join(format!("netlab-answers-03-{}.toml", lab.instance));
-    let text: String = answers
-        .iter()
-        .map(|(key, value)| format!("{key} = {value:?}\n"))
-        .collect();
-    std::fs::write(&file, &text).expect("write answers");
-    let check = Command::new(bin("netlab"))
-        .args(["check", "03", "--answers"])
-        .arg(&file)
-        .output()
-        .expect("run netlab check");
-    let _ = std::fs::remove_file(&file);
+    let (text, check) = check_answers("03", &answers);
     assert!(
         check.status.success(),
         "{text}\n{}{}",

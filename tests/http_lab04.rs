@@ -6,27 +6,7 @@ mod common;
 
 use std::process::Command;
 
-use common::{bin, root_or_skip, stderr, stdout, Lab};
-
-const WORKSHEET: &str = "labs/04-http-keepalive/README.md";
-
-/// The `netlab exec NODE -- COMMAND` lines of the worksheet's sh blocks, as (node, command).
-fn worksheet_steps() -> Vec<(String, String)> {
-    let text = std::fs::read_to_string(WORKSHEET).expect("worksheet");
-    let mut in_sh = false;
-    let mut steps = Vec::new();
-    for line in text.lines() {
-        if line.starts_with("```") {
-            in_sh = line == "```sh";
-            continue;
-        }
-        if let (true, Some(rest)) = (in_sh, line.strip_prefix("netlab exec ")) {
-            let (node, command) = rest.split_once(" -- ").expect("netlab exec NODE -- CMD");
-            steps.push((node.to_string(), command.to_string()));
-        }
-    }
-    steps
-}
+use common::{bin, check_answers, root_or_skip, stderr, stdout, worksheet_commands, Lab};
 
 /// The number before `word` in `text` (`4 connections opened` -> 4).
 fn number_before(text: &str, word: &str) -> Option<f64> {
@@ -45,7 +25,7 @@ fn worksheet_steps_run_and_their_answers_pass_the_check() {
         .expect("bin dir")
         .display()
         .to_string();
-    let steps = worksheet_steps();
+    let steps = worksheet_commands("04-http-keepalive");
     assert!(steps.len() >= 15, "found only {} steps", steps.len());
     let mut outputs = Vec::new();
     for (node, command) in &steps {
@@ -109,20 +89,16 @@ fn worksheet_steps_run_and_their_answers_pass_the_check() {
         .sum();
     assert_eq!(curl_connects, connections_for_10, "curl agrees with step 2");
 
-    let answers = format!(
-        "connections_for_10 = \"{connections_for_10}\"\nthird_response_connection = \"close\"\n\
-         connections_http10 = \"{connections_http10}\"\nkeepalive_speedup = \"{speedup:.2}\"\n\
-         time_wait_side = \"srv\"\nidle_closed_by = \"server\"\n\
-         connections_pipelined = \"{connections_pipelined}\"\n"
-    );
-    let path = std::env::temp_dir().join(format!("netlab-lab04-{}.toml", std::process::id()));
-    std::fs::write(&path, &answers).expect("write answers");
-    let check = Command::new(bin("netlab"))
-        .args(["check", "04", "--answers"])
-        .arg(&path)
-        .output()
-        .expect("run netlab check");
-    let _ = std::fs::remove_file(&path);
+    let answers = [
+        ("connections_for_10", connections_for_10.to_string()),
+        ("third_response_connection", "close".to_string()),
+        ("connections_http10", connections_http10.to_string()),
+        ("keepalive_speedup", format!("{speedup:.2}")),
+        ("time_wait_side", "srv".to_string()),
+        ("idle_closed_by", "server".to_string()),
+        ("connections_pipelined", connections_pipelined.to_string()),
+    ];
+    let (answers, check) = check_answers("04", &answers);
     assert!(
         check.status.success(),
         "{answers}\n{}{}",

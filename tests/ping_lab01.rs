@@ -5,54 +5,11 @@
 mod common;
 
 use std::collections::BTreeMap;
-use std::os::unix::fs::PermissionsExt;
 use std::process::{Command, Output};
 
-use common::{bin, root_or_skip, stderr, stdout, Lab};
-
-/// The worksheet's commands that run inside a node: (node, shell line after `--`).
-fn worksheet_commands() -> Vec<(String, String)> {
-    let readme = std::fs::read_to_string(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/labs/01-ping/README.md"
-    ))
-    .expect("read the worksheet");
-    let mut in_block = false;
-    let mut commands = Vec::new();
-    for line in readme.lines() {
-        if line.starts_with("```") {
-            in_block = !in_block;
-            continue;
-        }
-        let Some(rest) = line.strip_prefix("netlab exec ").filter(|_| in_block) else {
-            continue;
-        };
-        let (node, command) = rest.split_once(" -- ").expect("netlab exec NODE -- CMD");
-        commands.push((node.to_string(), command.to_string()));
-    }
-    commands
-}
-
-/// A world-readable copy of netlab-ping (user `nobody` runs it in Step 6), removed on drop.
-struct Installed {
-    dir: std::path::PathBuf,
-}
-
-impl Installed {
-    fn new() -> Installed {
-        let dir = std::env::temp_dir().join(format!("netlab-lab01-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).expect("temp dir");
-        std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755)).expect("chmod");
-        std::fs::copy(bin("netlab-ping"), dir.join("netlab-ping")).expect("copy");
-        Installed { dir }
-    }
-}
-
-impl Drop for Installed {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.dir);
-    }
-}
+use common::{
+    bin, check_answers, root_or_skip, stderr, stdout, worksheet_commands, Lab, NobodyBin,
+};
 
 fn code(output: &Output) -> i32 {
     output.status.code().unwrap_or(-1)
@@ -63,17 +20,15 @@ fn worksheet_steps_run_and_their_answers_check_out() {
     if !root_or_skip("worksheet_steps_run_and_their_answers_check_out") {
         return;
     }
-    let commands = worksheet_commands();
+    let commands = worksheet_commands("01-ping");
     assert!(commands.len() >= 15, "{commands:?}");
-    let installed = Installed::new();
+    // The worksheet assumes installed tools; here, a copy of the one this build made that
+    // user `nobody` (Step 6) can run wherever the checkout lives.
+    let installed = NobodyBin::new("netlab-ping");
     let lab = Lab::up("labs/01-ping");
     let mut outputs: BTreeMap<String, Output> = BTreeMap::new();
     for (node, command) in &commands {
-        // The worksheet assumes installed tools; here, the one this build made.
-        let line = command.replace(
-            "netlab-ping",
-            &installed.dir.join("netlab-ping").display().to_string(),
-        );
+        let line = command.replace("netlab-ping", installed.path());
         let output = lab.sh(node, &line);
         // Exit 2 is a usage or setup error: only the step that shows the refusal may have it.
         if !command.starts_with("setpriv") || outputs.keys().any(|k| k.starts_with("sysctl")) {
@@ -197,18 +152,7 @@ fn worksheet_steps_run_and_their_answers_check_out() {
         ),
         ("rtt_avg_ms", average),
     ];
-    let file = std::env::temp_dir().join(format!("netlab-answers-01-{}.toml", lab.instance));
-    let answers_text: String = answers
-        .iter()
-        .map(|(key, value)| format!("{key} = {value:?}\n"))
-        .collect();
-    std::fs::write(&file, &answers_text).expect("write answers");
-    let check = Command::new(bin("netlab"))
-        .args(["check", "01", "--answers"])
-        .arg(&file)
-        .output()
-        .expect("run netlab check");
-    let _ = std::fs::remove_file(&file);
+    let (answers_text, check) = check_answers("01", &answers);
     assert!(
         check.status.success(),
         "{answers_text}\n{}{}",
