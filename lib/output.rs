@@ -8,6 +8,7 @@
 //! treats as success (see [`crate::cli::finish`]).
 
 use std::io::{self, Write};
+use std::sync::{Arc, Mutex};
 
 use serde::Serialize;
 
@@ -59,35 +60,45 @@ impl Out {
     }
 }
 
+/// A writer whose bytes a test reads back after an [`Out`] has taken it: renderer tests hand
+/// `Out::to_writer(capture.clone())` to a renderer, then compare `capture.text()`.
+#[derive(Clone, Default)]
+pub struct Capture(Arc<Mutex<Vec<u8>>>);
+
+impl Capture {
+    /// Everything written so far, as text.
+    pub fn text(&self) -> String {
+        let bytes = self.0.lock().map(|b| b.clone()).unwrap_or_default();
+        String::from_utf8_lossy(&bytes).into_owned()
+    }
+}
+
+impl Write for Capture {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.0
+            .lock()
+            .map_err(|_| io::Error::other("capture lock poisoned"))?
+            .write(buf)
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::sync::{Arc, Mutex};
-
-    /// A writer the test can read back after `Out` has taken it.
-    #[derive(Clone, Default)]
-    struct Shared(Arc<Mutex<Vec<u8>>>);
-
-    impl Write for Shared {
-        fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-            self.0
-                .lock()
-                .map_err(|_| io::Error::other("poisoned"))?
-                .write(buf)
-        }
-        fn flush(&mut self) -> io::Result<()> {
-            Ok(())
-        }
-    }
 
     #[test]
     fn json_lines_keep_numbers_as_numbers() {
-        let shared = Shared::default();
-        let mut out = Out::to_writer(shared.clone());
+        let capture = Capture::default();
+        let mut out = Out::to_writer(capture.clone());
         out.json(&serde_json::json!({"type": "reply", "rtt_us": 41.2}))
             .expect("write");
         out.line("done").expect("write");
-        let text = String::from_utf8(shared.0.lock().expect("lock").clone()).expect("utf8");
-        assert_eq!(text, "{\"rtt_us\":41.2,\"type\":\"reply\"}\ndone\n");
+        assert_eq!(
+            capture.text(),
+            "{\"rtt_us\":41.2,\"type\":\"reply\"}\ndone\n"
+        );
     }
 }

@@ -301,35 +301,19 @@ pub fn reverse_lookup(address: IpAddr) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::output::Capture;
     use crate::ping::Statistics;
     use crate::sock::icmp::SocketKind;
     use crate::wire::icmp::{ErrorKind, Unreachable};
-    use std::sync::{Arc, Mutex};
     use std::time::Duration;
 
-    #[derive(Clone, Default)]
-    struct Shared(Arc<Mutex<Vec<u8>>>);
-
-    impl io::Write for Shared {
-        fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-            self.0
-                .lock()
-                .map_err(|_| io::Error::other("poisoned"))?
-                .write(buf)
-        }
-        fn flush(&mut self) -> io::Result<()> {
-            Ok(())
-        }
-    }
-
     fn render(options: TextOptions, events: &[Event]) -> String {
-        let shared = Shared::default();
-        let mut renderer = TextRenderer::new(Out::to_writer(shared.clone()), options, "test");
+        let capture = Capture::default();
+        let mut renderer = TextRenderer::new(Out::to_writer(capture.clone()), options, "test");
         for event in events {
             renderer.event(event).expect("render");
         }
-        let bytes = shared.0.lock().expect("lock").clone();
-        String::from_utf8(bytes).expect("utf-8")
+        capture.text()
     }
 
     #[test]
