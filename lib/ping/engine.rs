@@ -102,6 +102,14 @@ pub fn run(
         }
     };
 
+    // Flood mode (`-f` without `-i`): replies are read by waiting in recvmsg, step (3).
+    let flood = config.interval.is_zero();
+    if flood {
+        socket
+            .wait_in_receive(FLOOD_MIN_INTERVAL)
+            .map_err(io_error("set a receive timeout for"))?;
+    }
+
     // Like iputils, make sure there is a route before sending anything: a host with no
     // route to the target gets one clear error (exit 2), not a stream of failed sends.
     if config.interface.is_none() {
@@ -217,7 +225,13 @@ pub fn run(
             }
         }
 
-        // (3) Wait for a packet, an error, or the next thing that is due.
+        // (3) Wait for a packet, an error, or the next thing that is due. In flood mode with
+        // a request in flight, wait inside recvmsg itself (at most the 10 ms flood interval,
+        // as iputils does): one system call per reply instead of poll + recvmsg.
+        if flood && state.in_flight() > 0 {
+            drain_replies(config, &socket, &mut state, &mut buffer, on_event, true)?;
+            continue;
+        }
         let wake = [next_send, exit_at, deadline_at]
             .into_iter()
             .flatten()
@@ -248,7 +262,7 @@ pub fn run(
             drain_errors(config, &socket, &mut state, &mut buffer, on_event)?;
         }
         if ready.readable {
-            drain_replies(config, &socket, &mut state, &mut buffer, on_event)?;
+            drain_replies(config, &socket, &mut state, &mut buffer, on_event, false)?;
         }
     }
 
@@ -449,16 +463,23 @@ fn drain_errors(
 }
 
 /// Read every queued packet and report the echo replies that answer our requests.
+/// With `wait_first`, the first read waits in recvmsg (flood mode, see `run`).
 fn drain_replies(
     config: &Config,
     socket: &IcmpSocket,
     state: &mut State,
     buffer: &mut [u8],
     on_event: &mut dyn FnMut(&Event) -> io::Result<()>,
+    mut wait_first: bool,
 ) -> Result<(), PingError> {
     let family = config.family();
     loop {
-        let received = match socket.receive(buffer) {
+        let read = if std::mem::take(&mut wait_first) {
+            socket.receive_waiting(buffer)
+        } else {
+            socket.receive(buffer)
+        };
+        let received = match read {
             Ok(received) => received,
             Err(err) if err.kind() == io::ErrorKind::WouldBlock => return Ok(()),
             Err(err) if err.kind() == io::ErrorKind::Interrupted => continue,

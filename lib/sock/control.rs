@@ -103,6 +103,25 @@ const CONTROL_LEN: usize = 512;
 /// that case the buffer receives the start of *our* packet the error is about.
 /// `Err(WouldBlock)` when nothing is queued.
 pub fn receive(fd: BorrowedFd<'_>, buffer: &mut [u8], error_queue: bool) -> io::Result<Received> {
+    let mut flags = libc::MSG_DONTWAIT;
+    if error_queue {
+        flags |= libc::MSG_ERRQUEUE;
+    }
+    receive_with_flags(fd, buffer, flags)
+}
+
+/// `recvmsg(2)` that waits, on a socket in blocking mode, for as long as its SO_RCVTIMEO
+/// allows (`Err(WouldBlock)` when that passes). Waiting inside recvmsg costs one system call
+/// per packet where poll + recvmsg costs two: iputils' flood loop waits this way.
+pub fn receive_waiting(fd: BorrowedFd<'_>, buffer: &mut [u8]) -> io::Result<Received> {
+    receive_with_flags(fd, buffer, 0)
+}
+
+fn receive_with_flags(
+    fd: BorrowedFd<'_>,
+    buffer: &mut [u8],
+    flags: libc::c_int,
+) -> io::Result<Received> {
     let mut name: MaybeUninit<libc::sockaddr_storage> = MaybeUninit::zeroed();
     // u64 elements keep the buffer aligned for cmsghdr.
     let mut control = [0u64; CONTROL_LEN / 8];
@@ -118,10 +137,6 @@ pub fn receive(fd: BorrowedFd<'_>, buffer: &mut [u8], error_queue: bool) -> io::
     header.msg_iovlen = 1;
     header.msg_control = control.as_mut_ptr().cast();
     header.msg_controllen = CONTROL_LEN as _;
-    let mut flags = libc::MSG_DONTWAIT;
-    if error_queue {
-        flags |= libc::MSG_ERRQUEUE;
-    }
     // SAFETY: every buffer in `header` is valid for its stated length for the whole call.
     let len = unsafe { libc::recvmsg(fd.as_raw_fd(), &mut header, flags) };
     if len < 0 {

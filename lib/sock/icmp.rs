@@ -239,6 +239,20 @@ impl IcmpSocket {
         control::receive(self.socket.as_fd(), buffer, false)
     }
 
+    /// Let [`IcmpSocket::receive_waiting`] wait up to `timeout` inside recvmsg itself: the
+    /// socket's reads become blocking with SO_RCVTIMEO. [`IcmpSocket::receive`] and
+    /// [`IcmpSocket::receive_error`] still never wait (they pass MSG_DONTWAIT).
+    pub fn wait_in_receive(&self, timeout: Duration) -> io::Result<()> {
+        self.socket.set_nonblocking(false)?;
+        self.socket.set_read_timeout(Some(timeout))
+    }
+
+    /// Read one packet, waiting at most the timeout given to
+    /// [`IcmpSocket::wait_in_receive`] (`Err(WouldBlock)` when it passes).
+    pub fn receive_waiting(&self, buffer: &mut [u8]) -> io::Result<Received> {
+        control::receive_waiting(self.socket.as_fd(), buffer)
+    }
+
     /// Read one entry of the error queue (`Err(WouldBlock)` when empty). The buffer gets the
     /// ICMP header of *our* packet the error is about; `error` says what and who.
     pub fn receive_error(&self, buffer: &mut [u8]) -> io::Result<Received> {
