@@ -3,3 +3,4 @@
 //! Views come from `pnet_packet`; what lives here is the knowledge those views do not carry:
 //! which fields matter to a lab, how a reply is matched to a request, and tests over real
 //! bytes captured in the labs.
+pub mod icmp;

@@ -1,0 +1,271 @@
+//! Receiving with control messages (labs 01, 02): `recvmsg(2)` hands back, next to the
+//! bytes, small records the kernel attaches when asked to: the time the packet arrived
+//! (SO_TIMESTAMPNS), the TTL or hop limit it arrived with (IP_RECVTTL, IPV6_RECVHOPLIMIT),
+//! and, on the error queue (MSG_ERRQUEUE), the ICMP errors routers sent about our packets
+//! (IP_RECVERR, IPV6_RECVERR; see ip(7), ipv6(7), socket(7)).
+//!
+//! Why bother: an RTT measured when *our process* got around to reading is off by however
+//! long the scheduler kept us waiting; the kernel's receive timestamp is taken when the
+//! packet arrived. And an unprivileged ICMP datagram socket never sees a router's "Time to
+//! live exceeded" as a packet: the kernel files it on the socket's error queue, with the
+//! router's address as the "offender". traceroute's UDP probes get their errors the same way.
+
+use std::io;
+use std::mem::{size_of, MaybeUninit};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV4, SocketAddrV6};
+use std::os::fd::{AsRawFd, BorrowedFd};
+use std::time::{Duration, SystemTime};
+
+use socket2::Socket;
+
+/// Ask the kernel to attach receive timestamps, the TTL (hop limit), and to queue ICMP
+/// errors about our packets (`ipv6` selects the IPv6 options).
+pub fn enable_receive_metadata(socket: &Socket, ipv6: bool) -> io::Result<()> {
+    set_int(socket, libc::SOL_SOCKET, libc::SO_TIMESTAMPNS, 1)?;
+    if ipv6 {
+        set_int(socket, libc::SOL_IPV6, libc::IPV6_RECVHOPLIMIT, 1)?;
+        set_int(socket, libc::SOL_IPV6, libc::IPV6_RECVERR, 1)?;
+    } else {
+        set_int(socket, libc::SOL_IP, libc::IP_RECVTTL, 1)?;
+        set_int(socket, libc::SOL_IP, libc::IP_RECVERR, 1)?;
+    }
+    Ok(())
+}
+
+/// `setsockopt` with an `int` value, for the options socket2 has no method for.
+pub fn set_int(socket: &Socket, level: i32, name: i32, value: i32) -> io::Result<()> {
+    // SAFETY: the pointer and length describe `value`, which outlives the call.
+    let result = unsafe {
+        libc::setsockopt(
+            socket.as_raw_fd(),
+            level,
+            name,
+            (&value as *const i32).cast(),
+            size_of::<i32>() as libc::socklen_t,
+        )
+    };
+    if result < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}
+
+/// Where an error on the queue came from (`ee_origin` in `linux/errqueue.h`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ErrorOrigin {
+    /// Our own kernel refused (e.g. EMSGSIZE, the packet is larger than the path MTU).
+    Local,
+    /// An ICMP error arrived from `offender` (a router or the destination).
+    Icmp,
+    /// An ICMPv6 error arrived.
+    Icmp6,
+    Other(u8),
+}
+
+/// One entry of the error queue: `struct sock_extended_err` plus the offender's address.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct QueuedError {
+    pub origin: ErrorOrigin,
+    /// The errno the kernel maps the error to (EHOSTUNREACH, ...).
+    pub errno: i32,
+    /// The ICMP type and code, as on the wire.
+    pub icmp_type: u8,
+    pub icmp_code: u8,
+    /// Bytes 4..8 of the ICMP header (the MTU for "fragmentation needed"/"packet too big").
+    pub info: u32,
+    /// Who sent the ICMP error (`SO_EE_OFFENDER`).
+    pub offender: Option<IpAddr>,
+}
+
+/// What `recvmsg` returned besides the bytes.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Received {
+    /// Bytes written into the buffer.
+    pub len: usize,
+    /// The datagram did not fit the buffer (MSG_TRUNC).
+    pub truncated: bool,
+    /// The sender (normal queue) or, on the error queue, the original destination.
+    pub peer: Option<SocketAddr>,
+    /// The TTL (IPv4) or hop limit (IPv6) the packet arrived with.
+    pub ttl: Option<u8>,
+    /// When the kernel received it (CLOCK_REALTIME, nanoseconds).
+    pub kernel_time: Option<SystemTime>,
+    /// Set when reading the error queue: which error this is.
+    pub error: Option<QueuedError>,
+}
+
+/// Room for every control message we ask for (a timespec, an int, and an extended error
+/// with a sockaddr_in6), generously rounded up.
+const CONTROL_LEN: usize = 512;
+
+/// `recvmsg(2)` without blocking into `buffer`, decoding the control messages we enable in
+/// [`enable_receive_metadata`]. `error_queue` reads the MSG_ERRQUEUE instead of packets; in
+/// that case the buffer receives the start of *our* packet the error is about.
+/// `Err(WouldBlock)` when nothing is queued.
+pub fn receive(fd: BorrowedFd<'_>, buffer: &mut [u8], error_queue: bool) -> io::Result<Received> {
+    let mut name: MaybeUninit<libc::sockaddr_storage> = MaybeUninit::zeroed();
+    // u64 elements keep the buffer aligned for cmsghdr.
+    let mut control = [0u64; CONTROL_LEN / 8];
+    let mut iov = libc::iovec {
+        iov_base: buffer.as_mut_ptr().cast(),
+        iov_len: buffer.len(),
+    };
+    // SAFETY: msghdr is plain data; zeroed is a valid value and every pointer is set below.
+    let mut header: libc::msghdr = unsafe { std::mem::zeroed() };
+    header.msg_name = name.as_mut_ptr().cast();
+    header.msg_namelen = size_of::<libc::sockaddr_storage>() as libc::socklen_t;
+    header.msg_iov = &mut iov;
+    header.msg_iovlen = 1;
+    header.msg_control = control.as_mut_ptr().cast();
+    header.msg_controllen = CONTROL_LEN as _;
+    let mut flags = libc::MSG_DONTWAIT;
+    if error_queue {
+        flags |= libc::MSG_ERRQUEUE;
+    }
+    // SAFETY: every buffer in `header` is valid for its stated length for the whole call.
+    let len = unsafe { libc::recvmsg(fd.as_raw_fd(), &mut header, flags) };
+    if len < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    let mut received = Received {
+        len: (len as usize).min(buffer.len()),
+        truncated: header.msg_flags & libc::MSG_TRUNC != 0,
+        // SAFETY: the kernel wrote msg_namelen bytes of a sockaddr into `name`.
+        peer: unsafe { socket_address(name.as_ptr(), header.msg_namelen as usize) },
+        ..Received::default()
+    };
+
+    // Walk the control messages (cmsg(3)). The kernel only writes well-formed records
+    // within msg_controllen, and the CMSG_* macros never step past it.
+    // SAFETY: `header` describes `control`, which is alive and aligned.
+    let mut cmsg = unsafe { libc::CMSG_FIRSTHDR(&header) };
+    while !cmsg.is_null() {
+        // SAFETY: CMSG_FIRSTHDR/NXTHDR return records inside the control buffer.
+        let (level, kind, data, data_len) = unsafe {
+            let record = &*cmsg;
+            let data = libc::CMSG_DATA(cmsg);
+            let data_len = record.cmsg_len as usize - (data as usize - cmsg as usize);
+            (record.cmsg_level, record.cmsg_type, data, data_len)
+        };
+        match (level, kind) {
+            (libc::SOL_SOCKET, libc::SCM_TIMESTAMPNS)
+                if data_len >= size_of::<libc::timespec>() =>
+            {
+                // SAFETY: length checked; read_unaligned because CMSG_DATA may be unaligned.
+                let time: libc::timespec =
+                    unsafe { data.cast::<libc::timespec>().read_unaligned() };
+                received.kernel_time = Some(
+                    SystemTime::UNIX_EPOCH
+                        + Duration::new(
+                            time.tv_sec.max(0) as u64,
+                            time.tv_nsec.clamp(0, 999_999_999) as u32,
+                        ),
+                );
+            }
+            // IP_RECVTTL delivers an IP_TTL record; IPV6_RECVHOPLIMIT an IPV6_HOPLIMIT one.
+            (libc::SOL_IP, libc::IP_TTL) | (libc::SOL_IPV6, libc::IPV6_HOPLIMIT)
+                if data_len >= size_of::<i32>() =>
+            {
+                // SAFETY: length checked.
+                let value = unsafe { data.cast::<i32>().read_unaligned() };
+                received.ttl = u8::try_from(value).ok();
+            }
+            (libc::SOL_IP, libc::IP_RECVERR) | (libc::SOL_IPV6, libc::IPV6_RECVERR)
+                if data_len >= size_of::<libc::sock_extended_err>() =>
+            {
+                // SAFETY: length checked.
+                let extended: libc::sock_extended_err =
+                    unsafe { data.cast::<libc::sock_extended_err>().read_unaligned() };
+                // SO_EE_OFFENDER: a sockaddr right after the struct, in the same record.
+                let after = size_of::<libc::sock_extended_err>();
+                // SAFETY: `socket_address` checks the family and the remaining length.
+                let offender = unsafe {
+                    socket_address(data.add(after).cast(), data_len.saturating_sub(after))
+                }
+                .map(|address| address.ip())
+                .filter(|ip| !ip.is_unspecified());
+                received.error = Some(QueuedError {
+                    origin: match extended.ee_origin {
+                        libc::SO_EE_ORIGIN_LOCAL => ErrorOrigin::Local,
+                        libc::SO_EE_ORIGIN_ICMP => ErrorOrigin::Icmp,
+                        libc::SO_EE_ORIGIN_ICMP6 => ErrorOrigin::Icmp6,
+                        other => ErrorOrigin::Other(other),
+                    },
+                    errno: extended.ee_errno as i32,
+                    icmp_type: extended.ee_type,
+                    icmp_code: extended.ee_code,
+                    info: extended.ee_info,
+                    offender,
+                });
+            }
+            _ => {}
+        }
+        // SAFETY: as above.
+        cmsg = unsafe { libc::CMSG_NXTHDR(&header, cmsg) };
+    }
+    Ok(received)
+}
+
+/// Decode a `sockaddr_in`/`sockaddr_in6` of `len` bytes at `address`.
+///
+/// # Safety
+/// `address` must be valid for reads of `len` bytes.
+unsafe fn socket_address(address: *const libc::sockaddr_storage, len: usize) -> Option<SocketAddr> {
+    if len < size_of::<libc::sa_family_t>() {
+        return None;
+    }
+    let family = address.cast::<libc::sa_family_t>().read_unaligned();
+    match i32::from(family) {
+        libc::AF_INET if len >= size_of::<libc::sockaddr_in>() => {
+            let v4 = address.cast::<libc::sockaddr_in>().read_unaligned();
+            Some(SocketAddr::V4(SocketAddrV4::new(
+                Ipv4Addr::from(u32::from_be(v4.sin_addr.s_addr)),
+                u16::from_be(v4.sin_port),
+            )))
+        }
+        libc::AF_INET6 if len >= size_of::<libc::sockaddr_in6>() => {
+            let v6 = address.cast::<libc::sockaddr_in6>().read_unaligned();
+            Some(SocketAddr::V6(SocketAddrV6::new(
+                Ipv6Addr::from(v6.sin6_addr.s6_addr),
+                u16::from_be(v6.sin6_port),
+                v6.sin6_flowinfo,
+                v6.sin6_scope_id,
+            )))
+        }
+        _ => None,
+    }
+}
+
+/// What `poll(2)` saw on a socket.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Readiness {
+    /// A packet is waiting.
+    pub readable: bool,
+    /// The error queue is not empty (POLLERR).
+    pub error: bool,
+}
+
+/// Wait until the socket has a packet or a queued error, or `timeout` passes. An
+/// interrupted wait (a signal) returns "nothing ready" so the caller re-checks its clock.
+pub fn wait(fd: BorrowedFd<'_>, timeout: Duration) -> io::Result<Readiness> {
+    let mut poll = libc::pollfd {
+        fd: fd.as_raw_fd(),
+        events: libc::POLLIN,
+        revents: 0,
+    };
+    // Round up so a 0.4 ms wait does not become a busy 0 ms loop.
+    let millis = timeout.as_micros().div_ceil(1000).min(i32::MAX as u128) as i32;
+    // SAFETY: one valid pollfd.
+    let result = unsafe { libc::poll(&mut poll, 1, millis) };
+    if result < 0 {
+        let err = io::Error::last_os_error();
+        if err.kind() == io::ErrorKind::Interrupted {
+            return Ok(Readiness::default());
+        }
+        return Err(err);
+    }
+    Ok(Readiness {
+        readable: poll.revents & libc::POLLIN != 0,
+        error: poll.revents & libc::POLLERR != 0,
+    })
+}
