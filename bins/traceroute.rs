@@ -10,9 +10,10 @@ use std::time::Duration;
 use clap::Parser;
 use netlab::cli::{self, Failure, Verbosity};
 use netlab::output::Out;
+use netlab::sock::icmp::SocketKind;
 use netlab::traceroute::names::{resolve_target, FamilyChoice};
 use netlab::traceroute::render::{JsonRenderer, TextRenderer};
-use netlab::traceroute::{self, Config, TraceError, Wait};
+use netlab::traceroute::{self, Config, Method, TraceError, Wait};
 
 const TOOL: &str = "netlab-traceroute";
 
@@ -52,9 +53,21 @@ struct Cli {
     /// same hop, or NEAR times that of a later hop (MAX alone turns HERE and NEAR off)
     #[arg(short = 'w', long = "wait", default_value = "5.0,3,10", value_parser = Wait::parse)]
     wait: Wait,
-    /// First destination port (each probe uses the next)
-    #[arg(short = 'p', long = "port", default_value_t = traceroute::DEFAULT_PORT)]
-    port: u16,
+    /// First destination port, each probe uses the next (default 33434); with -I the first
+    /// echo sequence number (default 1)
+    #[arg(short = 'p', long = "port")]
+    port: Option<u16>,
+    /// Probe with ICMP echo requests instead of UDP
+    #[arg(short = 'I', long = "icmp")]
+    icmp: bool,
+    /// Read answers from a raw ICMP socket (needs CAP_NET_RAW) or an unprivileged one
+    /// (UDP: the IP_RECVERR error queue; -I: an ICMP datagram socket)
+    #[arg(long, value_parser = ["raw", "dgram"])]
+    socket: Option<String>,
+    /// Under each hop, decode one probe and its answer: our header, the ICMP header, and
+    /// the quoted header that proves which probe it answers
+    #[arg(long, conflicts_with = "json")]
+    explain: bool,
     /// Print addresses only, do not look up names
     #[arg(short = 'n')]
     numeric: bool,
@@ -97,7 +110,17 @@ fn run(cli: Cli) -> Result<ExitCode, Failure> {
     config.queries = cli.queries;
     config.in_flight = cli.in_flight;
     config.wait = cli.wait;
-    config.port = cli.port;
+    config.method = if cli.icmp { Method::Icmp } else { Method::Udp };
+    config.port = cli.port.unwrap_or(match config.method {
+        Method::Udp => traceroute::DEFAULT_PORT,
+        Method::Icmp => 1,
+    });
+    config.socket = match cli.socket.as_deref() {
+        Some("raw") => Some(SocketKind::Raw),
+        Some("dgram") => Some(SocketKind::Dgram),
+        _ => None,
+    };
+    config.explain = cli.explain;
     config.resolve_names = !cli.numeric;
     config.name_timeout = Duration::from_millis(500);
     if let Some(len) = cli.packetlen {
@@ -123,6 +146,8 @@ fn run(cli: Cli) -> Result<ExitCode, Failure> {
     match result {
         Ok(_) => Ok(ExitCode::SUCCESS),
         Err(TraceError::Output(err)) => Err(Failure::Output(err)),
+        // No privilege for the socket asked for: a usage problem with a fix, exit 2.
+        Err(err @ TraceError::Socket(_)) => Ok(cli::fail(TOOL, err, 2)),
         Err(err) => Err(Failure::of(err)),
     }
 }

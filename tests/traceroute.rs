@@ -332,3 +332,107 @@ fn max_hops_stops_a_trace_that_never_arrives() {
     );
     assert!(text.starts_with("traceroute to h2 (10.0.4.2), 2 hops max, 60 byte packets\n"));
 }
+
+#[test]
+fn icmp_echo_probes_find_the_same_hops_as_butskoy_dash_i() {
+    if !root_or_skip("icmp_echo_probes_find_the_same_hops_as_butskoy_dash_i") {
+        return;
+    }
+    let lab = Lab::up("chain:3");
+    answer_everything(&lab, &["h1", "r1", "r2", "r3", "h2"]);
+    for family in ["-4", "-6"] {
+        let text = ok_text(&ours(&lab, "h1", &[family, "-I", "-n", "h2"]));
+        let reference = ok_text(&lab.exec("h1", &["traceroute", family, "-I", "-n", "h2"]));
+        assert_eq!(
+            shape(&text),
+            shape(&reference),
+            "ours:\n{text}\nButskoy:\n{reference}"
+        );
+        assert_eq!(text.lines().count(), 5, "{text}");
+    }
+}
+
+#[test]
+fn raw_socket_mode_matches_by_quoted_ports_and_finds_the_same_hops() {
+    if !root_or_skip("raw_socket_mode_matches_by_quoted_ports_and_finds_the_same_hops") {
+        return;
+    }
+    let lab = Lab::up("tests/traceroute/silent-router.toml");
+    let queue = ok_text(&ours(&lab, "h1", &["-n", "h2"]));
+    let raw = ok_text(&ours(&lab, "h1", &["--socket", "raw", "-n", "h2"]));
+    assert_eq!(
+        shape(&raw),
+        shape(&queue),
+        "raw:\n{raw}\nerror queue:\n{queue}"
+    );
+    let explained = ok_text(&ours(
+        &lab,
+        "h1",
+        &["--socket", "raw", "--explain", "-q", "1", "-n", "h2"],
+    ));
+    assert!(
+        explained.contains("    answer  ICMP type 11 code 0 (Time to live exceeded) from 10.0.1.1"),
+        "{explained}"
+    );
+    assert!(
+        explained.contains("= our probe's ports: this answer is ours"),
+        "{explained}"
+    );
+    assert!(
+        explained.contains("(Destination Port Unreachable)"),
+        "{explained}"
+    );
+}
+
+#[test]
+fn explain_without_privileges_says_the_kernel_matched_the_ports() {
+    if !root_or_skip("explain_without_privileges_says_the_kernel_matched_the_ports") {
+        return;
+    }
+    let lab = Lab::up("chain:1");
+    answer_everything(&lab, &["h1", "r1", "h2"]);
+    let binary = bin("netlab-traceroute");
+    let path = binary.to_str().expect("path");
+    let output = lab.exec(
+        "h1",
+        &[
+            "runuser",
+            "-u",
+            "nobody",
+            "--",
+            path,
+            "--explain",
+            "-q",
+            "1",
+            "-n",
+            "h2",
+        ],
+    );
+    let text = ok_text(&output);
+    let lines: Vec<&str> = text.lines().collect();
+    assert!(lines[1].starts_with(" 1  10.0.1.1  "), "{text}");
+    assert!(lines[2].starts_with("    sent    UDP 10.0.1.2:"), "{text}");
+    assert!(
+        lines[2].ends_with(" -> 10.0.2.2:33434, TTL 1, 60 bytes"),
+        "{text}"
+    );
+    assert!(text.contains("IP_RECVERR error queue"), "{text}");
+}
+
+#[test]
+fn icmp_probes_without_any_icmp_socket_say_how_to_fix_it() {
+    if !root_or_skip("icmp_probes_without_any_icmp_socket_say_how_to_fix_it") {
+        return;
+    }
+    let lab = Lab::up("chain:1");
+    // The kernel default range `1 0` allows nobody ICMP datagram sockets.
+    let output = lab.sh("h1", "sysctl -qw net.ipv4.ping_group_range='1 0'");
+    assert!(output.status.success());
+    let binary = bin("netlab-traceroute");
+    let path = binary.to_str().expect("path");
+    let output = lab.exec("h1", &["runuser", "-u", "nobody", "--", path, "-I", "h2"]);
+    assert_eq!(output.status.code(), Some(2));
+    let message = stderr(&output);
+    assert!(message.contains("setcap cap_net_raw+ep"), "{message}");
+    assert_eq!(message.lines().count(), 1, "{message}");
+}

@@ -14,17 +14,23 @@
 //! | file              | what it holds                                                     |
 //! |-------------------|-------------------------------------------------------------------|
 //! | [`schedule`]      | which probe to send, how long to wait (`-w`), when to stop         |
+//! | [`probe`]         | what every probing method shares: probe, answer, evidence          |
 //! | [`udp`]           | UDP probes and reading ICMP errors from the IP_RECVERR queue       |
+//! | [`echo`]          | ICMP echo probes (`-I`)                                            |
 //! | [`annotation`]    | what an ICMP answer means: router, arrived, or `!H`/`!N`/`!X`...   |
 //! | [`engine`]        | the loop tying schedule and sockets together; it emits [`Event`]s  |
 //! | [`names`]         | the target's address and the routers' names (reverse lookups)      |
 //! | [`render`]        | Butskoy-style text and JSON, built from the events                 |
+//! | [`explain`]       | `--explain`: one probe and its answer decoded, per hop             |
 //!
 //! The engine never prints: it emits [`Event`]s, and the renderers turn them into text.
 
 pub mod annotation;
+pub mod echo;
 pub mod engine;
+pub mod explain;
 pub mod names;
+pub mod probe;
 pub mod render;
 pub mod schedule;
 pub mod udp;
@@ -35,6 +41,7 @@ use std::time::Duration;
 
 use serde::Serialize;
 
+use crate::sock::icmp::{SockError, SocketKind};
 pub use annotation::{Annotation, Verdict};
 pub use engine::trace;
 pub use schedule::Wait;
@@ -51,6 +58,8 @@ pub enum Method {
     /// (IP_RECVERR). Needs no privileges at all.
     #[default]
     Udp,
+    /// ICMP echo requests (`-I`), like ping with a small TTL.
+    Icmp,
 }
 
 /// Everything a trace needs to know, as the command line gives it.
@@ -78,6 +87,11 @@ pub struct Config {
     pub resolve_names: bool,
     /// How long one reverse lookup may take before the address is shown without a name.
     pub name_timeout: Duration,
+    /// `--socket`: read answers from a raw or a datagram socket (`None`: the unprivileged
+    /// default, error queue for UDP, datagram-then-raw for ICMP).
+    pub socket: Option<SocketKind>,
+    /// `--explain`: emit an [`Event::Explain`] for the first answer of each hop.
+    pub explain: bool,
 }
 
 impl Config {
@@ -97,10 +111,12 @@ impl Config {
             method: Method::Udp,
             resolve_names: true,
             name_timeout: Duration::from_millis(500),
+            socket: None,
+            explain: false,
         }
     }
 
-    /// Bytes of IP + UDP header in front of the probe's data.
+    /// Bytes of IP + UDP (or ICMP: also 8) header in front of the probe's data.
     pub fn header_len(&self) -> usize {
         ip_header_len(self.target) + udp::UDP_HEADER_LEN
     }
@@ -157,6 +173,8 @@ pub enum Event {
     },
     /// The last probe of hop `ttl` was shown.
     HopDone { ttl: u8 },
+    /// `--explain`: the first answered probe of the hop just shown, decoded.
+    Explain(explain::Explanation),
     /// The trace is over; `reached` when the destination answered.
     Finished { reached: bool },
 }
@@ -164,6 +182,9 @@ pub enum Event {
 /// Why a trace could not run. Each carries the operation and the address.
 #[derive(Debug, thiserror::Error)]
 pub enum TraceError {
+    /// Opening the ICMP socket failed (the message says how to fix a missing privilege).
+    #[error(transparent)]
+    Socket(#[from] SockError),
     #[error("cannot resolve {host}: {reason}")]
     Resolve { host: String, reason: String },
     #[error("{operation} {address}: {source}")]

@@ -87,6 +87,12 @@ impl TextRenderer {
                 }
                 text
             }
+            Event::Explain(explanation) => explanation
+                .lines()
+                .iter()
+                .map(|line| format!("    {line}"))
+                .collect::<Vec<_>>()
+                .join("\n"),
             Event::HopDone { .. } | Event::Finished { .. } => String::new(),
         }
     }
@@ -98,6 +104,7 @@ impl TextRenderer {
             Event::Started { .. } => out.line(text),
             Event::Probe { .. } => out.partial(&text),
             Event::HopDone { .. } => out.line(""),
+            Event::Explain(_) => out.line(text),
             Event::Finished { .. } => Ok(()),
         }
     }
@@ -190,7 +197,7 @@ impl JsonRenderer {
                     hop.probes.push(probe);
                 }
             }
-            Event::HopDone { .. } => {}
+            Event::HopDone { .. } | Event::Explain(_) => {}
             Event::Finished { reached } => self.trace.reached = *reached,
         }
     }

@@ -21,10 +21,16 @@
 //! links the UDP checksum in the quoted header is often only partial (checksum offload), so
 //! a tool that matched by checksum would miss answers.
 //!
+//! **With a raw socket instead** (`--socket raw`, needs CAP_NET_RAW): the probes still go out
+//! from their own UDP sockets, but the answers are read as whole ICMP messages from one raw
+//! ICMP socket, and we do the kernel's job ourselves: parse the quoted IP and UDP headers
+//! inside each error and look the (source port, destination port) pair up among our probes.
+//! That is what classic traceroute did, and what `--explain` can then show byte by byte.
+//!
 //! `poll_many` below waits on many sockets at once; `lib/sock/control.rs` waits on one. The
 //! two belong together there once the ping and traceroute branches are merged.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::io;
 use std::net::{IpAddr, SocketAddr};
 use std::os::fd::{AsFd, AsRawFd};
@@ -33,50 +39,44 @@ use std::time::{Duration, SystemTime};
 use socket2::{Domain, Protocol, SockAddr, Socket, Type};
 
 use super::annotation::{Annotation, Verdict};
+use super::probe::{Answer, Evidence, ProbeSpec, Prober, Sent};
 use super::TraceError;
 use crate::sock::control::{self, ErrorOrigin};
-use crate::wire::icmp::{ErrorKind, Family};
+use crate::sock::icmp::IcmpSocket;
+use crate::wire::icmp::{self as icmp_wire, ErrorKind, Family, Message};
 
 /// The UDP header (RFC 768): source port, destination port, length, checksum.
 pub const UDP_HEADER_LEN: usize = 8;
 
-/// One probe to send.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct ProbeSpec {
-    /// The probe's slot in the schedule.
-    pub index: usize,
-    pub ttl: u8,
-    /// Destination port (or, for other methods, the sequence number).
-    pub port: u16,
-}
-
-/// One answer read from the network, already matched to its probe.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Answer {
-    pub index: usize,
-    pub from: IpAddr,
-    /// When the kernel received the answer (SO_TIMESTAMPNS), or when we read it.
-    pub received: SystemTime,
-    pub verdict: Verdict,
-}
+/// IP protocol number of UDP (RFC 768), as it appears in a quoted IP header.
+const PROTOCOL_UDP: u8 = 17;
 
 /// A probe whose socket is still open.
 struct Pending {
     socket: Socket,
+    /// The destination port (the quoted header's destination port must match it).
     port: u16,
+    /// Our ephemeral source port (the quoted header's source port, in raw mode).
+    local_port: u16,
 }
 
-/// Sends UDP probes, one socket each, and reads their errors from the error queues.
+/// Sends UDP probes, one socket each, and reads their errors from the error queues or, in
+/// raw mode, from one raw ICMP socket.
 pub struct UdpProber {
     target: IpAddr,
     family: Family,
     payload: Vec<u8>,
     pending: BTreeMap<usize, Pending>,
+    /// Raw mode: the socket every ICMP error arrives on, and (source port, destination
+    /// port) → probe index for matching the quoted UDP header.
+    raw: Option<IcmpSocket>,
+    by_ports: HashMap<(u16, u16), usize>,
 }
 
 impl UdpProber {
-    /// A prober for `target` sending `data_len` bytes of payload per probe.
-    pub fn new(target: IpAddr, data_len: usize) -> UdpProber {
+    /// A prober for `target` sending `data_len` bytes of payload per probe. `raw` reads the
+    /// answers from that raw ICMP socket instead of the error queues.
+    pub fn new(target: IpAddr, data_len: usize, raw: Option<IcmpSocket>) -> UdpProber {
         // Butskoy fills the data with 0x40, 0x41, ... ("@ABC..."); any bytes would do.
         let payload = (0..data_len).map(|i| 0x40 + (i % 0x40) as u8).collect();
         UdpProber {
@@ -84,84 +84,9 @@ impl UdpProber {
             family: Family::of(target),
             payload,
             pending: BTreeMap::new(),
+            raw,
+            by_ports: HashMap::new(),
         }
-    }
-
-    /// Open a socket for this probe, set its TTL, connect it to the probe's port and send.
-    /// Returns the time just before the datagram was handed to the kernel.
-    pub fn send(&mut self, probe: ProbeSpec) -> Result<SystemTime, TraceError> {
-        let destination = SocketAddr::new(self.target, probe.port);
-        let domain = match self.family {
-            Family::V4 => Domain::IPV4,
-            Family::V6 => Domain::IPV6,
-        };
-        let socket = Socket::new(domain, Type::DGRAM, Some(Protocol::UDP))
-            .map_err(|err| TraceError::io("open UDP socket for", destination, err))?;
-        control::enable_receive_metadata(&socket, self.family == Family::V6)
-            .map_err(|err| TraceError::io("enable IP_RECVERR for", destination, err))?;
-        let ttl = u32::from(probe.ttl);
-        match self.family {
-            Family::V4 => socket.set_ttl_v4(ttl),
-            Family::V6 => socket.set_unicast_hops_v6(ttl),
-        }
-        .map_err(|err| TraceError::io("set TTL for", destination, err))?;
-        socket
-            .set_nonblocking(true)
-            .map_err(|err| TraceError::io("set non-blocking for", destination, err))?;
-        // connect() fixes both ports, so the kernel can find this socket from the quoted
-        // header, and filters out datagrams from anyone but the target.
-        socket
-            .connect(&SockAddr::from(destination))
-            .map_err(|err| TraceError::io("connect UDP socket to", destination, err))?;
-        // The clock is read *before* send(): on a namespace lab the whole round trip through
-        // the veths can complete inside the send() call itself (softirq processing), so the
-        // kernel's receive timestamp may precede any clock reading taken after it.
-        let sent = SystemTime::now();
-        match socket.send(&self.payload) {
-            Ok(_) => {}
-            // The kernel refused locally (too big for the route MTU, neighbour unreachable):
-            // with IP_RECVERR the reason is queued too, so read it like a router's answer.
-            Err(err)
-                if matches!(
-                    err.raw_os_error(),
-                    Some(libc::EMSGSIZE | libc::EHOSTUNREACH | libc::ENOBUFS | libc::EAGAIN)
-                ) => {}
-            Err(err) => return Err(TraceError::io("send probe to", destination, err)),
-        }
-        self.pending.insert(
-            probe.index,
-            Pending {
-                socket,
-                port: probe.port,
-            },
-        );
-        Ok(sent)
-    }
-
-    /// Close the socket of a probe that was answered or expired: a late answer then finds no
-    /// socket and is dropped by the kernel.
-    pub fn forget(&mut self, index: usize) {
-        self.pending.remove(&index);
-    }
-
-    /// Wait up to `timeout` for answers to any pending probe and append them to `answers`.
-    pub fn wait(&mut self, timeout: Duration, answers: &mut Vec<Answer>) -> Result<(), TraceError> {
-        let indexes: Vec<usize> = self.pending.keys().copied().collect();
-        let ready = {
-            let fds: Vec<_> = self
-                .pending
-                .values()
-                .map(|pending| pending.socket.as_fd())
-                .collect();
-            poll_many(&fds, timeout)
-                .map_err(|err| TraceError::io("poll probes to", self.target, err))?
-        };
-        for (index, ready) in indexes.into_iter().zip(ready) {
-            if ready {
-                self.drain(index, answers);
-            }
-        }
-        Ok(())
     }
 
     /// Read everything queued on one probe's socket: errors first, then any datagram.
@@ -177,19 +102,19 @@ impl UdpProber {
             };
             // The message's name is the quoted packet's destination: it must be our probe's
             // port, or this error is not about this probe.
-            if let Some(peer) = received.peer {
-                if peer.port() != pending.port {
-                    tracing::debug!(%peer, expected = pending.port, "error about another port");
-                    continue;
-                }
+            let quoted_port = received.peer.map(|peer| peer.port());
+            if quoted_port.is_some_and(|port| port != pending.port) {
+                tracing::debug!(
+                    ?quoted_port,
+                    expected = pending.port,
+                    "error about another port"
+                );
+                continue;
             }
+            let v6 = error.origin == ErrorOrigin::Icmp6;
             let verdict = match error.origin {
                 ErrorOrigin::Icmp | ErrorOrigin::Icmp6 => {
-                    let family = if error.origin == ErrorOrigin::Icmp6 {
-                        Family::V6
-                    } else {
-                        Family::V4
-                    };
+                    let family = if v6 { Family::V6 } else { Family::V4 };
                     match ErrorKind::from_parts(
                         family,
                         error.icmp_type,
@@ -217,6 +142,12 @@ impl UdpProber {
                 from: error.offender.unwrap_or(self.target),
                 received: received.kernel_time.unwrap_or_else(SystemTime::now),
                 verdict,
+                evidence: Evidence::ErrorQueue {
+                    icmp_type: error.icmp_type,
+                    icmp_code: error.icmp_code,
+                    quoted_port,
+                    v6,
+                },
             });
         }
         // A datagram back from the target means something listens on that port: we have
@@ -227,8 +158,156 @@ impl UdpProber {
                 from: received.peer.map(|p| p.ip()).unwrap_or(self.target),
                 received: received.kernel_time.unwrap_or_else(SystemTime::now),
                 verdict: Verdict::Arrived,
+                evidence: Evidence::Datagram,
             });
         }
+    }
+
+    /// Raw mode: read every ICMP message waiting and keep the errors that quote one of our
+    /// probes (its destination, protocol UDP, and its exact port pair).
+    fn drain_raw(&mut self, answers: &mut Vec<Answer>) {
+        let Some(raw) = &self.raw else {
+            return;
+        };
+        let mut buffer = [0u8; 2048];
+        while let Ok(received) = raw.receive(&mut buffer) {
+            let bytes = &buffer[..received.len];
+            // A raw IPv4 socket hands us the IP header too; IPv6 raw sockets never do.
+            let (from, icmp) = match self.family {
+                Family::V4 => match icmp_wire::split_ipv4(bytes) {
+                    Ok((ip, icmp)) => (IpAddr::V4(ip.source), icmp),
+                    Err(_) => continue,
+                },
+                Family::V6 => match received.peer {
+                    Some(peer) => (peer.ip(), bytes),
+                    None => continue,
+                },
+            };
+            let Ok(Message::Error(error)) = icmp_wire::parse(self.family, icmp) else {
+                continue;
+            };
+            let Some(quoted) = &error.quoted else {
+                continue;
+            };
+            if quoted.destination != self.target || quoted.protocol != PROTOCOL_UDP {
+                continue;
+            }
+            let Some(index) = quoted
+                .udp_ports()
+                .and_then(|ports| self.by_ports.get(&ports).copied())
+            else {
+                continue;
+            };
+            answers.push(Answer {
+                index,
+                from,
+                received: received.kernel_time.unwrap_or_else(SystemTime::now),
+                verdict: Verdict::of_error(&error.kind),
+                evidence: Evidence::Packet {
+                    icmp: icmp.to_vec(),
+                    v6: self.family == Family::V6,
+                },
+            });
+        }
+    }
+}
+
+impl Prober for UdpProber {
+    /// Open a socket for this probe, set its TTL, connect it to the probe's port and send.
+    /// Returns the time just before the datagram was handed to the kernel.
+    fn send(&mut self, probe: ProbeSpec) -> Result<Sent, TraceError> {
+        let destination = SocketAddr::new(self.target, probe.sequence);
+        let domain = match self.family {
+            Family::V4 => Domain::IPV4,
+            Family::V6 => Domain::IPV6,
+        };
+        let socket = Socket::new(domain, Type::DGRAM, Some(Protocol::UDP))
+            .map_err(|err| TraceError::io("open UDP socket for", destination, err))?;
+        if self.raw.is_none() {
+            control::enable_receive_metadata(&socket, self.family == Family::V6)
+                .map_err(|err| TraceError::io("enable IP_RECVERR for", destination, err))?;
+        }
+        let ttl = u32::from(probe.ttl);
+        match self.family {
+            Family::V4 => socket.set_ttl_v4(ttl),
+            Family::V6 => socket.set_unicast_hops_v6(ttl),
+        }
+        .map_err(|err| TraceError::io("set TTL for", destination, err))?;
+        socket
+            .set_nonblocking(true)
+            .map_err(|err| TraceError::io("set non-blocking for", destination, err))?;
+        // connect() fixes both ports, so the kernel can find this socket from the quoted
+        // header, and filters out datagrams from anyone but the target.
+        socket
+            .connect(&SockAddr::from(destination))
+            .map_err(|err| TraceError::io("connect UDP socket to", destination, err))?;
+        let source = socket
+            .local_addr()
+            .ok()
+            .and_then(|address| address.as_socket());
+        let local_port = source.map(|address| address.port()).unwrap_or(0);
+        // The clock is read *before* send(): on a namespace lab the whole round trip through
+        // the veths can complete inside the send() call itself (softirq processing), so the
+        // kernel's receive timestamp may precede any clock reading taken after it.
+        let at = SystemTime::now();
+        match socket.send(&self.payload) {
+            Ok(_) => {}
+            // The kernel refused locally (too big for the route MTU, neighbour unreachable):
+            // with IP_RECVERR the reason is queued too, so read it like a router's answer.
+            Err(err)
+                if matches!(
+                    err.raw_os_error(),
+                    Some(libc::EMSGSIZE | libc::EHOSTUNREACH | libc::ENOBUFS | libc::EAGAIN)
+                ) => {}
+            Err(err) => return Err(TraceError::io("send probe to", destination, err)),
+        }
+        self.by_ports
+            .insert((local_port, probe.sequence), probe.index);
+        self.pending.insert(
+            probe.index,
+            Pending {
+                socket,
+                port: probe.sequence,
+                local_port,
+            },
+        );
+        Ok(Sent { at, source })
+    }
+
+    /// Close the socket of a probe that was answered or expired: a late answer then finds no
+    /// socket and is dropped by the kernel.
+    fn forget(&mut self, index: usize) {
+        if let Some(pending) = self.pending.remove(&index) {
+            self.by_ports.remove(&(pending.local_port, pending.port));
+        }
+    }
+
+    fn wait(&mut self, timeout: Duration, answers: &mut Vec<Answer>) -> Result<(), TraceError> {
+        if let Some(raw) = &self.raw {
+            let ready = raw
+                .wait(timeout)
+                .map_err(|err| TraceError::io("wait for ICMP from", self.target, err))?;
+            if ready.readable || ready.error {
+                self.drain_raw(answers);
+            }
+            return Ok(());
+        }
+        let indexes: Vec<usize> = self.pending.keys().copied().collect();
+        let ready = {
+            let fds: Vec<_> = self
+                .pending
+                .values()
+                .map(|pending| pending.socket.as_fd())
+                .collect();
+            poll_many(&fds, timeout)
+                .map_err(|err| TraceError::io("poll probes to", self.target, err))?
+        };
+        for (index, ready) in indexes.into_iter().zip(ready) {
+            if ready {
+                self.drain(index, answers);
+            }
+        }
+        Ok(())
     }
 }
 
