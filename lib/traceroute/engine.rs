@@ -42,7 +42,9 @@ fn open_prober(config: &Config) -> Result<Box<dyn Prober>, TraceError> {
                 )?),
                 _ => None,
             };
-            Box::new(UdpProber::new(config.target, config.data_len(), raw))
+            let mut prober = UdpProber::new(config.target, config.data_len(), raw);
+            prober.want_source = config.explain;
+            Box::new(prober)
         }
         Method::Icmp => Box::new(EchoProber::open(
             config.target,

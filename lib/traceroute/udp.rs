@@ -71,6 +71,8 @@ pub struct UdpProber {
     /// port) → probe index for matching the quoted UDP header.
     raw: Option<IcmpSocket>,
     by_ports: HashMap<(u16, u16), usize>,
+    /// Look up each probe's source port even when matching does not need it (--explain).
+    pub want_source: bool,
 }
 
 impl UdpProber {
@@ -86,73 +88,82 @@ impl UdpProber {
             pending: BTreeMap::new(),
             raw,
             by_ports: HashMap::new(),
+            want_source: false,
         }
     }
 
-    /// Read everything queued on one probe's socket: errors first, then any datagram.
-    fn drain(&mut self, index: usize, answers: &mut Vec<Answer>) {
+    /// Turn one error-queue entry into an answer, if it is about this probe and means
+    /// something to a trace.
+    fn error_answer(
+        &self,
+        index: usize,
+        port: u16,
+        received: &control::Received,
+    ) -> Option<Answer> {
+        let error = received.error.as_ref()?;
+        // The message's name is the quoted packet's destination: it must be our probe's
+        // port, or this error is not about this probe.
+        let quoted_port = received.peer.map(|peer| peer.port());
+        if quoted_port.is_some_and(|quoted| quoted != port) {
+            tracing::debug!(?quoted_port, expected = port, "error about another port");
+            return None;
+        }
+        let v6 = error.origin == ErrorOrigin::Icmp6;
+        let verdict = match error.origin {
+            ErrorOrigin::Icmp | ErrorOrigin::Icmp6 => {
+                let family = if v6 { Family::V6 } else { Family::V4 };
+                match ErrorKind::from_parts(family, error.icmp_type, error.icmp_code, error.info) {
+                    Some(kind) => Verdict::of_error(&kind),
+                    None => Verdict::Stopped(Annotation::Code(error.icmp_code)),
+                }
+            }
+            // Our own kernel refused the datagram: EMSGSIZE carries the route's MTU.
+            ErrorOrigin::Local if error.errno == libc::EMSGSIZE => {
+                Verdict::Stopped(Annotation::FragmentationNeeded(error.info))
+            }
+            ErrorOrigin::Local if error.errno == libc::EHOSTUNREACH => {
+                Verdict::Stopped(Annotation::Host)
+            }
+            _ => return None,
+        };
+        if verdict == Verdict::Router && error.offender.is_none() {
+            return None;
+        }
+        Some(Answer {
+            index,
+            from: error.offender.unwrap_or(self.target),
+            received: received.kernel_time.unwrap_or_else(SystemTime::now),
+            verdict,
+            evidence: Evidence::ErrorQueue {
+                icmp_type: error.icmp_type,
+                icmp_code: error.icmp_code,
+                quoted_port,
+                v6,
+            },
+        })
+    }
+
+    /// Read what poll reported on one probe's socket: its queued errors, and any datagram.
+    fn drain(&mut self, index: usize, ready: Ready, answers: &mut Vec<Answer>) {
         let Some(pending) = self.pending.get(&index) else {
             return;
         };
         let mut buffer = [0u8; 2048];
-        // The error queue: ICMP errors about our datagram.
-        while let Ok(received) = control::receive(pending.socket.as_fd(), &mut buffer, true) {
-            let Some(error) = received.error else {
-                continue;
-            };
-            // The message's name is the quoted packet's destination: it must be our probe's
-            // port, or this error is not about this probe.
-            let quoted_port = received.peer.map(|peer| peer.port());
-            if quoted_port.is_some_and(|port| port != pending.port) {
-                tracing::debug!(
-                    ?quoted_port,
-                    expected = pending.port,
-                    "error about another port"
-                );
-                continue;
+        // The error queue: ICMP errors about our datagram. One probe sends one datagram, so
+        // one read normally empties it; if more remain, the next poll reports them again.
+        if ready.error {
+            if let Ok(received) = control::receive(pending.socket.as_fd(), &mut buffer, true) {
+                answers.extend(self.error_answer(index, pending.port, &received));
             }
-            let v6 = error.origin == ErrorOrigin::Icmp6;
-            let verdict = match error.origin {
-                ErrorOrigin::Icmp | ErrorOrigin::Icmp6 => {
-                    let family = if v6 { Family::V6 } else { Family::V4 };
-                    match ErrorKind::from_parts(
-                        family,
-                        error.icmp_type,
-                        error.icmp_code,
-                        error.info,
-                    ) {
-                        Some(kind) => Verdict::of_error(&kind),
-                        None => Verdict::Stopped(Annotation::Code(error.icmp_code)),
-                    }
-                }
-                // Our own kernel refused the datagram: EMSGSIZE carries the route's MTU.
-                ErrorOrigin::Local if error.errno == libc::EMSGSIZE => {
-                    Verdict::Stopped(Annotation::FragmentationNeeded(error.info))
-                }
-                ErrorOrigin::Local if error.errno == libc::EHOSTUNREACH => {
-                    Verdict::Stopped(Annotation::Host)
-                }
-                _ => continue,
-            };
-            if verdict == Verdict::Router && error.offender.is_none() {
-                continue;
-            }
-            answers.push(Answer {
-                index,
-                from: error.offender.unwrap_or(self.target),
-                received: received.kernel_time.unwrap_or_else(SystemTime::now),
-                verdict,
-                evidence: Evidence::ErrorQueue {
-                    icmp_type: error.icmp_type,
-                    icmp_code: error.icmp_code,
-                    quoted_port,
-                    v6,
-                },
-            });
         }
         // A datagram back from the target means something listens on that port: we have
         // arrived as surely as with Port Unreachable.
-        if let Ok(received) = control::receive(pending.socket.as_fd(), &mut buffer, false) {
+        let datagram = if ready.readable {
+            control::receive(pending.socket.as_fd(), &mut buffer, false).ok()
+        } else {
+            None
+        };
+        if let Some(received) = datagram {
             answers.push(Answer {
                 index,
                 from: received.peer.map(|p| p.ip()).unwrap_or(self.target),
@@ -221,30 +232,35 @@ impl Prober for UdpProber {
             Family::V4 => Domain::IPV4,
             Family::V6 => Domain::IPV6,
         };
-        let socket = Socket::new(domain, Type::DGRAM, Some(Protocol::UDP))
+        // Non-blocking from birth (SOCK_NONBLOCK): one syscall per probe instead of three.
+        let socket = Socket::new(domain, Type::DGRAM.nonblocking(), Some(Protocol::UDP))
             .map_err(|err| TraceError::io("open UDP socket for", destination, err))?;
         if self.raw.is_none() {
-            control::enable_receive_metadata(&socket, self.family == Family::V6)
+            enable_error_queue(&socket, self.family)
                 .map_err(|err| TraceError::io("enable IP_RECVERR for", destination, err))?;
         }
+        allow_fragmentation(&socket, self.family)
+            .map_err(|err| TraceError::io("clear Don't Fragment for", destination, err))?;
         let ttl = u32::from(probe.ttl);
         match self.family {
             Family::V4 => socket.set_ttl_v4(ttl),
             Family::V6 => socket.set_unicast_hops_v6(ttl),
         }
         .map_err(|err| TraceError::io("set TTL for", destination, err))?;
-        socket
-            .set_nonblocking(true)
-            .map_err(|err| TraceError::io("set non-blocking for", destination, err))?;
         // connect() fixes both ports, so the kernel can find this socket from the quoted
         // header, and filters out datagrams from anyone but the target.
         socket
             .connect(&SockAddr::from(destination))
             .map_err(|err| TraceError::io("connect UDP socket to", destination, err))?;
-        let source = socket
-            .local_addr()
-            .ok()
-            .and_then(|address| address.as_socket());
+        // Our source port: raw mode matches on it, --explain shows it.
+        let source = if self.raw.is_some() || self.want_source {
+            socket
+                .local_addr()
+                .ok()
+                .and_then(|address| address.as_socket())
+        } else {
+            None
+        };
         let local_port = source.map(|address| address.port()).unwrap_or(0);
         // The clock is read *before* send(): on a namespace lab the whole round trip through
         // the veths can complete inside the send() call itself (softirq processing), so the
@@ -303,17 +319,57 @@ impl Prober for UdpProber {
                 .map_err(|err| TraceError::io("poll probes to", self.target, err))?
         };
         for (index, ready) in indexes.into_iter().zip(ready) {
-            if ready {
-                self.drain(index, answers);
+            if ready.readable || ready.error {
+                self.drain(index, ready, answers);
             }
         }
         Ok(())
     }
 }
 
+/// IP_RECVERR (IPV6_RECVERR) and kernel receive timestamps: all a probe socket needs. (The
+/// shared `control::enable_receive_metadata` also asks for the TTL of arriving packets,
+/// which a probe never uses; one syscall per probe less.)
+fn enable_error_queue(socket: &Socket, family: Family) -> io::Result<()> {
+    control::set_int(socket, libc::SOL_SOCKET, libc::SO_TIMESTAMPNS, 1)?;
+    match family {
+        Family::V4 => control::set_int(socket, libc::SOL_IP, libc::IP_RECVERR, 1),
+        Family::V6 => control::set_int(socket, libc::SOL_IPV6, libc::IPV6_RECVERR, 1),
+    }
+}
+
+/// Send without Don't Fragment, as Butskoy does unless asked (`-F`): a probe larger than a
+/// link's MTU is fragmented on the way instead of being answered with "fragmentation needed".
+/// (Linux sets DF on UDP by default, for path MTU discovery, RFC 1191.)
+fn allow_fragmentation(socket: &Socket, family: Family) -> io::Result<()> {
+    match family {
+        Family::V4 => control::set_int(
+            socket,
+            libc::SOL_IP,
+            libc::IP_MTU_DISCOVER,
+            libc::IP_PMTUDISC_DONT,
+        ),
+        Family::V6 => control::set_int(
+            socket,
+            libc::SOL_IPV6,
+            libc::IPV6_MTU_DISCOVER,
+            libc::IPV6_PMTUDISC_DONT,
+        ),
+    }
+}
+
+/// What poll reported for one socket.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Ready {
+    /// A datagram is waiting (POLLIN).
+    pub readable: bool,
+    /// The error queue is not empty (POLLERR).
+    pub error: bool,
+}
+
 /// Wait until any of `fds` has a packet or a queued error (POLLERR is always reported), or
-/// `timeout` passes. Returns one flag per fd. An interrupted wait reports nothing ready.
-pub fn poll_many(fds: &[std::os::fd::BorrowedFd<'_>], timeout: Duration) -> io::Result<Vec<bool>> {
+/// `timeout` passes. Returns one [`Ready`] per fd. An interrupted wait reports nothing ready.
+pub fn poll_many(fds: &[std::os::fd::BorrowedFd<'_>], timeout: Duration) -> io::Result<Vec<Ready>> {
     let mut polls: Vec<libc::pollfd> = fds
         .iter()
         .map(|fd| libc::pollfd {
@@ -329,12 +385,15 @@ pub fn poll_many(fds: &[std::os::fd::BorrowedFd<'_>], timeout: Duration) -> io::
     if result < 0 {
         let err = io::Error::last_os_error();
         if err.kind() == io::ErrorKind::Interrupted {
-            return Ok(vec![false; fds.len()]);
+            return Ok(vec![Ready::default(); fds.len()]);
         }
         return Err(err);
     }
     Ok(polls
         .iter()
-        .map(|poll| poll.revents & (libc::POLLIN | libc::POLLERR) != 0)
+        .map(|poll| Ready {
+            readable: poll.revents & libc::POLLIN != 0,
+            error: poll.revents & libc::POLLERR != 0,
+        })
         .collect())
 }
