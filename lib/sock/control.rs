@@ -253,10 +253,14 @@ pub fn wait(fd: BorrowedFd<'_>, timeout: Duration) -> io::Result<Readiness> {
         events: libc::POLLIN,
         revents: 0,
     };
-    // Round up so a 0.4 ms wait does not become a busy 0 ms loop.
-    let millis = timeout.as_micros().div_ceil(1000).min(i32::MAX as u128) as i32;
-    // SAFETY: one valid pollfd.
-    let result = unsafe { libc::poll(&mut poll, 1, millis) };
+    // ppoll takes a timespec: a 1.7 ms wait stays 1.7 ms (poll's whole milliseconds would
+    // make `ping -i 0.002` drift late by up to a millisecond per request).
+    let timeout = libc::timespec {
+        tv_sec: timeout.as_secs().min(i32::MAX as u64) as libc::time_t,
+        tv_nsec: libc::c_long::from(timeout.subsec_nanos() as i32),
+    };
+    // SAFETY: one valid pollfd, a valid timespec, no signal mask change.
+    let result = unsafe { libc::ppoll(&mut poll, 1, &timeout, std::ptr::null()) };
     if result < 0 {
         let err = io::Error::last_os_error();
         if err.kind() == io::ErrorKind::Interrupted {

@@ -225,6 +225,39 @@ impl IcmpSocket {
     }
 }
 
+/// The source address the kernel would use to reach `target` (through `device`, if given):
+/// connect a UDP socket, which sends nothing, and ask for its local address. This is how
+/// iputils learns the `from ADDRESS` it prints with -I.
+pub fn source_address(target: IpAddr, device: Option<&str>) -> Result<IpAddr, SockError> {
+    let domain = match target {
+        IpAddr::V4(_) => Domain::IPV4,
+        IpAddr::V6(_) => Domain::IPV6,
+    };
+    let probe = Socket::new(domain, Type::DGRAM, Some(Protocol::UDP))
+        .map_err(|err| SockError::io("open a UDP probe socket for", target, err))?;
+    if let Some(device) = device {
+        probe
+            .bind_device(Some(device.as_bytes()))
+            .map_err(|err| SockError::io("bind to interface", device, err))?;
+    }
+    // Port 1025 as iputils; connect() only chooses a route and a source address.
+    probe
+        .connect(&SockAddr::from(SocketAddr::new(target, 1025)))
+        .map_err(|err| SockError::io("find a route to", target, err))?;
+    probe
+        .local_addr()
+        .ok()
+        .and_then(|address| address.as_socket())
+        .map(|address| address.ip())
+        .ok_or_else(|| {
+            SockError::io(
+                "read the source address for",
+                target,
+                io::Error::from(io::ErrorKind::AddrNotAvailable),
+            )
+        })
+}
+
 fn refused_for_privilege(err: &io::Error) -> bool {
     matches!(err.raw_os_error(), Some(libc::EACCES | libc::EPERM))
 }

@@ -663,6 +663,22 @@ pub fn build_echo_request(
     packet
 }
 
+/// Write the send time into an echo request built by [`build_echo_request`] and fix its
+/// checksum, just before it is sent. Requests with less than 16 data bytes are left alone.
+pub fn stamp_echo_request(family: Family, packet: &mut [u8], sent: std::time::Duration) {
+    let start = layout::BODY;
+    if packet.len() < start + layout::TIMESTAMP_LEN {
+        return;
+    }
+    packet[start..start + 8].copy_from_slice(&sent.as_secs().to_le_bytes());
+    packet[start + 8..start + 16].copy_from_slice(&u64::from(sent.subsec_micros()).to_le_bytes());
+    if family == Family::V4 {
+        packet[layout::CHECKSUM].copy_from_slice(&[0, 0]);
+        let sum = checksum_v4(packet);
+        packet[layout::CHECKSUM].copy_from_slice(&sum.to_be_bytes());
+    }
+}
+
 /// What a raw IPv4 socket adds in front of every message: the IP header. Ping needs its TTL.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Ipv4Info {
@@ -790,6 +806,11 @@ mod tests {
         let payload = echo_payload(56, sent, &[]);
         assert_eq!(&payload[..], &captured[8..], "the same layout as iputils");
         assert_eq!(payload_timestamp(&payload), Some(sent));
+        // Stamping late gives the same bytes as building with the time.
+        let mut late = build_echo_request(Family::V4, echo.identifier, echo.sequence, &[0; 56]);
+        late[24..].copy_from_slice(&captured[24..]);
+        stamp_echo_request(Family::V4, &mut late, sent);
+        assert_eq!(late, captured);
     }
 
     #[test]
