@@ -1,5 +1,9 @@
 //! netlab-traceroute in real namespaces (lab 02), with Butskoy traceroute 2.1 as the witness:
 //! the same hops, the same stars, the same marks, also as an unprivileged user.
+//!
+//! Every run passes `-w MAX` alone, which turns off the HERE and NEAR factors (for both
+//! tools): with them, a probe may expire after 3 × a sibling's RTT, a few milliseconds, and a
+//! loaded test machine would turn a slow answer into a star.
 
 mod common;
 
@@ -63,8 +67,8 @@ fn seven_router_chain_hop_list_equals_butskoy() {
         &["h1", "r1", "r2", "r3", "r4", "r5", "r6", "r7", "h2"],
     );
     let target = lab.addr4("h2");
-    let reference = ok_text(&lab.exec("h1", &["traceroute", "-n", &target]));
-    let text = ok_text(&ours(&lab, "h1", &["-n", &target]));
+    let reference = ok_text(&lab.exec("h1", &["traceroute", "-w", "3", "-n", &target]));
+    let text = ok_text(&ours(&lab, "h1", &["-w", "3", "-n", &target]));
     assert_eq!(
         text.lines().next(),
         Some(format!("traceroute to {target} ({target}), 30 hops max, 60 byte packets").as_str())
@@ -94,7 +98,7 @@ fn names_come_from_the_lab_hosts_file_without_dash_n() {
     }
     let lab = Lab::up("chain:2");
     answer_everything(&lab, &["h1", "r1", "r2", "h2"]);
-    let text = ok_text(&ours(&lab, "h1", &["h2"]));
+    let text = ok_text(&ours(&lab, "h1", &["-w", "3", "h2"]));
     let lines: Vec<&str> = text.lines().collect();
     assert_eq!(
         lines[0],
@@ -119,13 +123,13 @@ fn router_that_drops_time_exceeded_shows_stars_and_trace_reaches_target() {
     }
     let lab = Lab::up("tests/traceroute/silent-router.toml");
     let target = lab.addr4("h2");
-    let text = ok_text(&ours(&lab, "h1", &["-n", "h2"]));
+    let text = ok_text(&ours(&lab, "h1", &["-w", "1", "-n", "h2"]));
     let lines: Vec<&str> = text.lines().collect();
     assert_eq!(lines[3], " 3  * * *", "{text}");
     assert!(lines[4].starts_with(" 4  10.0.4.2  "), "{text}");
     assert!(lines[5].starts_with(&format!(" 5  {target}  ")), "{text}");
     assert_eq!(lines.len(), 6, "{text}");
-    let reference = ok_text(&lab.exec("h1", &["traceroute", "-n", "h2"]));
+    let reference = ok_text(&lab.exec("h1", &["traceroute", "-w", "1", "-n", "h2"]));
     assert_eq!(
         shape(&text),
         shape(&reference),
@@ -159,7 +163,7 @@ fn reject_on_the_last_router_gives_x_n_and_h_marks() {
         ("reject with icmp type prot-unreachable", "!P"),
     ] {
         reject_probes(&lab, "r3", reject);
-        let text = ok_text(&ours(&lab, "h1", &["-n", "h2"]));
+        let text = ok_text(&ours(&lab, "h1", &["-w", "3", "-n", "h2"]));
         let lines: Vec<&str> = text.lines().collect();
         // TTL 3 expires at r3 before its forward hook; TTL 4 is forwarded and rejected.
         assert!(lines[3].starts_with(" 3  10.0.3.2  "), "{reject}\n{text}");
@@ -174,7 +178,7 @@ fn reject_on_the_last_router_gives_x_n_and_h_marks() {
             3,
             "{reject}\n{text}"
         );
-        let reference = ok_text(&lab.exec("h1", &["traceroute", "-n", "h2"]));
+        let reference = ok_text(&lab.exec("h1", &["traceroute", "-w", "3", "-n", "h2"]));
         assert_eq!(
             shape(&text),
             shape(&reference),
@@ -199,6 +203,8 @@ fn unprivileged_user_traces_to_the_end() {
             "nobody",
             "--",
             binary.to_str().expect("path"),
+            "-w",
+            "3",
             "-n",
             "h2",
         ],
@@ -221,7 +227,7 @@ fn two_concurrent_traces_keep_their_answers_apart() {
     let binary = bin("netlab-traceroute");
     let path = binary.to_str().expect("path");
     // Same target, same ports, -q 10 so both are in flight together for a while.
-    let args = [path, "-n", "-q", "10", "h2"];
+    let args = [path, "-w", "3", "-n", "-q", "10", "h2"];
     let first = lab.spawn("h1", &args);
     let second = lab.spawn("h1", &args);
     let first = first.wait_with_output().expect("first trace");
@@ -256,12 +262,12 @@ fn ipv6_chain_hop_list_equals_butskoy() {
     let lab = Lab::up("chain:3");
     answer_everything(&lab, &["h1", "r1", "r2", "r3", "h2"]);
     let target = lab.addr6("h2");
-    let text = ok_text(&ours(&lab, "h1", &["-6", "-n", "h2"]));
+    let text = ok_text(&ours(&lab, "h1", &["-6", "-w", "3", "-n", "h2"]));
     assert_eq!(
         text.lines().next(),
         Some(format!("traceroute to h2 ({target}), 30 hops max, 80 byte packets").as_str())
     );
-    let reference = ok_text(&lab.exec("h1", &["traceroute", "-6", "-n", "h2"]));
+    let reference = ok_text(&lab.exec("h1", &["traceroute", "-6", "-w", "3", "-n", "h2"]));
     assert_eq!(
         shape(&text),
         shape(&reference),
@@ -276,8 +282,8 @@ fn json_agrees_with_text() {
         return;
     }
     let lab = Lab::up("tests/traceroute/silent-router.toml");
-    let text = ok_text(&ours(&lab, "h1", &["h2"]));
-    let json_text = ok_text(&ours(&lab, "h1", &["--json", "h2"]));
+    let text = ok_text(&ours(&lab, "h1", &["-w", "1", "h2"]));
+    let json_text = ok_text(&ours(&lab, "h1", &["-w", "1", "--json", "h2"]));
     let json: serde_json::Value = serde_json::from_str(&json_text).expect("one JSON object");
     assert_eq!(json["target"], "h2");
     assert_eq!(json["addr"], lab.addr4("h2"));
@@ -324,7 +330,11 @@ fn max_hops_stops_a_trace_that_never_arrives() {
     }
     let lab = Lab::up("chain:3");
     answer_everything(&lab, &["h1", "r1", "r2", "r3", "h2"]);
-    let text = ok_text(&ours(&lab, "h1", &["-n", "-m", "2", "-q", "1", "h2"]));
+    let text = ok_text(&ours(
+        &lab,
+        "h1",
+        &["-w", "3", "-n", "-m", "2", "-q", "1", "h2"],
+    ));
     assert_eq!(
         shape(&text),
         vec!["1 10.0.1.1".to_string(), "2 10.0.2.2".into()],
@@ -341,8 +351,9 @@ fn icmp_echo_probes_find_the_same_hops_as_butskoy_dash_i() {
     let lab = Lab::up("chain:3");
     answer_everything(&lab, &["h1", "r1", "r2", "r3", "h2"]);
     for family in ["-4", "-6"] {
-        let text = ok_text(&ours(&lab, "h1", &[family, "-I", "-n", "h2"]));
-        let reference = ok_text(&lab.exec("h1", &["traceroute", family, "-I", "-n", "h2"]));
+        let text = ok_text(&ours(&lab, "h1", &[family, "-I", "-w", "3", "-n", "h2"]));
+        let reference =
+            ok_text(&lab.exec("h1", &["traceroute", family, "-I", "-w", "3", "-n", "h2"]));
         assert_eq!(
             shape(&text),
             shape(&reference),
@@ -358,8 +369,12 @@ fn raw_socket_mode_matches_by_quoted_ports_and_finds_the_same_hops() {
         return;
     }
     let lab = Lab::up("tests/traceroute/silent-router.toml");
-    let queue = ok_text(&ours(&lab, "h1", &["-n", "h2"]));
-    let raw = ok_text(&ours(&lab, "h1", &["--socket", "raw", "-n", "h2"]));
+    let queue = ok_text(&ours(&lab, "h1", &["-w", "1", "-n", "h2"]));
+    let raw = ok_text(&ours(
+        &lab,
+        "h1",
+        &["--socket", "raw", "-w", "1", "-n", "h2"],
+    ));
     assert_eq!(
         shape(&raw),
         shape(&queue),
@@ -368,7 +383,17 @@ fn raw_socket_mode_matches_by_quoted_ports_and_finds_the_same_hops() {
     let explained = ok_text(&ours(
         &lab,
         "h1",
-        &["--socket", "raw", "--explain", "-q", "1", "-n", "h2"],
+        &[
+            "--socket",
+            "raw",
+            "--explain",
+            "-q",
+            "1",
+            "-w",
+            "1",
+            "-n",
+            "h2",
+        ],
     ));
     assert!(
         explained.contains("    answer  ICMP type 11 code 0 (Time to live exceeded) from 10.0.1.1"),
@@ -404,6 +429,8 @@ fn explain_without_privileges_says_the_kernel_matched_the_ports() {
             "--explain",
             "-q",
             "1",
+            "-w",
+            "3",
             "-n",
             "h2",
         ],
