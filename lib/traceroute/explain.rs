@@ -151,44 +151,34 @@ impl Explanation {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::traceroute::captured::TIME_EXCEEDED_V4;
     use crate::traceroute::probe::Evidence;
-
-    /// A Time Exceeded as r1 (10.0.1.1) sends it in chain:3 about our UDP probe
-    /// 10.0.1.2:50855 -> 10.0.4.2:33434 with TTL 1, laid out field by field from the ports
-    /// tcpdump showed (checksums left as placeholders: nothing here reads them). From the ICMP
-    /// type byte on; a router would quote our 32 data bytes too.
-    pub const TIME_EXCEEDED: [u8; 36] = [
-        0x0b, 0x00, 0xf4, 0xff, 0x00, 0x00, 0x00, 0x00, // ICMP: type 11, code 0
-        0x45, 0x00, 0x00, 0x3c, 0x12, 0x34, 0x00, 0x00, // quoted IPv4 header ...
-        0x01, 0x11, 0x00, 0x00, 0x0a, 0x00, 0x01, 0x02, // TTL 1, protocol 17, src 10.0.1.2
-        0x0a, 0x00, 0x04, 0x02, // dst 10.0.4.2
-        0xc6, 0xa7, 0x82, 0x9a, 0x00, 0x28, 0x00, 0x00, // UDP 50855 -> 33434, len 40
-    ];
 
     #[test]
     fn raw_answer_shows_the_quoted_ports() {
         let explanation = Explanation {
             method: Method::Udp,
             ttl: 1,
-            source: Some("10.0.1.2:50855".parse().expect("addr")),
+            source: Some("10.0.1.2:56118".parse().expect("addr")),
             target: "10.0.4.2".parse().expect("ip"),
             sequence: 33434,
             packet_len: 60,
             from: "10.0.1.1".parse().expect("ip"),
             evidence: Evidence::Packet {
-                icmp: TIME_EXCEEDED.to_vec(),
+                // The captured packet without its own 20-byte IP header.
+                icmp: TIME_EXCEEDED_V4[20..].to_vec(),
                 v6: false,
             },
         };
         let lines = explanation.lines();
         assert_eq!(
             lines[0],
-            "sent    UDP 10.0.1.2:50855 -> 10.0.4.2:33434, TTL 1, 60 bytes"
+            "sent    UDP 10.0.1.2:56118 -> 10.0.4.2:33434, TTL 1, 60 bytes"
         );
         assert!(lines[1]
             .starts_with("answer  ICMP type 11 code 0 (Time to live exceeded) from 10.0.1.1"));
         assert!(lines[2].starts_with("quoted  IP 10.0.1.2 -> 10.0.4.2, protocol 17, TTL 1"));
-        assert!(lines[3].starts_with("quoted  UDP 50855 -> 33434 = our probe's ports"));
+        assert!(lines[3].starts_with("quoted  UDP 56118 -> 33434 = our probe's ports"));
     }
 
     #[test]

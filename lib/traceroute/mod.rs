@@ -26,6 +26,7 @@
 //! The engine never prints: it emits [`Event`]s, and the renderers turn them into text.
 
 pub mod annotation;
+pub mod captured;
 pub mod echo;
 pub mod engine;
 pub mod explain;
@@ -45,6 +46,7 @@ use crate::sock::icmp::{SockError, SocketKind};
 pub use annotation::{Annotation, Verdict};
 pub use engine::trace;
 pub use schedule::Wait;
+pub use udp::fuzz_answer;
 
 /// Butskoy's first destination port: "unlikely" enough that nothing listens there, so the
 /// destination answers Port Unreachable. Each probe sent uses the next port.

@@ -175,7 +175,7 @@ impl UdpProber {
     }
 
     /// Raw mode: read every ICMP message waiting and keep the errors that quote one of our
-    /// probes (its destination, protocol UDP, and its exact port pair).
+    /// probes.
     fn drain_raw(&mut self, answers: &mut Vec<Answer>) {
         let Some(raw) = &self.raw else {
             return;
@@ -183,43 +183,110 @@ impl UdpProber {
         let mut buffer = [0u8; 2048];
         while let Ok(received) = raw.receive(&mut buffer) {
             let bytes = &buffer[..received.len];
-            // A raw IPv4 socket hands us the IP header too; IPv6 raw sockets never do.
-            let (from, icmp) = match self.family {
-                Family::V4 => match icmp_wire::split_ipv4(bytes) {
-                    Ok((ip, icmp)) => (IpAddr::V4(ip.source), icmp),
-                    Err(_) => continue,
-                },
-                Family::V6 => match received.peer {
-                    Some(peer) => (peer.ip(), bytes),
-                    None => continue,
-                },
-            };
-            let Ok(Message::Error(error)) = icmp_wire::parse(self.family, icmp) else {
-                continue;
-            };
-            let Some(quoted) = &error.quoted else {
-                continue;
-            };
-            if quoted.destination != self.target || quoted.protocol != PROTOCOL_UDP {
-                continue;
+            let peer = received.peer.map(|peer| peer.ip());
+            let lookup = |ports: (u16, u16)| self.by_ports.get(&ports).copied();
+            if let Some(matched) = match_raw_error(self.family, self.target, peer, bytes, lookup) {
+                answers.push(Answer {
+                    index: matched.index,
+                    from: matched.from,
+                    received: received.kernel_time.unwrap_or_else(SystemTime::now),
+                    verdict: matched.verdict,
+                    evidence: Evidence::Packet {
+                        icmp: matched.icmp.to_vec(),
+                        v6: self.family == Family::V6,
+                    },
+                });
             }
-            let Some(index) = quoted
-                .udp_ports()
-                .and_then(|ports| self.by_ports.get(&ports).copied())
-            else {
-                continue;
-            };
-            answers.push(Answer {
-                index,
-                from,
-                received: received.kernel_time.unwrap_or_else(SystemTime::now),
-                verdict: Verdict::of_error(&error.kind),
-                evidence: Evidence::Packet {
-                    icmp: icmp.to_vec(),
-                    v6: self.family == Family::V6,
-                },
-            });
         }
+    }
+}
+
+/// An ICMP error read from a raw socket that quotes one of our probes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RawMatch<'a> {
+    pub index: usize,
+    /// The router or host that sent the error.
+    pub from: IpAddr,
+    pub verdict: Verdict,
+    /// The ICMP message, from its type byte on.
+    pub icmp: &'a [u8],
+}
+
+/// Does this datagram from a raw ICMP socket answer one of our UDP probes? It must be an
+/// ICMP error whose quote is a UDP datagram to our target, and whose quoted (source port,
+/// destination port) `lookup` knows. `bytes` start with the IPv4 header (raw IPv4 sockets
+/// deliver it) or with the ICMPv6 header (`peer` is then the sender). Nothing here trusts a
+/// length or a checksum it did not check.
+pub fn match_raw_error<'a>(
+    family: Family,
+    target: IpAddr,
+    peer: Option<IpAddr>,
+    bytes: &'a [u8],
+    lookup: impl Fn((u16, u16)) -> Option<usize>,
+) -> Option<RawMatch<'a>> {
+    let (from, icmp) = match family {
+        Family::V4 => {
+            let (ip, icmp) = icmp_wire::split_ipv4(bytes).ok()?;
+            (IpAddr::V4(ip.source), icmp)
+        }
+        Family::V6 => (peer?, bytes),
+    };
+    let Ok(Message::Error(error)) = icmp_wire::parse(family, icmp) else {
+        return None;
+    };
+    let quoted = error.quoted.as_ref()?;
+    if quoted.destination != target || quoted.protocol != PROTOCOL_UDP {
+        return None;
+    }
+    let index = lookup(quoted.udp_ports()?)?;
+    Some(RawMatch {
+        index,
+        from,
+        verdict: Verdict::of_error(&error.kind),
+        icmp,
+    })
+}
+
+/// Fuzz entry point (`fuzz/fuzz_targets/traceroute_answer.rs`): the raw-socket matching and
+/// the `--explain` decoding of untrusted bytes must return, never panic.
+pub fn fuzz_answer(data: &[u8]) {
+    let targets = [
+        IpAddr::from([10, 0, 4, 2]),
+        IpAddr::from([0xfd00, 0, 0, 4, 0, 0, 0, 2]),
+    ];
+    for (family, target) in [(Family::V4, targets[0]), (Family::V6, targets[1])] {
+        let matched = match_raw_error(family, target, Some(target), data, |_| Some(0));
+        if let Some(matched) = matched {
+            let explanation = super::explain::Explanation {
+                method: super::Method::Udp,
+                ttl: 1,
+                source: None,
+                target,
+                sequence: 33434,
+                packet_len: 60,
+                from: matched.from,
+                evidence: Evidence::Packet {
+                    icmp: matched.icmp.to_vec(),
+                    v6: family == Family::V6,
+                },
+            };
+            let _ = explanation.lines();
+        }
+        // The explanation must also survive bytes that never matched.
+        let _ = super::explain::Explanation {
+            method: super::Method::Icmp,
+            ttl: 1,
+            source: None,
+            target,
+            sequence: 1,
+            packet_len: 60,
+            from: target,
+            evidence: Evidence::Packet {
+                icmp: data.to_vec(),
+                v6: family == Family::V6,
+            },
+        }
+        .lines();
     }
 }
 
@@ -396,4 +463,67 @@ pub fn poll_many(fds: &[std::os::fd::BorrowedFd<'_>], timeout: Duration) -> io::
             error: poll.revents & libc::POLLERR != 0,
         })
         .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::traceroute::captured::TIME_EXCEEDED_V4;
+
+    fn target() -> IpAddr {
+        IpAddr::from([10, 0, 4, 2])
+    }
+
+    #[test]
+    fn captured_time_exceeded_matches_by_its_quoted_ports() {
+        let ports = |pair: (u16, u16)| (pair == (56118, 33434)).then_some(7);
+        let matched = match_raw_error(Family::V4, target(), None, &TIME_EXCEEDED_V4, ports)
+            .expect("our probe");
+        assert_eq!(matched.index, 7);
+        assert_eq!(matched.from, IpAddr::from([10, 0, 1, 1]));
+        assert_eq!(matched.verdict, Verdict::Router);
+        assert_eq!(matched.icmp.len(), 68);
+    }
+
+    #[test]
+    fn another_traces_ports_do_not_match() {
+        let ours_only = |pair: (u16, u16)| (pair == (40000, 33434)).then_some(0);
+        assert_eq!(
+            match_raw_error(Family::V4, target(), None, &TIME_EXCEEDED_V4, ours_only),
+            None
+        );
+    }
+
+    #[test]
+    fn another_target_does_not_match() {
+        let any = |_| Some(0);
+        let elsewhere = IpAddr::from([10, 0, 9, 9]);
+        assert_eq!(
+            match_raw_error(Family::V4, elsewhere, None, &TIME_EXCEEDED_V4, any),
+            None
+        );
+    }
+
+    #[test]
+    fn a_changed_udp_checksum_still_matches() {
+        // veth leaves checksums partial; matching must not care.
+        let mut packet = TIME_EXCEEDED_V4;
+        packet[54] ^= 0xff;
+        packet[55] ^= 0xff;
+        let any = |_| Some(3);
+        assert!(match_raw_error(Family::V4, target(), None, &packet, any).is_some());
+    }
+
+    #[test]
+    fn truncated_packets_never_match_and_never_panic() {
+        for len in 0..TIME_EXCEEDED_V4.len() {
+            let cut = &TIME_EXCEEDED_V4[..len];
+            let matched = match_raw_error(Family::V4, target(), None, cut, |_| Some(0));
+            // The quote needs the IP header, ICMP header, quoted IP header and 8 UDP bytes.
+            assert_eq!(matched.is_some(), len >= 56, "length {len}");
+            fuzz_answer(cut);
+        }
+        fuzz_answer(&TIME_EXCEEDED_V4);
+        fuzz_answer(&TIME_EXCEEDED_V4[20..]);
+    }
 }
