@@ -54,12 +54,15 @@ struct Cli {
     #[arg(short = 'w', long = "wait", default_value = "5.0,3,10", value_parser = Wait::parse)]
     wait: Wait,
     /// First destination port, each probe uses the next (default 33434); with -I the first
-    /// echo sequence number (default 1)
+    /// echo sequence number (default 1); with -T the one port every SYN goes to (default 80)
     #[arg(short = 'p', long = "port")]
     port: Option<u16>,
     /// Probe with ICMP echo requests instead of UDP
-    #[arg(short = 'I', long = "icmp")]
+    #[arg(short = 'I', long = "icmp", conflicts_with = "tcp")]
     icmp: bool,
+    /// Probe with TCP SYNs (a connect() per probe) to port 80, or -p
+    #[arg(short = 'T', long = "tcp")]
+    tcp: bool,
     /// Read answers from a raw ICMP socket (needs CAP_NET_RAW) or an unprivileged one
     /// (UDP: the IP_RECVERR error queue; -I: an ICMP datagram socket)
     #[arg(long, value_parser = ["raw", "dgram"])]
@@ -110,10 +113,17 @@ fn run(cli: Cli) -> Result<ExitCode, Failure> {
     config.queries = cli.queries;
     config.in_flight = cli.in_flight;
     config.wait = cli.wait;
-    config.method = if cli.icmp { Method::Icmp } else { Method::Udp };
+    config.method = if cli.icmp {
+        Method::Icmp
+    } else if cli.tcp {
+        Method::Tcp
+    } else {
+        Method::Udp
+    };
     config.port = cli.port.unwrap_or(match config.method {
         Method::Udp => traceroute::DEFAULT_PORT,
         Method::Icmp => 1,
+        Method::Tcp => traceroute::tcp::DEFAULT_TCP_PORT,
     });
     config.socket = match cli.socket.as_deref() {
         Some("raw") => Some(SocketKind::Raw),

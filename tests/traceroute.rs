@@ -463,3 +463,42 @@ fn icmp_probes_without_any_icmp_socket_say_how_to_fix_it() {
     assert!(message.contains("setcap cap_net_raw+ep"), "{message}");
     assert_eq!(message.lines().count(), 1, "{message}");
 }
+
+#[test]
+fn tcp_syn_probes_find_the_same_hops_as_butskoy_dash_t_even_unprivileged() {
+    if !root_or_skip("tcp_syn_probes_find_the_same_hops_as_butskoy_dash_t_even_unprivileged") {
+        return;
+    }
+    let lab = Lab::up("chain:3");
+    answer_everything(&lab, &["h1", "r1", "r2", "r3", "h2"]);
+    let reference = ok_text(&lab.exec("h1", &["traceroute", "-T", "-w", "3", "-n", "h2"]));
+    let binary = bin("netlab-traceroute");
+    let path = binary.to_str().expect("path");
+    let output = lab.exec(
+        "h1",
+        &[
+            "runuser", "-u", "nobody", "--", path, "-T", "-w", "3", "-n", "h2",
+        ],
+    );
+    let text = ok_text(&output);
+    assert_eq!(
+        shape(&text),
+        shape(&reference),
+        "ours:\n{text}\nButskoy:\n{reference}"
+    );
+    assert_eq!(
+        shape(&text).last(),
+        Some(&format!("4 {}", lab.addr4("h2"))),
+        "{text}"
+    );
+    // Nothing listens on h2's port 80: its kernel answered our SYN with a RST.
+    let explained = ok_text(&ours(
+        &lab,
+        "h1",
+        &["-T", "-q", "1", "-w", "3", "-n", "--explain", "h2"],
+    ));
+    assert!(
+        explained.contains("answer  RST (connection refused"),
+        "{explained}"
+    );
+}

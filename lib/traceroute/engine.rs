@@ -14,6 +14,7 @@ use super::explain::Explanation;
 use super::names::NameCache;
 use super::probe::{Answer, ProbeSpec, Prober, Sent};
 use super::schedule::{Action, Schedule};
+use super::tcp::TcpProber;
 use super::udp::UdpProber;
 use super::{Config, Event, Method, Reply, TraceError};
 use crate::sock::icmp::{IcmpSocket, SocketKind};
@@ -46,6 +47,7 @@ fn open_prober(config: &Config) -> Result<Box<dyn Prober>, TraceError> {
             prober.want_source = config.explain;
             Box::new(prober)
         }
+        Method::Tcp => Box::new(TcpProber::new(config.target)),
         Method::Icmp => Box::new(EchoProber::open(
             config.target,
             config.data_len(),
@@ -96,7 +98,12 @@ pub fn trace(
                 Action::Send { index } => {
                     // Butskoy numbers destination ports (ICMP: sequence numbers) by send
                     // order: base, base+1, ...
-                    let sequence = config.port.wrapping_add(schedule.sequence_of(index) as u16);
+                    // TCP probes all go to the one service port: its SYN-ACK or RST is the
+                    // answer we want.
+                    let sequence = match config.method {
+                        Method::Tcp => config.port,
+                        _ => config.port.wrapping_add(schedule.sequence_of(index) as u16),
+                    };
                     let probe = ProbeSpec {
                         index,
                         ttl: schedule.ttl_of(index),

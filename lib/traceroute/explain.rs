@@ -50,6 +50,11 @@ impl Explanation {
                 self.ttl,
                 self.packet_len
             ),
+            Method::Tcp => format!(
+                "sent    TCP SYN {source} -> {}, TTL {}",
+                SocketAddr::new(self.target, self.sequence),
+                self.ttl
+            ),
             Method::Icmp => format!(
                 "sent    ICMP echo request seq {} to {}, TTL {}, {} bytes",
                 self.sequence, self.target, self.ttl, self.packet_len
@@ -88,6 +93,15 @@ impl Explanation {
             }
             Evidence::Datagram => lines.push(format!(
                 "answer  a UDP datagram from {}: something listens on that port",
+                self.from
+            )),
+            Evidence::Connect { refused } => lines.push(format!(
+                "answer  {} from {}: the destination itself answered our SYN",
+                if *refused {
+                    "RST (connection refused: nothing listens on that port)"
+                } else {
+                    "SYN-ACK (the connection opened: something listens there)"
+                },
                 self.from
             )),
         }

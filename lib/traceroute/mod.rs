@@ -17,6 +17,7 @@
 //! | [`probe`]         | what every probing method shares: probe, answer, evidence          |
 //! | [`udp`]           | UDP probes and reading ICMP errors from the IP_RECVERR queue       |
 //! | [`echo`]          | ICMP echo probes (`-I`)                                            |
+//! | [`tcp`]           | TCP SYN probes (`-T`), unprivileged too                            |
 //! | [`annotation`]    | what an ICMP answer means: router, arrived, or `!H`/`!N`/`!X`...   |
 //! | [`engine`]        | the loop tying schedule and sockets together; it emits [`Event`]s  |
 //! | [`names`]         | the target's address and the routers' names (reverse lookups)      |
@@ -34,6 +35,7 @@ pub mod names;
 pub mod probe;
 pub mod render;
 pub mod schedule;
+pub mod tcp;
 pub mod udp;
 
 use std::io;
@@ -62,6 +64,8 @@ pub enum Method {
     Udp,
     /// ICMP echo requests (`-I`), like ping with a small TTL.
     Icmp,
+    /// TCP SYNs (`-T`): a non-blocking connect() per probe, to one port (80).
+    Tcp,
 }
 
 /// Everything a trace needs to know, as the command line gives it.

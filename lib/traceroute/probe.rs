@@ -42,6 +42,9 @@ pub enum Evidence {
     Packet { icmp: Vec<u8>, v6: bool },
     /// A datagram came back from the target itself (something listens on the port).
     Datagram,
+    /// A TCP connect ended: the target answered our SYN with a SYN-ACK, or with a RST
+    /// (`refused`).
+    Connect { refused: bool },
 }
 
 /// One answer, matched to its probe.

@@ -92,57 +92,6 @@ impl UdpProber {
         }
     }
 
-    /// Turn one error-queue entry into an answer, if it is about this probe and means
-    /// something to a trace.
-    fn error_answer(
-        &self,
-        index: usize,
-        port: u16,
-        received: &control::Received,
-    ) -> Option<Answer> {
-        let error = received.error.as_ref()?;
-        // The message's name is the quoted packet's destination: it must be our probe's
-        // port, or this error is not about this probe.
-        let quoted_port = received.peer.map(|peer| peer.port());
-        if quoted_port.is_some_and(|quoted| quoted != port) {
-            tracing::debug!(?quoted_port, expected = port, "error about another port");
-            return None;
-        }
-        let v6 = error.origin == ErrorOrigin::Icmp6;
-        let verdict = match error.origin {
-            ErrorOrigin::Icmp | ErrorOrigin::Icmp6 => {
-                let family = if v6 { Family::V6 } else { Family::V4 };
-                match ErrorKind::from_parts(family, error.icmp_type, error.icmp_code, error.info) {
-                    Some(kind) => Verdict::of_error(&kind),
-                    None => Verdict::Stopped(Annotation::Code(error.icmp_code)),
-                }
-            }
-            // Our own kernel refused the datagram: EMSGSIZE carries the route's MTU.
-            ErrorOrigin::Local if error.errno == libc::EMSGSIZE => {
-                Verdict::Stopped(Annotation::FragmentationNeeded(error.info))
-            }
-            ErrorOrigin::Local if error.errno == libc::EHOSTUNREACH => {
-                Verdict::Stopped(Annotation::Host)
-            }
-            _ => return None,
-        };
-        if verdict == Verdict::Router && error.offender.is_none() {
-            return None;
-        }
-        Some(Answer {
-            index,
-            from: error.offender.unwrap_or(self.target),
-            received: received.kernel_time.unwrap_or_else(SystemTime::now),
-            verdict,
-            evidence: Evidence::ErrorQueue {
-                icmp_type: error.icmp_type,
-                icmp_code: error.icmp_code,
-                quoted_port,
-                v6,
-            },
-        })
-    }
-
     /// Read what poll reported on one probe's socket: its queued errors, and any datagram.
     fn drain(&mut self, index: usize, ready: Ready, answers: &mut Vec<Answer>) {
         let Some(pending) = self.pending.get(&index) else {
@@ -153,7 +102,12 @@ impl UdpProber {
         // one read normally empties it; if more remain, the next poll reports them again.
         if ready.error {
             if let Ok(received) = control::receive(pending.socket.as_fd(), &mut buffer, true) {
-                answers.extend(self.error_answer(index, pending.port, &received));
+                answers.extend(error_queue_answer(
+                    self.target,
+                    index,
+                    pending.port,
+                    &received,
+                ));
             }
         }
         // A datagram back from the target means something listens on that port: we have
@@ -290,6 +244,57 @@ pub fn fuzz_answer(data: &[u8]) {
     }
 }
 
+/// Turn one error-queue entry into an answer, if it is about this probe (its destination
+/// port is `port`) and means something to a trace. Shared by the UDP and TCP probers.
+pub(crate) fn error_queue_answer(
+    target: IpAddr,
+    index: usize,
+    port: u16,
+    received: &control::Received,
+) -> Option<Answer> {
+    let error = received.error.as_ref()?;
+    // The message's name is the quoted packet's destination: it must be our probe's
+    // port, or this error is not about this probe.
+    let quoted_port = received.peer.map(|peer| peer.port());
+    if quoted_port.is_some_and(|quoted| quoted != port) {
+        tracing::debug!(?quoted_port, expected = port, "error about another port");
+        return None;
+    }
+    let v6 = error.origin == ErrorOrigin::Icmp6;
+    let verdict = match error.origin {
+        ErrorOrigin::Icmp | ErrorOrigin::Icmp6 => {
+            let family = if v6 { Family::V6 } else { Family::V4 };
+            match ErrorKind::from_parts(family, error.icmp_type, error.icmp_code, error.info) {
+                Some(kind) => Verdict::of_error(&kind),
+                None => Verdict::Stopped(Annotation::Code(error.icmp_code)),
+            }
+        }
+        // Our own kernel refused the datagram: EMSGSIZE carries the route's MTU.
+        ErrorOrigin::Local if error.errno == libc::EMSGSIZE => {
+            Verdict::Stopped(Annotation::FragmentationNeeded(error.info))
+        }
+        ErrorOrigin::Local if error.errno == libc::EHOSTUNREACH => {
+            Verdict::Stopped(Annotation::Host)
+        }
+        _ => return None,
+    };
+    if verdict == Verdict::Router && error.offender.is_none() {
+        return None;
+    }
+    Some(Answer {
+        index,
+        from: error.offender.unwrap_or(target),
+        received: received.kernel_time.unwrap_or_else(SystemTime::now),
+        verdict,
+        evidence: Evidence::ErrorQueue {
+            icmp_type: error.icmp_type,
+            icmp_code: error.icmp_code,
+            quoted_port,
+            v6,
+        },
+    })
+}
+
 impl Prober for UdpProber {
     /// Open a socket for this probe, set its TTL, connect it to the probe's port and send.
     /// Returns the time just before the datagram was handed to the kernel.
@@ -382,7 +387,7 @@ impl Prober for UdpProber {
                 .values()
                 .map(|pending| pending.socket.as_fd())
                 .collect();
-            poll_many(&fds, timeout)
+            poll_many(&fds, libc::POLLIN, timeout)
                 .map_err(|err| TraceError::io("poll probes to", self.target, err))?
         };
         for (index, ready) in indexes.into_iter().zip(ready) {
@@ -397,7 +402,7 @@ impl Prober for UdpProber {
 /// IP_RECVERR (IPV6_RECVERR) and kernel receive timestamps: all a probe socket needs. (The
 /// shared `control::enable_receive_metadata` also asks for the TTL of arriving packets,
 /// which a probe never uses; one syscall per probe less.)
-fn enable_error_queue(socket: &Socket, family: Family) -> io::Result<()> {
+pub(crate) fn enable_error_queue(socket: &Socket, family: Family) -> io::Result<()> {
     control::set_int(socket, libc::SOL_SOCKET, libc::SO_TIMESTAMPNS, 1)?;
     match family {
         Family::V4 => control::set_int(socket, libc::SOL_IP, libc::IP_RECVERR, 1),
@@ -430,18 +435,24 @@ fn allow_fragmentation(socket: &Socket, family: Family) -> io::Result<()> {
 pub struct Ready {
     /// A datagram is waiting (POLLIN).
     pub readable: bool,
+    /// A TCP connect finished (POLLOUT): the target answered the SYN.
+    pub writable: bool,
     /// The error queue is not empty (POLLERR).
     pub error: bool,
 }
 
 /// Wait until any of `fds` has a packet or a queued error (POLLERR is always reported), or
 /// `timeout` passes. Returns one [`Ready`] per fd. An interrupted wait reports nothing ready.
-pub fn poll_many(fds: &[std::os::fd::BorrowedFd<'_>], timeout: Duration) -> io::Result<Vec<Ready>> {
+pub fn poll_many(
+    fds: &[std::os::fd::BorrowedFd<'_>],
+    events: libc::c_short,
+    timeout: Duration,
+) -> io::Result<Vec<Ready>> {
     let mut polls: Vec<libc::pollfd> = fds
         .iter()
         .map(|fd| libc::pollfd {
             fd: fd.as_raw_fd(),
-            events: libc::POLLIN,
+            events,
             revents: 0,
         })
         .collect();
@@ -460,6 +471,7 @@ pub fn poll_many(fds: &[std::os::fd::BorrowedFd<'_>], timeout: Duration) -> io::
         .iter()
         .map(|poll| Ready {
             readable: poll.revents & libc::POLLIN != 0,
+            writable: poll.revents & libc::POLLOUT != 0,
             error: poll.revents & libc::POLLERR != 0,
         })
         .collect())
