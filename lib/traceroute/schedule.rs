@@ -233,7 +233,8 @@ impl Schedule {
 
     /// How long the probe at `index` may stay unanswered (`get_timeout()`): HERE × the RTT of
     /// an answered probe of the same hop, else NEAR × that of a later answered probe, else
-    /// MAX; never more than MAX.
+    /// MAX; never more than MAX. A zero RTT (clocks that disagreed) is no evidence and is
+    /// skipped, as Butskoy skips it.
     pub fn timeout_of(&self, index: usize) -> Duration {
         let scaled = |rtt: Duration, factor: f64| {
             let value = (rtt + WAIT_PRECISION).mul_f64(factor);
@@ -243,7 +244,7 @@ impl Schedule {
             let hop_start = index - index % self.queries;
             let same_hop = self.slots[hop_start..hop_start + self.queries]
                 .iter()
-                .find_map(|slot| slot.rtt.filter(|_| slot.done));
+                .find_map(|slot| slot.rtt.filter(|rtt| slot.done && !rtt.is_zero()));
             if let Some(rtt) = same_hop {
                 return scaled(rtt, self.wait.here);
             }
@@ -253,7 +254,7 @@ impl Schedule {
             let later = self.slots[index + 1..]
                 .iter()
                 .take_while(|slot| slot.sent.is_some())
-                .find_map(|slot| slot.rtt.filter(|_| slot.done));
+                .find_map(|slot| slot.rtt.filter(|rtt| slot.done && !rtt.is_zero()));
             if let Some(rtt) = later {
                 return scaled(rtt, self.wait.near);
             }
