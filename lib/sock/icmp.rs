@@ -116,7 +116,7 @@ impl IcmpSocket {
                         family,
                         kind,
                     };
-                    socket.filter_raw_v4();
+                    socket.filter_raw();
                     return Ok(socket);
                 }
                 Err(err) if refused(&err) => last_error = Some(err),
@@ -133,10 +133,14 @@ impl IcmpSocket {
         }
     }
 
-    /// On a raw IPv4 socket, let through only echo replies and the errors we report
-    /// (ICMP_FILTER, raw(7)): the kernel then spares us every other host's ping traffic.
-    fn filter_raw_v4(&self) {
-        if self.kind != SocketKind::Raw || self.family != Family::V4 {
+    /// On a raw socket, let through only echo replies and the errors we report (ICMP_FILTER,
+    /// raw(7)): the kernel then spares us every other host's ping traffic.
+    fn filter_raw(&self) {
+        if self.kind != SocketKind::Raw {
+            return;
+        }
+        if self.family == Family::V6 {
+            self.filter_raw_v6();
             return;
         }
         use crate::wire::icmp::types::*;
@@ -156,6 +160,33 @@ impl IcmpSocket {
         const ICMP_FILTER: i32 = 1; // linux/icmp.h
                                     // Only an optimisation: if it fails, matching still drops foreign messages.
         let _ = control::set_int(&self.socket, libc::SOL_RAW, ICMP_FILTER, blocked as i32);
+    }
+
+    /// The same for ICMPv6 (ICMP6_FILTER, RFC 3542 §3.2): 256 bits, one per type, a set bit
+    /// blocks. Without it, neighbour discovery and router advertisements reach us too.
+    fn filter_raw_v6(&self) {
+        use crate::wire::icmp::types::*;
+        let mut blocked = [u32::MAX; 8];
+        for kind in [
+            V6_ECHO_REPLY,
+            V6_DEST_UNREACHABLE,
+            V6_PACKET_TOO_BIG,
+            V6_TIME_EXCEEDED,
+            V6_PARAMETER_PROBLEM,
+        ] {
+            blocked[usize::from(kind >> 5)] &= !(1 << (kind & 31));
+        }
+        const ICMP6_FILTER: i32 = 1; // netinet/icmp6.h
+                                     // SAFETY: the pointer and length describe `blocked`, alive for the call.
+        let _ = unsafe {
+            libc::setsockopt(
+                self.socket.as_raw_fd(),
+                libc::IPPROTO_ICMPV6,
+                ICMP6_FILTER,
+                blocked.as_ptr().cast(),
+                std::mem::size_of_val(&blocked) as libc::socklen_t,
+            )
+        };
     }
 
     /// The TTL (IPv4) or unicast hop limit (IPv6) of the packets we send (`ping -t`).
