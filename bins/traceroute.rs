@@ -64,7 +64,8 @@ struct Cli {
     #[arg(short = 'T', long = "tcp")]
     tcp: bool,
     /// Read answers from a raw ICMP socket (needs CAP_NET_RAW) or an unprivileged one
-    /// (UDP: the IP_RECVERR error queue; -I: an ICMP datagram socket)
+    /// (UDP: the IP_RECVERR error queue; -I: an ICMP datagram socket). -T always uses its
+    /// sockets' error queues
     #[arg(long, value_parser = ["raw", "dgram"])]
     socket: Option<String>,
     /// Under each hop, decode one probe and its answer: our header, the ICMP header, and
