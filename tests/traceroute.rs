@@ -502,3 +502,41 @@ fn tcp_syn_probes_find_the_same_hops_as_butskoy_dash_t_even_unprivileged() {
         "{explained}"
     );
 }
+
+#[test]
+fn ipv6_reject_on_the_last_router_gives_x_and_n_marks() {
+    if !root_or_skip("ipv6_reject_on_the_last_router_gives_x_and_n_marks") {
+        return;
+    }
+    let lab = Lab::up("chain:2");
+    answer_everything(&lab, &["h1", "r1", "r2", "h2"]);
+    for (reject, mark) in [
+        ("reject with icmpv6 type admin-prohibited", "!X"),
+        ("reject with icmpv6 type no-route", "!N"),
+        ("reject with icmpv6 type addr-unreachable", "!H"),
+    ] {
+        reject_probes(&lab, "r2", reject);
+        let text = ok_text(&ours(&lab, "h1", &["-6", "-w", "3", "-n", "h2"]));
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(
+            lines.len(),
+            4,
+            "{reject}: the trace stops at the rejecting hop\n{text}"
+        );
+        assert!(
+            lines[3].starts_with(" 3  fd00:0:0:2::2  "),
+            "{reject}\n{text}"
+        );
+        assert_eq!(
+            lines[3].matches(&format!(" ms {mark}")).count(),
+            3,
+            "{reject}\n{text}"
+        );
+        let reference = ok_text(&lab.exec("h1", &["traceroute", "-6", "-w", "3", "-n", "h2"]));
+        assert_eq!(
+            shape(&text),
+            shape(&reference),
+            "ours:\n{text}\nButskoy:\n{reference}"
+        );
+    }
+}

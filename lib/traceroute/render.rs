@@ -30,6 +30,9 @@ pub struct TextRenderer {
     numeric: bool,
     /// The last address printed on the current line.
     last_shown: Option<IpAddr>,
+    /// A hop line is complete but its newline not yet written: like Butskoy, the newline
+    /// goes out with the next hop's first probe (one write instead of two).
+    newline_due: bool,
 }
 
 impl TextRenderer {
@@ -38,6 +41,7 @@ impl TextRenderer {
         TextRenderer {
             numeric,
             last_shown: None,
+            newline_due: false,
         }
     }
 
@@ -100,12 +104,20 @@ impl TextRenderer {
     /// Write one event to `out`.
     pub fn render(&mut self, event: &Event, out: &mut Out) -> io::Result<()> {
         let text = self.text(event);
+        let newline = if std::mem::take(&mut self.newline_due) {
+            "\n"
+        } else {
+            ""
+        };
         match event {
             Event::Started { .. } => out.line(text),
-            Event::Probe { .. } => out.partial(&text),
-            Event::HopDone { .. } => out.line(""),
-            Event::Explain(_) => out.line(text),
-            Event::Finished { .. } => Ok(()),
+            Event::Probe { .. } => out.partial(&format!("{newline}{text}")),
+            Event::HopDone { .. } => {
+                self.newline_due = true;
+                Ok(())
+            }
+            Event::Explain(_) => out.line(format!("{newline}{text}")),
+            Event::Finished { .. } => out.partial(newline),
         }
     }
 }
@@ -322,6 +334,49 @@ mod tests {
             lines(true, &events),
             " 3  10.0.3.2  0.050 ms 10.0.9.2  0.060 ms  0.070 ms\n\
              10  10.0.3.2  0.050 ms *  0.050 ms\n"
+        );
+    }
+
+    /// A writer the test can read back after `Out` has taken it.
+    #[derive(Clone, Default)]
+    struct Shared(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+    impl std::io::Write for Shared {
+        fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+            self.0
+                .lock()
+                .map_err(|_| io::Error::other("poisoned"))?
+                .write(buf)
+        }
+        fn flush(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn rendered_stream_ends_every_hop_line_with_one_newline() {
+        let shared = Shared::default();
+        let mut out = Out::to_writer(shared.clone());
+        let mut renderer = TextRenderer::new(true);
+        for event in [
+            started("10.0.4.2", "10.0.4.2", 60),
+            probe(1, 0, reply("10.0.1.1", None, 61, Verdict::Router)),
+            Event::HopDone { ttl: 1 },
+            probe(2, 0, None),
+            Event::HopDone { ttl: 2 },
+            probe(3, 0, reply("10.0.4.2", None, 47, Verdict::Arrived)),
+            Event::HopDone { ttl: 3 },
+            Event::Finished { reached: true },
+        ] {
+            renderer.render(&event, &mut out).expect("write");
+        }
+        let text = String::from_utf8(shared.0.lock().expect("lock").clone()).expect("utf8");
+        assert_eq!(
+            text,
+            "traceroute to 10.0.4.2 (10.0.4.2), 30 hops max, 60 byte packets\n\
+             \x201  10.0.1.1  0.061 ms\n\
+             \x202  *\n\
+             \x203  10.0.4.2  0.047 ms\n"
         );
     }
 
