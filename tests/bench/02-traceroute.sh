@@ -14,10 +14,22 @@ for node in $nodes; do
   in_node "$node" sysctl -qw net.ipv4.icmp_ratelimit=0 net.ipv6.icmp.ratelimit=0
 done
 target=10.0.30.2
+# Median wall times in ms of ours and Butskoy's for the same arguments, measured by hyperfine
+# inside h1 (so `netlab exec` is not in the figure), with warm-up runs. Prints "OURS REF".
+hyperfine_pair() {
+  local runs=$1; shift
+  local csv; csv=$(mktemp)
+  in_node h1 hyperfine -N --style none --warmup 3 --runs "$runs" --export-csv "$csv" \
+    "$NETLAB_BIN/netlab-traceroute $*" "traceroute $*" >/dev/null 2>&1
+  # CSV columns: command,mean,stddev,median,... in seconds.
+  awk -F, 'NR > 1 {printf "%.3f ", $4 * 1000}' "$csv"; echo
+  rm -f "$csv"
+}
+# Five rounds of 20 runs each; the figure is the median of the rounds' medians.
 ours=(); theirs=()
-for run in $(seq 1 11); do
-  ours+=("$(wall_ms in_node h1 "$NETLAB_BIN/netlab-traceroute" -n "$target")")
-  theirs+=("$(wall_ms in_node h1 traceroute -n "$target")")
+for round in 1 2 3 4 5; do
+  read -r a b < <(hyperfine_pair 20 -n "$target")
+  ours+=("$a"); theirs+=("$b")
 done
 row traceroute "chain:29 all answering, -n" "$(median "${ours[@]}")" "$(median "${theirs[@]}")" ms "<= 1.0x"
 
