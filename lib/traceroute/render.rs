@@ -1,0 +1,455 @@
+//! How a trace looks (lab 02): Butskoy traceroute 2.1's text, byte for byte, and JSON.
+//!
+//! Butskoy's text, from its `print_header()` and `print_probe()`:
+//!
+//! ```text
+//! traceroute to h2 (10.0.4.2), 30 hops max, 60 byte packets
+//!  1  r1 (10.0.1.1)  0.053 ms  0.008 ms  0.006 ms
+//!  3  * * *
+//!  9  * h2 (10.0.4.2)  0.050 ms  0.009 ms
+//! ```
+//!
+//! The TTL is right-aligned in two columns. A probe prints ` *` when it expired; otherwise
+//! its responder's address (` name (addr)`, or ` addr` with `-n`) *only if* it differs from
+//! the last responder on this line, then `  X.XXX ms`, then a mark like ` !X`. So a line with
+//! one address came from one router, and a second address on a line means the probes of one
+//! TTL took different paths (load balancing) or met different responders.
+
+use std::io;
+use std::net::IpAddr;
+
+use serde::Serialize;
+
+use super::Event;
+use crate::output::Out;
+
+/// The classic text face. Probes are written as they become showable (one line per hop,
+/// built piece by piece and flushed), as Butskoy does.
+#[derive(Debug, Default)]
+pub struct TextRenderer {
+    numeric: bool,
+    /// The last address printed on the current line.
+    last_shown: Option<IpAddr>,
+    /// A hop line is complete but its newline not yet written: like Butskoy, the newline
+    /// goes out with the next hop's first probe (one write instead of two).
+    newline_due: bool,
+}
+
+impl TextRenderer {
+    /// `numeric`: `-n`, addresses only.
+    pub fn new(numeric: bool) -> TextRenderer {
+        TextRenderer {
+            numeric,
+            last_shown: None,
+            newline_due: false,
+        }
+    }
+
+    /// The text for one event (without the final newline of a hop line, which [`Self::render`]
+    /// writes). Exposed so tests can compare strings without an `Out`.
+    pub fn text(&mut self, event: &Event) -> String {
+        match event {
+            Event::Started {
+                target_name,
+                target,
+                max_ttl,
+                packet_len,
+            } => format!(
+                "traceroute to {target_name} ({target}), {max_ttl} hops max, {packet_len} byte packets"
+            ),
+            Event::Probe {
+                ttl,
+                position,
+                reply,
+            } => {
+                let mut text = String::new();
+                if *position == 0 {
+                    text.push_str(&format!("{ttl:2} "));
+                    self.last_shown = None;
+                }
+                match reply {
+                    None => text.push_str(" *"),
+                    Some(reply) => {
+                        if self.last_shown != Some(reply.from) {
+                            if self.numeric {
+                                text.push_str(&format!(" {}", reply.from));
+                            } else {
+                                // Without a name, Butskoy shows the address in both places.
+                                let name = reply
+                                    .name
+                                    .clone()
+                                    .unwrap_or_else(|| reply.from.to_string());
+                                text.push_str(&format!(" {name} ({})", reply.from));
+                            }
+                            self.last_shown = Some(reply.from);
+                        }
+                        text.push_str(&format!("  {:.3} ms", reply.rtt.as_secs_f64() * 1000.0));
+                        if let Some(annotation) = reply.verdict.annotation() {
+                            text.push_str(&format!(" {annotation}"));
+                        }
+                    }
+                }
+                text
+            }
+            Event::Explain(explanation) => explanation
+                .lines()
+                .iter()
+                .map(|line| format!("    {line}"))
+                .collect::<Vec<_>>()
+                .join("\n"),
+            Event::HopDone { .. } | Event::Finished { .. } => String::new(),
+        }
+    }
+
+    /// Write one event to `out`.
+    pub fn render(&mut self, event: &Event, out: &mut Out) -> io::Result<()> {
+        let text = self.text(event);
+        let newline = if std::mem::take(&mut self.newline_due) {
+            "\n"
+        } else {
+            ""
+        };
+        match event {
+            Event::Started { .. } => out.line(text),
+            Event::Probe { .. } => out.partial(&format!("{newline}{text}")),
+            Event::HopDone { .. } => {
+                self.newline_due = true;
+                Ok(())
+            }
+            Event::Explain(_) => out.line(format!("{newline}{text}")),
+            Event::Finished { .. } => out.partial(newline),
+        }
+    }
+}
+
+/// The `--json` document: one object, written when the trace ends.
+#[derive(Debug, Clone, Default, Serialize, PartialEq)]
+pub struct JsonTrace {
+    pub target: String,
+    pub addr: Option<IpAddr>,
+    pub max_hops: u8,
+    pub packet_len: usize,
+    pub reached: bool,
+    pub hops: Vec<JsonHop>,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct JsonHop {
+    pub ttl: u8,
+    pub probes: Vec<JsonProbe>,
+}
+
+/// An answered probe has every field; an expired one only `"addr": null`.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+#[serde(untagged)]
+pub enum JsonProbe {
+    Answered {
+        addr: IpAddr,
+        name: Option<String>,
+        /// Microseconds, with a fraction: 45.1.
+        rtt_us: f64,
+        /// `"!X"`, `"!H"`, ... or null.
+        annotation: Option<String>,
+    },
+    Expired {
+        addr: Option<IpAddr>,
+    },
+}
+
+/// Collects events into a [`JsonTrace`].
+#[derive(Debug, Default)]
+pub struct JsonRenderer {
+    pub trace: JsonTrace,
+}
+
+impl JsonRenderer {
+    pub fn new() -> JsonRenderer {
+        JsonRenderer::default()
+    }
+
+    /// Take in one event; the document is written on `Finished`.
+    pub fn render(&mut self, event: &Event, out: &mut Out) -> io::Result<()> {
+        self.collect(event);
+        if let Event::Finished { .. } = event {
+            out.json(&self.trace)?;
+        }
+        Ok(())
+    }
+
+    pub fn collect(&mut self, event: &Event) {
+        match event {
+            Event::Started {
+                target_name,
+                target,
+                max_ttl,
+                packet_len,
+            } => {
+                self.trace.target = target_name.clone();
+                self.trace.addr = Some(*target);
+                self.trace.max_hops = *max_ttl;
+                self.trace.packet_len = *packet_len;
+            }
+            Event::Probe { ttl, reply, .. } => {
+                if self.trace.hops.last().map(|hop| hop.ttl) != Some(*ttl) {
+                    self.trace.hops.push(JsonHop {
+                        ttl: *ttl,
+                        probes: Vec::new(),
+                    });
+                }
+                let probe = match reply {
+                    Some(reply) => JsonProbe::Answered {
+                        addr: reply.from,
+                        name: reply.name.clone(),
+                        rtt_us: (reply.rtt.as_nanos() as f64 / 100.0).round() / 10.0,
+                        annotation: reply.verdict.annotation().map(|a| a.to_string()),
+                    },
+                    None => JsonProbe::Expired { addr: None },
+                };
+                if let Some(hop) = self.trace.hops.last_mut() {
+                    hop.probes.push(probe);
+                }
+            }
+            Event::HopDone { .. } | Event::Explain(_) => {}
+            Event::Finished { reached } => self.trace.reached = *reached,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::traceroute::{Annotation, Reply, Verdict};
+    use std::time::Duration;
+
+    fn reply(from: &str, name: Option<&str>, micros: u64, verdict: Verdict) -> Option<Reply> {
+        Some(Reply {
+            from: from.parse().expect("ip"),
+            name: name.map(str::to_string),
+            rtt: Duration::from_nanos(micros * 1000),
+            verdict,
+        })
+    }
+
+    fn probe(ttl: u8, position: usize, reply: Option<Reply>) -> Event {
+        Event::Probe {
+            ttl,
+            position,
+            reply,
+        }
+    }
+
+    /// Render a list of events to the text lines they make.
+    fn lines(numeric: bool, events: &[Event]) -> String {
+        let mut renderer = TextRenderer::new(numeric);
+        let mut text = String::new();
+        for event in events {
+            text.push_str(&renderer.text(event));
+            if matches!(event, Event::Started { .. } | Event::HopDone { .. }) {
+                text.push('\n');
+            }
+        }
+        text
+    }
+
+    fn started(name: &str, addr: &str, packet_len: usize) -> Event {
+        Event::Started {
+            target_name: name.into(),
+            target: addr.parse().expect("ip"),
+            max_ttl: 30,
+            packet_len,
+        }
+    }
+
+    /// Captured from Butskoy traceroute 2.1.2 in `netlab up chain:3`:
+    /// `traceroute -n 10.0.4.2`.
+    #[test]
+    fn numeric_trace_matches_butskoy_capture() {
+        let router = Verdict::Router;
+        let events = [
+            started("10.0.4.2", "10.0.4.2", 60),
+            probe(1, 0, reply("10.0.1.1", None, 61, router)),
+            probe(1, 1, reply("10.0.1.1", None, 7, router)),
+            probe(1, 2, reply("10.0.1.1", None, 5, router)),
+            Event::HopDone { ttl: 1 },
+            probe(2, 0, reply("10.0.2.2", None, 36, router)),
+            probe(2, 1, reply("10.0.2.2", None, 9, router)),
+            probe(2, 2, reply("10.0.2.2", None, 7, router)),
+            Event::HopDone { ttl: 2 },
+            probe(3, 0, reply("10.0.4.2", None, 47, Verdict::Arrived)),
+            probe(3, 1, reply("10.0.4.2", None, 10, Verdict::Arrived)),
+            probe(3, 2, reply("10.0.4.2", None, 10, Verdict::Arrived)),
+            Event::HopDone { ttl: 3 },
+            Event::Finished { reached: true },
+        ];
+        assert_eq!(
+            lines(true, &events),
+            "traceroute to 10.0.4.2 (10.0.4.2), 30 hops max, 60 byte packets\n\
+             \x201  10.0.1.1  0.061 ms  0.007 ms  0.005 ms\n\
+             \x202  10.0.2.2  0.036 ms  0.009 ms  0.007 ms\n\
+             \x203  10.0.4.2  0.047 ms  0.010 ms  0.010 ms\n"
+        );
+    }
+
+    /// Captured from Butskoy 2.1.2 (`traceroute h2` in chain:3 with h2's ICMP rate limit
+    /// spent): silent hops, and a line that starts with a star and then names the host.
+    #[test]
+    fn named_trace_with_stars_matches_butskoy_capture() {
+        let events = [
+            started("h2", "10.0.4.2", 60),
+            probe(1, 0, reply("10.0.1.1", Some("r1"), 35, Verdict::Router)),
+            probe(1, 1, reply("10.0.1.1", Some("r1"), 7, Verdict::Router)),
+            probe(1, 2, reply("10.0.1.1", Some("r1"), 9, Verdict::Router)),
+            Event::HopDone { ttl: 1 },
+            probe(4, 0, None),
+            probe(4, 1, None),
+            probe(4, 2, None),
+            Event::HopDone { ttl: 4 },
+            probe(9, 0, None),
+            probe(9, 1, reply("10.0.4.2", Some("h2"), 65, Verdict::Arrived)),
+            probe(9, 2, reply("10.0.4.2", Some("h2"), 18, Verdict::Arrived)),
+            Event::HopDone { ttl: 9 },
+        ];
+        assert_eq!(
+            lines(false, &events),
+            "traceroute to h2 (10.0.4.2), 30 hops max, 60 byte packets\n\
+             \x201  r1 (10.0.1.1)  0.035 ms  0.007 ms  0.009 ms\n\
+             \x204  * * *\n\
+             \x209  * h2 (10.0.4.2)  0.065 ms  0.018 ms\n"
+        );
+    }
+
+    #[test]
+    fn a_new_responder_on_the_same_line_is_named_again() {
+        let events = [
+            probe(3, 0, reply("10.0.3.2", None, 50, Verdict::Router)),
+            probe(3, 1, reply("10.0.9.2", None, 60, Verdict::Router)),
+            probe(3, 2, reply("10.0.9.2", None, 70, Verdict::Router)),
+            Event::HopDone { ttl: 3 },
+            probe(10, 0, reply("10.0.3.2", None, 50, Verdict::Router)),
+            probe(10, 1, None),
+            probe(10, 2, reply("10.0.3.2", None, 50, Verdict::Router)),
+            Event::HopDone { ttl: 10 },
+        ];
+        assert_eq!(
+            lines(true, &events),
+            " 3  10.0.3.2  0.050 ms 10.0.9.2  0.060 ms  0.070 ms\n\
+             10  10.0.3.2  0.050 ms *  0.050 ms\n"
+        );
+    }
+
+    /// A writer the test can read back after `Out` has taken it.
+    #[derive(Clone, Default)]
+    struct Shared(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+    impl std::io::Write for Shared {
+        fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+            self.0
+                .lock()
+                .map_err(|_| io::Error::other("poisoned"))?
+                .write(buf)
+        }
+        fn flush(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn rendered_stream_ends_every_hop_line_with_one_newline() {
+        let shared = Shared::default();
+        let mut out = Out::to_writer(shared.clone());
+        let mut renderer = TextRenderer::new(true);
+        for event in [
+            started("10.0.4.2", "10.0.4.2", 60),
+            probe(1, 0, reply("10.0.1.1", None, 61, Verdict::Router)),
+            Event::HopDone { ttl: 1 },
+            probe(2, 0, None),
+            Event::HopDone { ttl: 2 },
+            probe(3, 0, reply("10.0.4.2", None, 47, Verdict::Arrived)),
+            Event::HopDone { ttl: 3 },
+            Event::Finished { reached: true },
+        ] {
+            renderer.render(&event, &mut out).expect("write");
+        }
+        let text = String::from_utf8(shared.0.lock().expect("lock").clone()).expect("utf8");
+        assert_eq!(
+            text,
+            "traceroute to 10.0.4.2 (10.0.4.2), 30 hops max, 60 byte packets\n\
+             \x201  10.0.1.1  0.061 ms\n\
+             \x202  *\n\
+             \x203  10.0.4.2  0.047 ms\n"
+        );
+    }
+
+    #[test]
+    fn unnamed_address_is_shown_twice_without_dash_n() {
+        let events = [probe(2, 0, reply("10.0.2.2", None, 12, Verdict::Router))];
+        assert_eq!(lines(false, &events), " 2  10.0.2.2 (10.0.2.2)  0.012 ms");
+    }
+
+    #[test]
+    fn errors_carry_their_mark_after_the_time() {
+        let prohibited = Verdict::Stopped(Annotation::Prohibited);
+        let events = [
+            probe(4, 0, reply("10.0.3.2", None, 50, prohibited)),
+            probe(4, 1, reply("10.0.3.2", None, 10, prohibited)),
+            probe(4, 2, reply("10.0.3.2", None, 9, prohibited)),
+            Event::HopDone { ttl: 4 },
+        ];
+        assert_eq!(
+            lines(true, &events),
+            " 4  10.0.3.2  0.050 ms !X  0.010 ms !X  0.009 ms !X\n"
+        );
+    }
+
+    #[test]
+    fn ipv6_header_counts_the_forty_byte_header() {
+        let events = [started("h2", "fd00:0:0:4::2", 80)];
+        assert_eq!(
+            lines(true, &events),
+            "traceroute to h2 (fd00:0:0:4::2), 30 hops max, 80 byte packets\n"
+        );
+    }
+
+    #[test]
+    fn json_keeps_hops_probes_and_stars() {
+        let mut renderer = JsonRenderer::new();
+        for event in [
+            started("h2", "10.0.4.2", 60),
+            probe(1, 0, reply("10.0.1.1", Some("r1"), 45, Verdict::Router)),
+            probe(1, 1, None),
+            Event::HopDone { ttl: 1 },
+            probe(2, 0, reply("10.0.4.2", Some("h2"), 51, Verdict::Arrived)),
+            probe(
+                2,
+                1,
+                reply(
+                    "10.0.4.2",
+                    Some("h2"),
+                    12,
+                    Verdict::Stopped(Annotation::Host),
+                ),
+            ),
+            Event::HopDone { ttl: 2 },
+            Event::Finished { reached: true },
+        ] {
+            renderer.collect(&event);
+        }
+        let json = serde_json::to_value(&renderer.trace).expect("json");
+        assert_eq!(json["target"], "h2");
+        assert_eq!(json["addr"], "10.0.4.2");
+        assert_eq!(json["hops"][0]["ttl"], 1);
+        assert_eq!(json["hops"][0]["probes"][0]["addr"], "10.0.1.1");
+        assert_eq!(json["hops"][0]["probes"][0]["name"], "r1");
+        assert_eq!(json["hops"][0]["probes"][0]["rtt_us"], 45.0);
+        assert_eq!(
+            json["hops"][0]["probes"][1],
+            serde_json::json!({"addr": null})
+        );
+        assert_eq!(json["hops"][1]["probes"][1]["annotation"], "!H");
+        assert_eq!(
+            json["hops"][1]["probes"][0]["annotation"],
+            serde_json::Value::Null
+        );
+        assert_eq!(json["reached"], true);
+    }
+}

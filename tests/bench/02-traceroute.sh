@@ -1,0 +1,49 @@
+# netlab-traceroute vs Butskoy traceroute 2.1 on a chain of 29 routers (the target is hop 30):
+# wall time with every hop answering, and with every hop from 6 on silent (-w 1). Target: at
+# most traceroute's. Runs alternate ours / theirs so both see the same machine load.
+source "$(dirname "$0")/lib.sh"
+instance=btrace
+"$NETLAB" down --instance "$instance" >/dev/null 2>&1 || true
+trap '"$NETLAB" down --instance "$instance" >/dev/null 2>&1 || true' EXIT
+"$NETLAB" up chain:29 --instance "$instance" >/dev/null
+in_node() { local node=$1; shift; "$NETLAB" exec --instance "$instance" "$node" -- "$@"; }
+nodes="h1 h2"; for i in $(seq 1 29); do nodes="$nodes r$i"; done
+# Interleaved runs would otherwise spend the routers' ICMP token buckets (6 answers, then one
+# per second per destination) and measure the rate limit instead of the tools.
+for node in $nodes; do
+  in_node "$node" sysctl -qw net.ipv4.icmp_ratelimit=0 net.ipv6.icmp.ratelimit=0
+done
+target=10.0.30.2
+# Median wall times in ms of ours and Butskoy's for the same arguments, measured by hyperfine
+# inside h1 (so `netlab exec` is not in the figure), with warm-up runs. Prints "OURS REF".
+hyperfine_pair() {
+  local runs=$1; shift
+  local csv; csv=$(mktemp)
+  in_node h1 hyperfine -N --style none --warmup 3 --runs "$runs" --export-csv "$csv" \
+    "$NETLAB_BIN/netlab-traceroute $*" "traceroute $*" >/dev/null 2>&1
+  # CSV columns: command,mean,stddev,median,... in seconds.
+  awk -F, 'NR > 1 {printf "%.3f ", $4 * 1000}' "$csv"; echo
+  rm -f "$csv"
+}
+# Five rounds of 20 runs each; the figure is the median of the rounds' medians.
+ours=(); theirs=()
+for round in 1 2 3 4 5; do
+  read -r a b < <(hyperfine_pair 20 -n "$target")
+  ours+=("$a"); theirs+=("$b")
+done
+row traceroute "chain:29 all answering, -n" "$(median "${ours[@]}")" "$(median "${theirs[@]}")" ms "<= 1.0x"
+
+# Silent from hop 6 on: r6 drops the Time Exceeded it would send and every probe it would
+# forward, so neither a router nor the target answers TTL 6 and up.
+in_node r6 nft -f - <<'NFT'
+table inet bench {
+  chain out { type filter hook output priority 0; icmp type time-exceeded drop; }
+  chain forward_probes { type filter hook forward priority 0; udp dport 33434-65535 drop; }
+}
+NFT
+ours=(); theirs=()
+for run in 1 2 3; do
+  ours+=("$(wall_ms in_node h1 "$NETLAB_BIN/netlab-traceroute" -n -w 1 "$target")")
+  theirs+=("$(wall_ms in_node h1 traceroute -n -w 1 "$target")")
+done
+row traceroute "chain:29 silent from hop 6, -n -w 1" "$(median "${ours[@]}")" "$(median "${theirs[@]}")" ms "<= 1.0x"
