@@ -33,9 +33,8 @@ pub fn enable_receive_metadata(socket: &Socket, ipv6: bool) -> io::Result<()> {
 }
 
 /// Queue the ICMP errors about our packets on this socket: IP_RECVERR (ip(7)) or
-/// IPV6_RECVERR (ipv6(7)). Without it, a UDP socket learns of an ICMP error only as an
-/// errno on its next call (and only when connected), and an ICMP datagram socket not at all;
-/// with it, each error waits on the error queue, raises POLLERR, and `recvmsg(MSG_ERRQUEUE)`
+/// IPV6_RECVERR (ipv6(7)). Without it, a socket learns of an ICMP error at most as an errno
+/// on a later call, and only when connected (ip(7)), never which router sent it; with it, each error waits on the error queue, raises POLLERR, and `recvmsg(MSG_ERRQUEUE)`
 /// ([`receive`] with `error_queue`) returns it as a `sock_extended_err`: the ICMP type and
 /// code, and the router that sent it (the "offender"). Unprivileged ping and traceroute
 /// both hear routers this way. This is the one place netlab sets the option.

@@ -8,8 +8,9 @@
 //! raises it. [`super::control::wait`] (netlab-ping, one socket) is this call with one
 //! descriptor.
 //!
-//! ppoll rather than poll: it takes a timespec, so a 1.7 ms wait stays 1.7 ms instead of
-//! being rounded to whole milliseconds (down to a busy 0 ms loop, or up to a late send).
+//! ppoll rather than poll: it takes a timespec, so a 1.7 ms wait stays 1.7 ms. poll's whole
+//! milliseconds would make `ping -i 0.002` drift late by up to a millisecond per request,
+//! or, rounded down, turn traceroute's last 0.4 ms of waiting into a busy 0 ms loop.
 
 use std::io;
 use std::os::fd::{AsRawFd, BorrowedFd};

@@ -28,7 +28,8 @@
 //! That is what classic traceroute did, and what `--explain` can then show byte by byte.
 //!
 //! The socket options (IP_RECVERR, no Don't Fragment) are set by `lib/sock/control.rs`, and
-//! the wait on all probe sockets at once is `lib/sock/poll.rs`, both shared with netlab-ping.
+//! the wait on all probe sockets at once is `lib/sock/poll.rs`: netlab-ping sets its
+//! IP_RECVERR and waits through the same code.
 
 use std::collections::{BTreeMap, HashMap};
 use std::io;
@@ -312,6 +313,8 @@ impl Prober for UdpProber {
             enable_probe_metadata(&socket, self.family)
                 .map_err(|err| TraceError::io("enable IP_RECVERR for", destination, err))?;
         }
+        // Without Don't Fragment, as Butskoy sends unless asked (`-F`): a probe larger than a
+        // link's MTU is fragmented on the way instead of answered "fragmentation needed".
         control::allow_fragmentation(&socket, self.family == Family::V6)
             .map_err(|err| TraceError::io("clear Don't Fragment for", destination, err))?;
         let ttl = u32::from(probe.ttl);
