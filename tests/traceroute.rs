@@ -540,3 +540,77 @@ fn ipv6_reject_on_the_last_router_gives_x_and_n_marks() {
         );
     }
 }
+
+#[test]
+fn demo_hops_are_named_like_butskoy_names_them() {
+    if !root_or_skip("demo_hops_are_named_like_butskoy_names_them") {
+        return;
+    }
+    let lab = Lab::up("demo");
+    answer_everything(&lab, &["h1", "r1", "r2", "srv"]);
+    let reference = ok_text(&lab.exec("h1", &["traceroute", "-w", "3", "srv"]));
+    let text = ok_text(&ours(&lab, "h1", &["-w", "3", "srv"]));
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(
+        lines[0],
+        format!(
+            "traceroute to srv ({}), 30 hops max, 60 byte packets",
+            lab.addr4("srv")
+        )
+    );
+    // The node's hosts file answers first: the short names netlab writes there.
+    assert!(lines[1].starts_with(" 1  r1 (10.0.1.1)  "), "{text}");
+    assert!(lines[2].starts_with(" 2  r2 (10.0.2.2)  "), "{text}");
+    assert!(lines[3].starts_with(" 3  srv (10.0.3.2)  "), "{text}");
+    assert_eq!(
+        shape(&text),
+        shape(&reference),
+        "ours:\n{text}\nButskoy:\n{reference}"
+    );
+}
+
+/// Both tools run with an empty /etc/hosts (a private mount namespace binds /dev/null over
+/// it), so the target's address and every hop's name come from the demo's DNS server: Knot
+/// on srv, with its A records and the PTR records of its reverse zones.
+#[test]
+fn without_a_hosts_file_names_come_from_the_lab_dns_server() {
+    if !root_or_skip("without_a_hosts_file_names_come_from_the_lab_dns_server") {
+        return;
+    }
+    let lab = Lab::up("demo");
+    answer_everything(&lab, &["h1", "r1", "r2", "srv"]);
+    let no_hosts = |command: &str| {
+        let line = format!("unshare -m sh -c 'mount --bind /dev/null /etc/hosts && {command}'");
+        ok_text(&lab.sh("h1", &line))
+    };
+    let binary = bin("netlab-traceroute");
+    let ours_line = format!("{} -w 3 srv", binary.display());
+    let text = no_hosts(&ours_line);
+    let reference = no_hosts("traceroute -w 3 srv");
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(
+        lines[0],
+        format!(
+            "traceroute to srv ({}), 30 hops max, 60 byte packets",
+            lab.addr4("srv")
+        ),
+        "{text}"
+    );
+    assert!(
+        lines[1].starts_with(" 1  r1.lab.test (10.0.1.1)  "),
+        "{text}"
+    );
+    assert!(
+        lines[2].starts_with(" 2  r2.lab.test (10.0.2.2)  "),
+        "{text}"
+    );
+    assert!(
+        lines[3].starts_with(" 3  srv.lab.test (10.0.3.2)  "),
+        "{text}"
+    );
+    assert_eq!(
+        shape(&text),
+        shape(&reference),
+        "ours:\n{text}\nButskoy:\n{reference}"
+    );
+}

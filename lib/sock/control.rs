@@ -18,18 +18,55 @@ use std::time::{Duration, SystemTime};
 
 use socket2::Socket;
 
+use super::poll::poll_many;
+
 /// Ask the kernel to attach receive timestamps, the TTL (hop limit), and to queue ICMP
 /// errors about our packets (`ipv6` selects the IPv6 options).
 pub fn enable_receive_metadata(socket: &Socket, ipv6: bool) -> io::Result<()> {
     set_int(socket, libc::SOL_SOCKET, libc::SO_TIMESTAMPNS, 1)?;
     if ipv6 {
         set_int(socket, libc::SOL_IPV6, libc::IPV6_RECVHOPLIMIT, 1)?;
-        set_int(socket, libc::SOL_IPV6, libc::IPV6_RECVERR, 1)?;
     } else {
         set_int(socket, libc::SOL_IP, libc::IP_RECVTTL, 1)?;
-        set_int(socket, libc::SOL_IP, libc::IP_RECVERR, 1)?;
     }
-    Ok(())
+    enable_error_queue(socket, ipv6)
+}
+
+/// Queue the ICMP errors about our packets on this socket: IP_RECVERR (ip(7)) or
+/// IPV6_RECVERR (ipv6(7)). Without it, a socket learns of an ICMP error at most as an errno
+/// on a later call, and only when connected (ip(7)), never which router sent it; with it, each error waits on the error queue, raises POLLERR, and `recvmsg(MSG_ERRQUEUE)`
+/// ([`receive`] with `error_queue`) returns it as a `sock_extended_err`: the ICMP type and
+/// code, and the router that sent it (the "offender"). Unprivileged ping and traceroute
+/// both hear routers this way. This is the one place netlab sets the option.
+pub fn enable_error_queue(socket: &Socket, ipv6: bool) -> io::Result<()> {
+    if ipv6 {
+        set_int(socket, libc::SOL_IPV6, libc::IPV6_RECVERR, 1)
+    } else {
+        set_int(socket, libc::SOL_IP, libc::IP_RECVERR, 1)
+    }
+}
+
+/// Let our packets be fragmented on the way: IP_MTU_DISCOVER = IP_PMTUDISC_DONT (ip(7);
+/// IPV6_MTU_DISCOVER, ipv6(7)). Linux sets Don't Fragment on UDP by default for path MTU
+/// discovery (RFC 1191), so a datagram larger than a link's MTU is answered with
+/// "fragmentation needed" instead of crossing it. (IPv6 routers never fragment, RFC 8200
+/// §4.5; there this only lets our own kernel fragment at the source.)
+pub fn allow_fragmentation(socket: &Socket, ipv6: bool) -> io::Result<()> {
+    if ipv6 {
+        set_int(
+            socket,
+            libc::SOL_IPV6,
+            libc::IPV6_MTU_DISCOVER,
+            libc::IPV6_PMTUDISC_DONT,
+        )
+    } else {
+        set_int(
+            socket,
+            libc::SOL_IP,
+            libc::IP_MTU_DISCOVER,
+            libc::IP_PMTUDISC_DONT,
+        )
+    }
 }
 
 /// `setsockopt` with an `int` value, for the options socket2 has no method for.
@@ -260,31 +297,14 @@ pub struct Readiness {
     pub error: bool,
 }
 
-/// Wait until the socket has a packet or a queued error, or `timeout` passes. An
-/// interrupted wait (a signal) returns "nothing ready" so the caller re-checks its clock.
+/// Wait until the socket has a packet or a queued error, or `timeout` passes: a
+/// [`super::poll::poll_many`] over one socket. An interrupted wait (a signal) returns
+/// "nothing ready" so the caller re-checks its clock.
 pub fn wait(fd: BorrowedFd<'_>, timeout: Duration) -> io::Result<Readiness> {
-    let mut poll = libc::pollfd {
-        fd: fd.as_raw_fd(),
-        events: libc::POLLIN,
-        revents: 0,
-    };
-    // ppoll takes a timespec: a 1.7 ms wait stays 1.7 ms (poll's whole milliseconds would
-    // make `ping -i 0.002` drift late by up to a millisecond per request).
-    let timeout = libc::timespec {
-        tv_sec: timeout.as_secs().min(i32::MAX as u64) as libc::time_t,
-        tv_nsec: libc::c_long::from(timeout.subsec_nanos() as i32),
-    };
-    // SAFETY: one valid pollfd, a valid timespec, no signal mask change.
-    let result = unsafe { libc::ppoll(&mut poll, 1, &timeout, std::ptr::null()) };
-    if result < 0 {
-        let err = io::Error::last_os_error();
-        if err.kind() == io::ErrorKind::Interrupted {
-            return Ok(Readiness::default());
-        }
-        return Err(err);
-    }
+    let ready = poll_many(&[fd], libc::POLLIN, timeout)?;
+    let ready = ready.first().copied().unwrap_or_default();
     Ok(Readiness {
-        readable: poll.revents & libc::POLLIN != 0,
-        error: poll.revents & libc::POLLERR != 0,
+        readable: ready.readable,
+        error: ready.error,
     })
 }

@@ -3,3 +3,4 @@
 
 pub mod control;
 pub mod icmp;
+pub mod poll;

@@ -20,7 +20,7 @@
 //! | [`tcp`]           | TCP SYN probes (`-T`), unprivileged too                            |
 //! | [`annotation`]    | what an ICMP answer means: router, arrived, or `!H`/`!N`/`!X`...   |
 //! | [`engine`]        | the loop tying schedule and sockets together; it emits [`Event`]s  |
-//! | [`names`]         | the target's address and the routers' names (reverse lookups)      |
+//! | [`names`]         | the target's address and the routers' names, via `dns::resolver`  |
 //! | [`render`]        | Butskoy-style text and JSON, built from the events                 |
 //! | [`explain`]       | `--explain`: one probe and its answer decoded, per hop             |
 //!

@@ -22,9 +22,10 @@ use socket2::{Domain, Protocol, SockAddr, Socket, Type};
 
 use super::annotation::Verdict;
 use super::probe::{Answer, Evidence, ProbeSpec, Prober, Sent};
-use super::udp::{enable_error_queue, error_queue_answer, poll_many, Ready};
+use super::udp::{enable_probe_metadata, error_queue_answer};
 use super::TraceError;
 use crate::sock::control;
+use crate::sock::poll::{poll_many, Ready};
 use crate::wire::icmp::Family;
 
 /// Butskoy's default port for `-T`: web servers listen there, so firewalls let it through.
@@ -100,7 +101,7 @@ impl Prober for TcpProber {
         };
         let socket = Socket::new(domain, Type::STREAM.nonblocking(), Some(Protocol::TCP))
             .map_err(|err| TraceError::io("open TCP socket for", destination, err))?;
-        enable_error_queue(&socket, self.family)
+        enable_probe_metadata(&socket, self.family)
             .map_err(|err| TraceError::io("enable IP_RECVERR for", destination, err))?;
         let ttl = u32::from(probe.ttl);
         match self.family {

@@ -27,13 +27,14 @@
 //! inside each error and look the (source port, destination port) pair up among our probes.
 //! That is what classic traceroute did, and what `--explain` can then show byte by byte.
 //!
-//! `poll_many` below waits on many sockets at once; `lib/sock/control.rs` waits on one. The
-//! two belong together there once the ping and traceroute branches are merged.
+//! The socket options (IP_RECVERR, no Don't Fragment) are set by `lib/sock/control.rs`, and
+//! the wait on all probe sockets at once is `lib/sock/poll.rs`: netlab-ping sets its
+//! IP_RECVERR and waits through the same code.
 
 use std::collections::{BTreeMap, HashMap};
 use std::io;
 use std::net::{IpAddr, SocketAddr};
-use std::os::fd::{AsFd, AsRawFd};
+use std::os::fd::AsFd;
 use std::time::{Duration, SystemTime};
 
 use socket2::{Domain, Protocol, SockAddr, Socket, Type};
@@ -43,6 +44,7 @@ use super::probe::{Answer, Evidence, ProbeSpec, Prober, Sent};
 use super::TraceError;
 use crate::sock::control::{self, ErrorOrigin};
 use crate::sock::icmp::IcmpSocket;
+use crate::sock::poll::{poll_many, Ready};
 use crate::wire::icmp::{self as icmp_wire, ErrorKind, Family, Message};
 
 /// The UDP header (RFC 768): source port, destination port, length, checksum.
@@ -308,10 +310,12 @@ impl Prober for UdpProber {
         let socket = Socket::new(domain, Type::DGRAM.nonblocking(), Some(Protocol::UDP))
             .map_err(|err| TraceError::io("open UDP socket for", destination, err))?;
         if self.raw.is_none() {
-            enable_error_queue(&socket, self.family)
+            enable_probe_metadata(&socket, self.family)
                 .map_err(|err| TraceError::io("enable IP_RECVERR for", destination, err))?;
         }
-        allow_fragmentation(&socket, self.family)
+        // Without Don't Fragment, as Butskoy sends unless asked (`-F`): a probe larger than a
+        // link's MTU is fragmented on the way instead of answered "fragmentation needed".
+        control::allow_fragmentation(&socket, self.family == Family::V6)
             .map_err(|err| TraceError::io("clear Don't Fragment for", destination, err))?;
         let ttl = u32::from(probe.ttl);
         match self.family {
@@ -399,82 +403,12 @@ impl Prober for UdpProber {
     }
 }
 
-/// IP_RECVERR (IPV6_RECVERR) and kernel receive timestamps: all a probe socket needs. (The
-/// shared `control::enable_receive_metadata` also asks for the TTL of arriving packets,
-/// which a probe never uses; one syscall per probe less.)
-pub(crate) fn enable_error_queue(socket: &Socket, family: Family) -> io::Result<()> {
+/// Kernel receive timestamps and the error queue: all a probe socket needs. (The shared
+/// `control::enable_receive_metadata` also asks for the TTL of arriving packets, which a
+/// probe never uses; one syscall per probe less.)
+pub(crate) fn enable_probe_metadata(socket: &Socket, family: Family) -> io::Result<()> {
     control::set_int(socket, libc::SOL_SOCKET, libc::SO_TIMESTAMPNS, 1)?;
-    match family {
-        Family::V4 => control::set_int(socket, libc::SOL_IP, libc::IP_RECVERR, 1),
-        Family::V6 => control::set_int(socket, libc::SOL_IPV6, libc::IPV6_RECVERR, 1),
-    }
-}
-
-/// Send without Don't Fragment, as Butskoy does unless asked (`-F`): a probe larger than a
-/// link's MTU is fragmented on the way instead of being answered with "fragmentation needed".
-/// (Linux sets DF on UDP by default, for path MTU discovery, RFC 1191.)
-fn allow_fragmentation(socket: &Socket, family: Family) -> io::Result<()> {
-    match family {
-        Family::V4 => control::set_int(
-            socket,
-            libc::SOL_IP,
-            libc::IP_MTU_DISCOVER,
-            libc::IP_PMTUDISC_DONT,
-        ),
-        Family::V6 => control::set_int(
-            socket,
-            libc::SOL_IPV6,
-            libc::IPV6_MTU_DISCOVER,
-            libc::IPV6_PMTUDISC_DONT,
-        ),
-    }
-}
-
-/// What poll reported for one socket.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct Ready {
-    /// A datagram is waiting (POLLIN).
-    pub readable: bool,
-    /// A TCP connect finished (POLLOUT): the target answered the SYN.
-    pub writable: bool,
-    /// The error queue is not empty (POLLERR).
-    pub error: bool,
-}
-
-/// Wait until any of `fds` has a packet or a queued error (POLLERR is always reported), or
-/// `timeout` passes. Returns one [`Ready`] per fd. An interrupted wait reports nothing ready.
-pub fn poll_many(
-    fds: &[std::os::fd::BorrowedFd<'_>],
-    events: libc::c_short,
-    timeout: Duration,
-) -> io::Result<Vec<Ready>> {
-    let mut polls: Vec<libc::pollfd> = fds
-        .iter()
-        .map(|fd| libc::pollfd {
-            fd: fd.as_raw_fd(),
-            events,
-            revents: 0,
-        })
-        .collect();
-    // Round up so a 0.4 ms wait does not become a busy 0 ms loop.
-    let millis = timeout.as_micros().div_ceil(1000).min(i32::MAX as u128) as i32;
-    // SAFETY: `polls` is a valid array of `polls.len()` pollfd records.
-    let result = unsafe { libc::poll(polls.as_mut_ptr(), polls.len() as libc::nfds_t, millis) };
-    if result < 0 {
-        let err = io::Error::last_os_error();
-        if err.kind() == io::ErrorKind::Interrupted {
-            return Ok(vec![Ready::default(); fds.len()]);
-        }
-        return Err(err);
-    }
-    Ok(polls
-        .iter()
-        .map(|poll| Ready {
-            readable: poll.revents & libc::POLLIN != 0,
-            writable: poll.revents & libc::POLLOUT != 0,
-            error: poll.revents & libc::POLLERR != 0,
-        })
-        .collect())
+    control::enable_error_queue(socket, family == Family::V6)
 }
 
 #[cfg(test)]
