@@ -178,6 +178,10 @@ pub enum Seen {
     Other,
 }
 
+/// The most entries a table reserves room for when it is created (synwatch's default
+/// capacity, `DEFAULT_TABLE_CAP`).
+const PRESIZE_LIMIT: usize = 65_536;
+
 /// Half-open handshakes seen on the wire, at most `capacity` of them.
 #[derive(Debug)]
 pub struct HandshakeTable {
@@ -201,8 +205,15 @@ impl HandshakeTable {
     pub fn new(capacity: usize) -> HandshakeTable {
         HandshakeTable {
             capacity: capacity.max(1),
-            entries: HashMap::with_hasher(FoldState::new()),
-            by_age: VecDeque::new(),
+            // Sized for a full table up front (up to the default capacity; a bigger `--table-cap`
+            // grows as needed): growing by doubling rehashes every entry each time, and a flood
+            // fills the table within two seconds. Pages not yet written cost nothing (the
+            // kernel maps them on first write).
+            entries: HashMap::with_capacity_and_hasher(
+                capacity.clamp(1, PRESIZE_LIMIT),
+                FoldState::new(),
+            ),
+            by_age: VecDeque::with_capacity(capacity.clamp(1, PRESIZE_LIMIT)),
             next_order: 0,
             evictions: 0,
             expired: 0,
@@ -267,31 +278,30 @@ impl HandshakeTable {
         }
     }
 
-    fn insert(&mut self, key: Key, now: Duration) -> Seen {
-        if self.entries.len() >= self.capacity && !self.entries.contains_key(&key) {
+    /// Add a handshake the table does not hold yet (`observe` has just looked). One lookup
+    /// per SYN, not three: under a flood each lookup of a new key misses the cache.
+    fn insert(&mut self, key: Key, now: Duration) {
+        if self.entries.len() >= self.capacity {
             // Full: forget the oldest handshake. Under a flood it is almost surely spoofed.
             if self.pop_oldest().is_some() {
                 self.evictions += 1;
             }
         }
         let order = self.next_order;
-        match self.entries.entry(key) {
-            Slot::Occupied(_) => return Seen::SynRetransmit,
-            Slot::Vacant(slot) => {
-                slot.insert(Entry {
-                    order,
-                    first_seen: now,
-                    syn_ack_seen: false,
-                });
-            }
-        }
         self.next_order += 1;
+        self.entries.insert(
+            key,
+            Entry {
+                order,
+                first_seen: now,
+                syn_ack_seen: false,
+            },
+        );
         self.by_age.push_back((order, key));
         self.peak = self.peak.max(self.entries.len());
         if self.by_age.len() > 2 * self.capacity {
             self.compact();
         }
-        Seen::Syn
     }
 
     /// Remove and return the oldest live entry, skipping stale lines.
