@@ -35,7 +35,7 @@ const BLOCK_SIZE: u32 = 128 << 10;
 /// 16-byte aligned), so the ring holds about 26 000 frames: over a third of a second of this
 /// lab's fastest flood (35 000 SYNs/s and as many SYN-ACKs) even if we stopped reading. The
 /// kernel zeroes every page of the ring when it creates it, which is not free: a 16 MiB ring
-/// cost about a tenth of synwatch's CPU over a 200 000-SYN flood. 4 MiB still shows 0 drops
+/// cost about 8% of synwatch's CPU over a 200 000-SYN flood. 4 MiB still shows 0 drops
 /// there (PACKET_STATISTICS, `make bench`); tcpdump's default buffer is 2 MiB.
 const BLOCK_COUNT: u32 = 32;
 /// For TPACKET_V3 frames are packed with variable size; the frame size only has to divide the
