@@ -20,8 +20,8 @@
 
 use std::collections::hash_map::Entry as Slot;
 use std::collections::{HashMap, VecDeque};
-use std::hash::{BuildHasher, Hasher, RandomState};
-use std::net::SocketAddr;
+use std::hash::{BuildHasher, Hash, Hasher, RandomState};
+use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 
 use super::decode::Segment;
@@ -100,11 +100,56 @@ impl Hasher for FoldHasher {
     }
 }
 
-/// One handshake: the client's and the server's address and port.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+/// One handshake: the client's and the server's address and port, packed into 38 bytes.
+///
+/// Why packed: under a flood the table holds tens of thousands of entries and every SYN looks
+/// up one at random, so the table's size in memory decides how often a lookup misses the
+/// cache. Two `SocketAddr`s take 64 bytes (an IPv6 socket address also carries a flow label
+/// and a scope id, which a handshake does not need); both addresses as 16 bytes each (IPv4
+/// as an IPv4-mapped IPv6 address, RFC 4291 §2.5.5.2, with a flag so the families never mix)
+/// and both ports fit in 38, and hash as five words.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 struct Key {
-    client: SocketAddr,
-    server: SocketAddr,
+    client: [u8; 16],
+    server: [u8; 16],
+    client_port: u16,
+    server_port: u16,
+    ipv6: bool,
+}
+
+impl Key {
+    fn new(client: SocketAddr, server: SocketAddr) -> Key {
+        let bytes = |address: IpAddr| match address {
+            IpAddr::V4(v4) => v4.to_ipv6_mapped().octets(),
+            IpAddr::V6(v6) => v6.octets(),
+        };
+        Key {
+            client: bytes(client.ip()),
+            server: bytes(server.ip()),
+            client_port: client.port(),
+            server_port: server.port(),
+            ipv6: client.is_ipv6(),
+        }
+    }
+}
+
+impl Hash for Key {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        let word = |bytes: &[u8; 16], half: usize| {
+            let mut word = [0u8; 8];
+            word.copy_from_slice(&bytes[half * 8..half * 8 + 8]);
+            u64::from_ne_bytes(word)
+        };
+        state.write_u64(word(&self.client, 0));
+        state.write_u64(word(&self.client, 1));
+        state.write_u64(word(&self.server, 0));
+        state.write_u64(word(&self.server, 1));
+        state.write_u64(
+            u64::from(self.client_port)
+                | u64::from(self.server_port) << 16
+                | u64::from(self.ipv6) << 32,
+        );
+    }
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -133,6 +178,10 @@ pub enum Seen {
     Other,
 }
 
+/// The most entries a table reserves room for when it is created (synwatch's default
+/// capacity, `DEFAULT_TABLE_CAP`).
+const PRESIZE_LIMIT: usize = 65_536;
+
 /// Half-open handshakes seen on the wire, at most `capacity` of them.
 #[derive(Debug)]
 pub struct HandshakeTable {
@@ -156,8 +205,15 @@ impl HandshakeTable {
     pub fn new(capacity: usize) -> HandshakeTable {
         HandshakeTable {
             capacity: capacity.max(1),
-            entries: HashMap::with_hasher(FoldState::new()),
-            by_age: VecDeque::new(),
+            // Sized for a full table up front (up to the default capacity; a bigger `--table-cap`
+            // grows as needed): growing by doubling rehashes every entry each time, and a flood
+            // fills the table within two seconds. Pages not yet written cost nothing (the
+            // kernel maps them on first write).
+            entries: HashMap::with_capacity_and_hasher(
+                capacity.clamp(1, PRESIZE_LIMIT),
+                FoldState::new(),
+            ),
+            by_age: VecDeque::with_capacity(capacity.clamp(1, PRESIZE_LIMIT)),
             next_order: 0,
             evictions: 0,
             expired: 0,
@@ -186,24 +242,15 @@ impl HandshakeTable {
         watched: impl Fn(u16) -> bool,
     ) -> Seen {
         if segment.rst() {
-            let forward = Key {
-                client: segment.source,
-                server: segment.destination,
-            };
-            let backward = Key {
-                client: segment.destination,
-                server: segment.source,
-            };
+            let forward = Key::new(segment.source, segment.destination);
+            let backward = Key::new(segment.destination, segment.source);
             self.remove(&forward);
             self.remove(&backward);
             return Seen::Reset;
         }
         match (segment.syn(), segment.ack()) {
             (true, false) if watched(segment.destination.port()) => {
-                let key = Key {
-                    client: segment.source,
-                    server: segment.destination,
-                };
+                let key = Key::new(segment.source, segment.destination);
                 if self.entries.contains_key(&key) {
                     return Seen::SynRetransmit;
                 }
@@ -211,20 +258,14 @@ impl HandshakeTable {
                 Seen::Syn
             }
             (true, true) if watched(segment.source.port()) => {
-                let key = Key {
-                    client: segment.destination,
-                    server: segment.source,
-                };
+                let key = Key::new(segment.destination, segment.source);
                 if let Some(entry) = self.entries.get_mut(&key) {
                     entry.syn_ack_seen = true;
                 }
                 Seen::SynAck
             }
             (false, true) => {
-                let key = Key {
-                    client: segment.source,
-                    server: segment.destination,
-                };
+                let key = Key::new(segment.source, segment.destination);
                 match self.entries.get(&key) {
                     Some(entry) if entry.syn_ack_seen => {
                         self.remove(&key);
@@ -237,31 +278,30 @@ impl HandshakeTable {
         }
     }
 
-    fn insert(&mut self, key: Key, now: Duration) -> Seen {
-        if self.entries.len() >= self.capacity && !self.entries.contains_key(&key) {
+    /// Add a handshake the table does not hold yet (`observe` has just looked). One lookup
+    /// per SYN, not three: under a flood each lookup of a new key misses the cache.
+    fn insert(&mut self, key: Key, now: Duration) {
+        if self.entries.len() >= self.capacity {
             // Full: forget the oldest handshake. Under a flood it is almost surely spoofed.
             if self.pop_oldest().is_some() {
                 self.evictions += 1;
             }
         }
         let order = self.next_order;
-        match self.entries.entry(key) {
-            Slot::Occupied(_) => return Seen::SynRetransmit,
-            Slot::Vacant(slot) => {
-                slot.insert(Entry {
-                    order,
-                    first_seen: now,
-                    syn_ack_seen: false,
-                });
-            }
-        }
         self.next_order += 1;
+        self.entries.insert(
+            key,
+            Entry {
+                order,
+                first_seen: now,
+                syn_ack_seen: false,
+            },
+        );
         self.by_age.push_back((order, key));
         self.peak = self.peak.max(self.entries.len());
         if self.by_age.len() > 2 * self.capacity {
             self.compact();
         }
-        Seen::Syn
     }
 
     /// Remove and return the oldest live entry, skipping stale lines.

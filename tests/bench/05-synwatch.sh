@@ -2,6 +2,10 @@
 # always -c), watched by netlab-synwatch and by `tcpdump -w /dev/null` with the same filter at
 # the same time. Rows: SYNs counted vs an nft counter in srv (the kernel's own count of SYNs
 # that arrived), capture drops, and CPU time (user+sys from /usr/bin/time) vs tcpdump.
+# Same work for both: one interface, the same filter, the same 14 s window, whole frames kept
+# (tcpdump's default snaplen is synwatch's, 262144), and the same 4 MiB ring (-B 4096: the
+# kernel zeroes a ring when it is created, so unequal rings would bill one tool for memory the
+# other does not ask for). -w writes raw packets, so tcpdump resolves no names either way.
 source "$(dirname "$0")/lib.sh"
 instance=bsynwatch
 work=$(mktemp -d)
@@ -25,7 +29,7 @@ for run in 1 2 3; do
     "$NETLAB_BIN/netlab-synwatch" -i eth-r1 -p 8080 --json --duration "$watch_secs" >"$work/ours.json" 2>/dev/null &
   ours_pid=$!
   in_srv /usr/bin/time -f '%U %S' -o "$work/tcpdump.time" timeout -s INT "$watch_secs" \
-    tcpdump -i eth-r1 -w /dev/null 'tcp port 8080 and tcp[tcpflags] & (tcp-syn|tcp-ack|tcp-rst|tcp-fin) != 0' \
+    tcpdump -i eth-r1 -B 4096 -w /dev/null 'tcp port 8080 and tcp[tcpflags] & (tcp-syn|tcp-ack|tcp-rst|tcp-fin) != 0' \
     2>"$work/tcpdump.err" &
   dump_pid=$!
   sleep 2
