@@ -372,3 +372,19 @@ fn node_nft_rules_and_sysctls_are_applied() {
     let through = lab.exec("h1", &["ping", "-c", "1", "-W", "2", &lab.addr4("h2")]);
     assert!(through.status.success(), "{}", stdout(&through));
 }
+
+#[test]
+fn up_waits_for_a_services_ready_command() {
+    if !root_or_skip("up_waits_for_a_services_ready_command") {
+        return;
+    }
+    let lab = Lab::up(&topo_file("slow-service.toml"));
+    // The file appears 300 ms after the service starts; `up` returned only once it existed.
+    let usable = std::path::Path::new("/run/netlab")
+        .join(&lab.instance)
+        .join("usable");
+    assert!(
+        usable.exists(),
+        "up returned before the ready_command succeeded"
+    );
+}

@@ -99,6 +99,10 @@ struct RawService {
     /// `tcp:PORT`, `udp:PORT` or `none`.
     #[serde(default)]
     ready: Option<Spanned<String>>,
+    /// A command run inside the node after the port check, polled until it exits 0: for a
+    /// server that binds its port before it can answer (knotd loads its zones after binding).
+    #[serde(default)]
+    ready_command: Vec<String>,
 }
 
 /// Host or router. Routers forward packets and get the `.1` end of their links.
@@ -170,6 +174,8 @@ pub struct Service {
     pub command: Vec<String>,
     pub templates: Vec<String>,
     pub ready: Readiness,
+    /// Empty, or a command that must succeed inside the node before the service counts as up.
+    pub ready_command: Vec<String>,
 }
 
 /// A checked topology with every address decided.
@@ -516,6 +522,7 @@ impl Topology {
                 command: raw_service.command.clone(),
                 templates: raw_service.templates.clone(),
                 ready,
+                ready_command: raw_service.ready_command.clone(),
             });
         }
 

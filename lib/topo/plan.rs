@@ -95,6 +95,7 @@ pub struct ServicePlan {
     /// (template in the topology's folder, rendered file in the run directory)
     pub templates: Vec<(PathBuf, PathBuf)>,
     pub ready: Readiness,
+    pub ready_command: Vec<String>,
 }
 
 impl fmt::Display for ServicePlan {
@@ -260,6 +261,7 @@ impl Plan {
                         })
                         .collect(),
                     ready: service.ready.clone(),
+                    ready_command: service.ready_command.iter().map(|a| expand(a)).collect(),
                 }
             })
             .collect();

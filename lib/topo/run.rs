@@ -350,7 +350,7 @@ fn start_service(
                 tail.join(" | ")
             )));
         }
-        if is_ready(pid, &service.ready) {
+        if is_ready(pid, &service.ready) && answers(service) {
             break;
         }
         if Instant::now() > deadline {
@@ -371,6 +371,21 @@ fn start_service(
         start_time: start_time(pid).unwrap_or(0),
         log,
     })
+}
+
+/// Does the service's `ready_command` (if any) succeed inside its node yet?
+fn answers(service: &ServicePlan) -> bool {
+    if service.ready_command.is_empty() {
+        return true;
+    }
+    Command::new("ip")
+        .args(["netns", "exec", &service.ns])
+        .args(&service.ready_command)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|status| status.success())
 }
 
 /// Is the service listening yet? `/proc/PID/net/*` shows the socket tables of the namespace
