@@ -6,7 +6,7 @@ mod common;
 use std::io::Read;
 use std::process::{Child, Command};
 
-use common::{bin, root_or_skip, stderr, stdout, Lab};
+use common::{bin, check_answers, root_or_skip, stderr, stdout, Lab};
 
 /// "Terminal 1": the watcher, started before the traffic and read after it ends.
 fn watcher(lab: &Lab, port: &str) -> Child {
@@ -202,25 +202,22 @@ fn lab05_worksheet_steps_and_check() {
     assert!(stuck.contains("accept 5/4"), "{stuck}");
 
     // The questions, answered from the evidence above, then graded.
-    let answers = format!(
-        "backlog_8080 = \"{}\"\nsyn_recv_peak = \"{syn_recv_peak}\"\ncookie_counter = \"SyncookiesSent\"\n\
-         spoofed_completed = \"{}\"\nno_cookie_counter = \"TCPReqQFullDrop\"\nhalf_open_lifetime_s = \"7\"\n\
-         server_state_after_synack = \"SYN-RECV\"\nstuck_counter = \"ListenOverflows\"\n",
-        backlog[2],
+    let answers = [
+        ("backlog_8080", backlog[2].to_string()),
+        ("syn_recv_peak", syn_recv_peak.to_string()),
+        ("cookie_counter", "SyncookiesSent".to_string()),
         // No real client connected during Step 3: every completion would be a forged one.
-        completed,
-    );
-    let file = std::env::temp_dir().join(format!("lab05-answers-{}.toml", lab.instance));
-    std::fs::write(&file, answers).expect("write answers");
-    let check = Command::new(bin("netlab"))
-        .args(["check", "05", "--answers", file.to_str().expect("utf8")])
-        .output()
-        .expect("netlab check");
-    let _ = std::fs::remove_file(&file);
+        ("spoofed_completed", completed.to_string()),
+        ("no_cookie_counter", "TCPReqQFullDrop".to_string()),
+        ("half_open_lifetime_s", "7".to_string()),
+        ("server_state_after_synack", "SYN-RECV".to_string()),
+        ("stuck_counter", "ListenOverflows".to_string()),
+    ];
+    let (answers, check) = check_answers("05", &answers);
     assert_eq!(
         check.status.code(),
         Some(0),
-        "{}{}",
+        "{answers}\n{}{}",
         stdout(&check),
         stderr(&check)
     );

@@ -9,30 +9,7 @@ use std::collections::BTreeMap;
 use std::process::Command;
 use std::time::Duration;
 
-use common::{bin, root_or_skip, stderr, stdout, Lab};
-
-/// The worksheet's commands that run inside a node: (node, shell line after `--`).
-fn worksheet_commands() -> Vec<(String, String)> {
-    let readme = std::fs::read_to_string(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/labs/02-traceroute/README.md"
-    ))
-    .expect("read the worksheet");
-    let mut in_block = false;
-    let mut commands = Vec::new();
-    for line in readme.lines() {
-        if line.starts_with("```") {
-            in_block = !in_block;
-            continue;
-        }
-        let Some(rest) = line.strip_prefix("netlab exec ").filter(|_| in_block) else {
-            continue;
-        };
-        let (node, command) = rest.split_once(" -- ").expect("netlab exec NODE -- CMD");
-        commands.push((node.to_string(), command.to_string()));
-    }
-    commands
-}
+use common::{bin, check_answers, root_or_skip, stderr, stdout, worksheet_commands, Lab};
 
 /// The output of the step whose command is `command`, or (for a long one) starts with it.
 fn step<'a>(outputs: &'a BTreeMap<String, String>, command: &str) -> &'a str {
@@ -64,7 +41,7 @@ fn worksheet_steps_run_and_their_answers_check_out() {
     if !root_or_skip("worksheet_steps_run_and_their_answers_check_out") {
         return;
     }
-    let commands = worksheet_commands();
+    let commands = worksheet_commands("02-traceroute");
     assert!(commands.len() >= 10, "{commands:?}");
     let binary = bin("netlab-traceroute");
     let lab = Lab::up("labs/02-traceroute");
@@ -164,29 +141,22 @@ fn worksheet_steps_run_and_their_answers_check_out() {
         "the third run must show srv's rate limit:\n{burst}"
     );
 
-    let answers = format!(
-        "hops_to_srv = \"{hops_to_srv}\"\n\
-         silent_hop = \"{silent_hop}\"\n\
-         silent_router = \"r{silent_hop}\"\n\
-         hop4_address = \"{hop4_address}\"\n\
-         first_port = \"{first_port}\"\n\
-         router_icmp_type = \"{router_type}\"\n\
-         dest_icmp_type = \"{dest_type}\"\n\
-         dest_icmp_code = \"{dest_code}\"\n\
-         quoted_protocol = \"{quoted_protocol}\"\n\
-         quoted_ttl = \"{quoted_ttl}\"\n\
-         icmp_last_answer = \"{icmp_last}\"\n\
-         pmtu = \"{pmtu}\"\n\
-         srv_ratelimit_ms = \"{ratelimit}\"\n"
-    );
-    let file = std::env::temp_dir().join(format!("netlab-lab02-{}.toml", std::process::id()));
-    std::fs::write(&file, &answers).expect("write answers");
-    let check = Command::new(bin("netlab"))
-        .args(["check", "02", "--answers"])
-        .arg(&file)
-        .output()
-        .expect("run netlab check");
-    let _ = std::fs::remove_file(&file);
+    let answers = [
+        ("hops_to_srv", hops_to_srv.to_string()),
+        ("silent_hop", silent_hop.to_string()),
+        ("silent_router", format!("r{silent_hop}")),
+        ("hop4_address", hop4_address.to_string()),
+        ("first_port", first_port.to_string()),
+        ("router_icmp_type", router_type.to_string()),
+        ("dest_icmp_type", dest_type.to_string()),
+        ("dest_icmp_code", dest_code.to_string()),
+        ("quoted_protocol", quoted_protocol.to_string()),
+        ("quoted_ttl", quoted_ttl.to_string()),
+        ("icmp_last_answer", icmp_last.to_string()),
+        ("pmtu", pmtu.to_string()),
+        ("srv_ratelimit_ms", ratelimit.to_string()),
+    ];
+    let (answers, check) = check_answers("02", &answers);
     assert!(
         check.status.success(),
         "{answers}\n{}{}",
