@@ -45,6 +45,15 @@ fn ok_text(output: &Output) -> String {
     stdout(output)
 }
 
+/// Our trace and Butskoy's list the same hops and responders (times aside).
+fn assert_same_hops(text: &str, reference: &str) {
+    assert_eq!(
+        shape(text),
+        shape(reference),
+        "ours:\n{text}\nButskoy:\n{reference}"
+    );
+}
+
 /// `1 10.0.1.1` for every line: TTL and responders, no times.
 fn shape(text: &str) -> Vec<String> {
     text.lines()
@@ -77,11 +86,7 @@ fn seven_router_chain_hop_list_equals_butskoy() {
         text.lines().next(),
         Some(format!("traceroute to {target} ({target}), 30 hops max, 60 byte packets").as_str())
     );
-    assert_eq!(
-        shape(&text),
-        shape(&reference),
-        "ours:\n{text}\nButskoy:\n{reference}"
-    );
+    assert_same_hops(&text, &reference);
     assert_eq!(text.lines().count(), 9, "{text}");
     assert_eq!(shape(&text)[7], format!("8 {target}"), "{text}");
     // Every hop line has exactly the shape ` N  ADDR  X.XXX ms  X.XXX ms  X.XXX ms`.
@@ -134,11 +139,7 @@ fn router_that_drops_time_exceeded_shows_stars_and_trace_reaches_target() {
     assert!(lines[5].starts_with(&format!(" 5  {target}  ")), "{text}");
     assert_eq!(lines.len(), 6, "{text}");
     let reference = ok_text(&lab.exec("h1", &["traceroute", "-w", "1", "-n", "h2"]));
-    assert_eq!(
-        shape(&text),
-        shape(&reference),
-        "ours:\n{text}\nButskoy:\n{reference}"
-    );
+    assert_same_hops(&text, &reference);
 }
 
 /// Add a forward-hook rule on `router` rejecting our UDP probes with `reject`.
@@ -183,11 +184,7 @@ fn reject_on_the_last_router_gives_x_n_and_h_marks() {
             "{reject}\n{text}"
         );
         let reference = ok_text(&lab.exec("h1", &["traceroute", "-w", "3", "-n", "h2"]));
-        assert_eq!(
-            shape(&text),
-            shape(&reference),
-            "ours:\n{text}\nButskoy:\n{reference}"
-        );
+        assert_same_hops(&text, &reference);
     }
 }
 
@@ -272,11 +269,7 @@ fn ipv6_chain_hop_list_equals_butskoy() {
         Some(format!("traceroute to h2 ({target}), 30 hops max, 80 byte packets").as_str())
     );
     let reference = ok_text(&lab.exec("h1", &["traceroute", "-6", "-w", "3", "-n", "h2"]));
-    assert_eq!(
-        shape(&text),
-        shape(&reference),
-        "ours:\n{text}\nButskoy:\n{reference}"
-    );
+    assert_same_hops(&text, &reference);
     assert_eq!(shape(&text).last(), Some(&format!("4 {target}")), "{text}");
 }
 
@@ -358,11 +351,7 @@ fn icmp_echo_probes_find_the_same_hops_as_butskoy_dash_i() {
         let text = ok_text(&ours(&lab, "h1", &[family, "-I", "-w", "3", "-n", "h2"]));
         let reference =
             ok_text(&lab.exec("h1", &["traceroute", family, "-I", "-w", "3", "-n", "h2"]));
-        assert_eq!(
-            shape(&text),
-            shape(&reference),
-            "ours:\n{text}\nButskoy:\n{reference}"
-        );
+        assert_same_hops(&text, &reference);
         assert_eq!(text.lines().count(), 5, "{text}");
     }
 }
@@ -485,11 +474,7 @@ fn tcp_syn_probes_find_the_same_hops_as_butskoy_dash_t_even_unprivileged() {
         ],
     );
     let text = ok_text(&output);
-    assert_eq!(
-        shape(&text),
-        shape(&reference),
-        "ours:\n{text}\nButskoy:\n{reference}"
-    );
+    assert_same_hops(&text, &reference);
     assert_eq!(
         shape(&text).last(),
         Some(&format!("4 {}", lab.addr4("h2"))),
@@ -537,11 +522,7 @@ fn ipv6_reject_on_the_last_router_gives_x_and_n_marks() {
             "{reject}\n{text}"
         );
         let reference = ok_text(&lab.exec("h1", &["traceroute", "-6", "-w", "3", "-n", "h2"]));
-        assert_eq!(
-            shape(&text),
-            shape(&reference),
-            "ours:\n{text}\nButskoy:\n{reference}"
-        );
+        assert_same_hops(&text, &reference);
     }
 }
 
@@ -566,11 +547,7 @@ fn demo_hops_are_named_like_butskoy_names_them() {
     assert!(lines[1].starts_with(" 1  r1 (10.0.1.1)  "), "{text}");
     assert!(lines[2].starts_with(" 2  r2 (10.0.2.2)  "), "{text}");
     assert!(lines[3].starts_with(" 3  srv (10.0.3.2)  "), "{text}");
-    assert_eq!(
-        shape(&text),
-        shape(&reference),
-        "ours:\n{text}\nButskoy:\n{reference}"
-    );
+    assert_same_hops(&text, &reference);
 }
 
 /// Both tools run with an empty /etc/hosts (a private mount namespace binds /dev/null over
@@ -612,9 +589,5 @@ fn without_a_hosts_file_names_come_from_the_lab_dns_server() {
         lines[3].starts_with(" 3  srv.lab.test (10.0.3.2)  "),
         "{text}"
     );
-    assert_eq!(
-        shape(&text),
-        shape(&reference),
-        "ours:\n{text}\nButskoy:\n{reference}"
-    );
+    assert_same_hops(&text, &reference);
 }
