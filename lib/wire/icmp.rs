@@ -140,6 +140,30 @@ fn need(what: &'static str, bytes: &[u8], need: usize) -> Result<(), WireError> 
     Ok(())
 }
 
+/// An IPv4 header view and its length in bytes (IHL × 4, RFC 791 §3.1; never less than the
+/// 20-byte minimum, so a lying IHL cannot make a caller slice inside the fixed header).
+/// Checks the version and that the fixed header is there; callers check what follows it.
+fn ipv4_header<'a>(
+    what: &'static str,
+    bytes: &'a [u8],
+) -> Result<(Ipv4Packet<'a>, usize), WireError> {
+    need(what, bytes, layout::IPV4_HEADER_MIN)?;
+    let version = bytes[0] >> 4;
+    if version != 4 {
+        return Err(WireError::WrongIpVersion {
+            expected: 4,
+            found: version,
+        });
+    }
+    let header_len = (usize::from(bytes[0] & 0x0f) * 4).max(layout::IPV4_HEADER_MIN);
+    let ip = Ipv4Packet::new(bytes).ok_or(WireError::Truncated {
+        what,
+        len: bytes.len(),
+        need: layout::IPV4_HEADER_MIN,
+    })?;
+    Ok((ip, header_len))
+}
+
 /// The identifier, sequence number and data of an echo request or reply.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Echo<'a> {
@@ -479,31 +503,18 @@ fn parse_echo_header(bytes: &[u8]) -> Option<(u8, u16, u16)> {
 pub fn parse_quoted(family: Family, bytes: &[u8]) -> Result<Quoted<'_>, WireError> {
     match family {
         Family::V4 => {
-            need("quoted IPv4 header", bytes, layout::IPV4_HEADER_MIN)?;
-            let version = bytes[0] >> 4;
-            if version != 4 {
-                return Err(WireError::WrongIpVersion {
-                    expected: 4,
-                    found: version,
-                });
-            }
-            let header_len = usize::from(bytes[0] & 0x0f) * 4;
+            let (ip, header_len) = ipv4_header("quoted IPv4 header", bytes)?;
             need(
                 "quoted IPv4 datagram",
                 bytes,
-                header_len.max(layout::IPV4_HEADER_MIN) + layout::QUOTED_DATA_MIN,
+                header_len + layout::QUOTED_DATA_MIN,
             )?;
-            let ip = Ipv4Packet::new(bytes).ok_or(WireError::Truncated {
-                what: "quoted IPv4 header",
-                len: bytes.len(),
-                need: layout::IPV4_HEADER_MIN,
-            })?;
             Ok(Quoted {
                 source: IpAddr::V4(ip.get_source()),
                 destination: IpAddr::V4(ip.get_destination()),
                 protocol: ip.get_next_level_protocol().0,
                 ttl: ip.get_ttl(),
-                transport: &bytes[header_len.max(layout::IPV4_HEADER_MIN)..],
+                transport: &bytes[header_len..],
             })
         }
         Family::V6 => {
@@ -691,26 +702,8 @@ pub struct Ipv4Info {
 /// Split a datagram read from a raw IPv4 socket into its IP header fields and the ICMP
 /// message. (Raw IPv6 and all datagram sockets deliver the ICMP message alone.)
 pub fn split_ipv4(bytes: &[u8]) -> Result<(Ipv4Info, &[u8]), WireError> {
-    need("IPv4 header", bytes, layout::IPV4_HEADER_MIN)?;
-    let version = bytes[0] >> 4;
-    if version != 4 {
-        return Err(WireError::WrongIpVersion {
-            expected: 4,
-            found: version,
-        });
-    }
-    let header_len = usize::from(bytes[0] & 0x0f) * 4;
-    need(
-        "IPv4 header",
-        bytes,
-        header_len.max(layout::IPV4_HEADER_MIN),
-    )?;
-    let header_len = header_len.max(layout::IPV4_HEADER_MIN);
-    let ip = Ipv4Packet::new(bytes).ok_or(WireError::Truncated {
-        what: "IPv4 header",
-        len: bytes.len(),
-        need: layout::IPV4_HEADER_MIN,
-    })?;
+    let (ip, header_len) = ipv4_header("IPv4 header", bytes)?;
+    need("IPv4 header", bytes, header_len)?;
     let info = Ipv4Info {
         source: ip.get_source(),
         destination: ip.get_destination(),
