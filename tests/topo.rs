@@ -25,6 +25,26 @@ fn chain_reaches_end_to_end_and_ttl_counts_the_routers() {
 }
 
 #[test]
+fn every_node_has_its_own_tcp_socket_hash() {
+    if !root_or_skip("every_node_has_its_own_tcp_socket_hash") {
+        return;
+    }
+    let child_hash = || {
+        std::fs::read_to_string("/proc/sys/net/ipv4/tcp_child_ehash_entries")
+            .expect("read the host's tcp_child_ehash_entries")
+    };
+    let host_before = child_hash();
+    let lab = Lab::up("chain:1");
+    for node in ["h1", "r1", "h2"] {
+        // The kernel prints a shared table's size as a negative number.
+        let size = lab.exec(node, &["sysctl", "-n", "net.ipv4.tcp_ehash_entries"]);
+        assert_eq!(stdout(&size).trim(), "16384", "{node}: {}", stderr(&size));
+    }
+    // The host's own setting is untouched: only a nameless anchor namespace ever had it.
+    assert_eq!(child_hash(), host_before);
+}
+
+#[test]
 fn ipv6_works_through_the_chain_at_once() {
     if !root_or_skip("ipv6_works_through_the_chain_at_once") {
         return;
@@ -126,11 +146,20 @@ fn dry_run_prints_commands_and_changes_nothing() {
     assert!(text.lines().count() > 20, "{text}");
     for line in text.lines() {
         assert!(
-            line.starts_with("ip ") || line.starts_with("nft ") || line.starts_with("sysctl "),
+            line.starts_with("ip ")
+                || line.starts_with("unshare -n ")
+                || line.starts_with("nft ")
+                || line.starts_with("sysctl "),
             "{line}"
         );
     }
-    assert!(text.contains("ip netns add nl-dry-h1\n"), "{text}");
+    assert!(
+        text.contains(
+            "unshare -n sh -c 'sysctl -qw net.ipv4.tcp_child_ehash_entries=16384 && \
+             ip netns add nl-dry-h1'\n"
+        ),
+        "{text}"
+    );
     assert_eq!(namespaces_of("dry"), before);
     assert!(!std::path::Path::new("/run/netlab/dry").exists());
 }

@@ -70,9 +70,11 @@ pub struct SocketTable {
 /// Dump the LISTEN and SYN_RECV TCP sockets of both families for `ports` (empty: every port).
 ///
 /// One request per call, for both families at once: to find SYN_RECV sockets the kernel walks
-/// every bucket of the machine-wide established hash (262 144 buckets here, a few milliseconds
-/// each walk, whatever the namespace holds), so a dump per family would pay that walk twice
-/// every interval. See [`sock_diag::dump_both_families`].
+/// every bucket of the namespace's established hash, so a dump per family would pay that walk
+/// twice every interval. See [`sock_diag::dump_both_families`]. The walk's cost is the table's
+/// size, not the namespace's sockets: a namespace sharing the host's table (262 144 buckets
+/// here) costs about 4 ms a walk, a netlab node with its own 16 384 (see
+/// `topo::plan::TCP_EHASH_ENTRIES`) well under a millisecond.
 pub fn read_socket_table(ports: &[u16]) -> io::Result<SocketTable> {
     let mut table = SocketTable::default();
     for socket in sock_diag::dump_both_families((1 << TCP_LISTEN) | (1 << TCP_SYN_RECV))? {

@@ -3,7 +3,8 @@
 //!
 //! A lab network is made of ordinary Linux parts, and `netlab up --dry-run` prints every one:
 //! - a node is a network namespace (`ip netns add nl-INSTANCE-NODE`), a private copy of the
-//!   network stack with its own interfaces, addresses, routes, sysctls and firewall;
+//!   network stack with its own interfaces, addresses, routes, sysctls and firewall, and its
+//!   own table of TCP connections (`plan::TCP_EHASH_ENTRIES` says why);
 //! - a link is a veth pair, a virtual cable whose two ends live in two namespaces;
 //! - a router is a node with `net.ipv4.ip_forward=1`;
 //! - names come from `/etc/netns/NS/hosts`, which `ip netns exec` mounts over `/etc/hosts`;

@@ -12,6 +12,7 @@
 use std::collections::BTreeMap;
 use std::fs;
 use std::io::Write;
+use std::os::fd::{AsRawFd, OwnedFd};
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -20,7 +21,7 @@ use std::time::{Duration, Instant};
 use serde::{Deserialize, Serialize};
 
 use super::model::{Readiness, Role, Topology};
-use super::plan::{expand, Names, Plan, ServicePlan, Step, NS_PREFIX, RUN_ROOT};
+use super::plan::{expand, Names, Plan, ServicePlan, Step, NS_PREFIX, RUN_ROOT, TCP_EHASH_ENTRIES};
 use super::TopoError;
 use crate::privilege::{need_admin_message, Privileges};
 
@@ -204,8 +205,19 @@ fn run_steps(steps: &[Step]) -> Result<(), TopoError> {
 fn run_phase(phase: &[Step]) -> Result<(), TopoError> {
     // (namespace or "", command to run, lines for its stdin)
     let mut groups: BTreeMap<String, (Vec<String>, Vec<String>)> = BTreeMap::new();
+    // Set when the phase creates namespaces: run `ip` from inside this anchor namespace.
+    let mut anchor = None;
     for step in phase {
         match step {
+            Step::Namespace { ns } => {
+                if anchor.is_none() {
+                    anchor = Some(ehash_anchor());
+                }
+                let entry = groups
+                    .entry(String::new())
+                    .or_insert_with(|| (vec!["ip".into(), "-batch".into(), "-".into()], vec![]));
+                entry.1.push(format!("netns add {ns}"));
+            }
             Step::Root(args) => {
                 let entry = groups
                     .entry(String::new())
@@ -262,10 +274,27 @@ fn run_phase(phase: &[Step]) -> Result<(), TopoError> {
             }
         }
     }
+    // Held open until every `ip` has started (and joined it).
+    let anchor = anchor.flatten();
+    let anchor_fd = anchor.as_ref().map(|fd| fd.as_raw_fd());
     let mut running: Vec<(String, Child)> = Vec::new();
     for (_, (argv, lines)) in groups {
         let command_text = argv.join(" ");
-        let mut child = Command::new(&argv[0])
+        let mut command = Command::new(&argv[0]);
+        if let Some(fd) = anchor_fd {
+            // SAFETY: between fork and exec the closure makes one system call (setns) and
+            // touches no memory the parent's other threads could be holding locked.
+            unsafe {
+                command.pre_exec(move || {
+                    if libc::setns(fd, libc::CLONE_NEWNET) == 0 {
+                        Ok(())
+                    } else {
+                        Err(std::io::Error::last_os_error())
+                    }
+                });
+            }
+        }
+        let mut child = command
             .args(&argv[1..])
             .stdin(Stdio::piped())
             .stdout(Stdio::null())
@@ -297,6 +326,36 @@ fn run_phase(phase: &[Step]) -> Result<(), TopoError> {
         }
     }
     first_error.map_or(Ok(()), Err)
+}
+
+/// A nameless namespace whose `net.ipv4.tcp_child_ehash_entries` is [`TCP_EHASH_ENTRIES`]:
+/// namespaces created from inside it get their own TCP socket hash of that size (see there
+/// for why). A thread moves into a new namespace (`unshare` changes only the calling thread's
+/// namespace), sets the sysctl (`/proc/sys/net` shows the namespace of the thread that opens
+/// it) and returns a handle to it; the `ip` that creates the nodes joins it with `setns`
+/// before it starts. Nothing names the anchor and no process lives in it, so it disappears
+/// when the returned descriptor is closed, also if netlab crashes.
+///
+/// None on kernels before 5.19 (no such sysctl) or without the privilege: the nodes then
+/// share the host's table, which works the same, only slower to list.
+fn ehash_anchor() -> Option<OwnedFd> {
+    let made = std::thread::spawn(|| -> std::io::Result<OwnedFd> {
+        nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWNET)?;
+        fs::write(
+            "/proc/sys/net/ipv4/tcp_child_ehash_entries",
+            TCP_EHASH_ENTRIES.to_string(),
+        )?;
+        Ok(fs::File::open("/proc/thread-self/ns/net")?.into())
+    })
+    .join();
+    match made {
+        Ok(Ok(fd)) => Some(fd),
+        Ok(Err(err)) => {
+            tracing::debug!("nodes share the host's TCP socket hash: {err}");
+            None
+        }
+        Err(_) => None,
+    }
 }
 
 fn start_service(
