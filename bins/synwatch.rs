@@ -51,7 +51,8 @@ struct Cli {
     /// How many top sources by SYNs to list per interval
     #[arg(long, default_value_t = 5)]
     top: usize,
-    /// Most half-open handshakes remembered; older ones are evicted (and counted)
+    /// Most half-open handshakes remembered (rounded up to a multiple of 8); when a new one
+    /// finds no room, an older one is evicted (and counted)
     #[arg(long, default_value_t = synwatch::DEFAULT_TABLE_CAP)]
     table_cap: usize,
 }

@@ -324,8 +324,14 @@ fn handshake_table_stays_within_its_cap() {
     let summary = summary(&events);
     let syn = summary["syn"].as_u64().expect("number");
     assert!(syn > 2500, "{summary}");
-    assert_eq!(summary["half_open_peak"], 500, "{summary}");
-    assert_eq!(summary["evictions"], syn - 500, "{summary}");
+    // 500 rounds up to 63 sets of 8 slots.
+    assert_eq!(summary["table_cap"], 504, "{summary}");
+    let peak = summary["half_open_peak"].as_u64().expect("number");
+    assert!((400..=504).contains(&peak), "{summary}");
+    // Every SYN beyond what the table holds pushed an older handshake out (a few more went
+    // early, from sets that filled before the table did).
+    let evictions = summary["evictions"].as_u64().expect("number");
+    assert!(evictions >= syn - 504 && evictions < syn, "{summary}");
 }
 
 #[test]
