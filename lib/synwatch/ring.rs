@@ -29,20 +29,23 @@ use thiserror::Error;
 
 use super::filter::Instruction;
 
-/// Each block is 128 KiB (a power-of-two number of pages, as the kernel requires).
-const BLOCK_SIZE: u32 = 128 << 10;
-/// 32 blocks = 4 MiB. A spoofed SYN takes about 160 bytes of ring (header + 54-byte frame,
+/// Each block is 256 KiB (a power-of-two number of pages, as the kernel requires), as
+/// libpcap's: every block handed over is one wakeup of ours (a `poll` and two context
+/// switches), and under a flood 128 KiB blocks woke synwatch twice as often for the same
+/// frames (about a tenth of its CPU time then, in `make bench`).
+const BLOCK_SIZE: u32 = 256 << 10;
+/// 16 blocks = 4 MiB. A spoofed SYN takes about 160 bytes of ring (header + 54-byte frame,
 /// 16-byte aligned), so the ring holds about 26 000 frames: over a third of a second of this
 /// lab's fastest flood (35 000 SYNs/s and as many SYN-ACKs) even if we stopped reading. The
 /// kernel zeroes every page of the ring when it creates it, which is not free: a 16 MiB ring
 /// cost about 8% of synwatch's CPU over a 200 000-SYN flood. 4 MiB still shows 0 drops
 /// there (PACKET_STATISTICS, `make bench`); tcpdump's default buffer is 2 MiB.
-const BLOCK_COUNT: u32 = 32;
+const BLOCK_COUNT: u32 = 16;
 /// For TPACKET_V3 frames are packed with variable size; the frame size only has to divide the
 /// block size and satisfy the kernel's checks.
 const FRAME_SIZE: u32 = 2048;
 /// A partly filled block is handed to us after this many milliseconds, so a quiet link still
-/// shows its packets promptly. Under a flood a block fills in about 12 ms and is handed over
+/// shows its packets promptly. Under a flood a block fills in about 24 ms and is handed over
 /// full; a shorter timeout would hand over half-empty blocks (a wakeup for little work, and a
 /// ring that holds less time).
 pub const RETIRE_BLOCK_MS: u32 = 30;
