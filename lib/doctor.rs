@@ -100,6 +100,23 @@ pub fn checks() -> Vec<Check> {
             "install a kernel with sch_netem (linux-modules-extra on some distributions)".into(),
         ),
     });
+    let own_hash = std::path::Path::new("/proc/sys/net/ipv4/tcp_child_ehash_entries").exists();
+    report.push(Check {
+        what: "per-node TCP socket tables (tcp_child_ehash_entries)".into(),
+        ok: own_hash,
+        required: false,
+        detail: if own_hash {
+            format!(
+                "available: each lab node gets its own {}-bucket table",
+                crate::topo::plan::TCP_EHASH_ENTRIES
+            )
+        } else {
+            "not in this kernel (before 5.19): nodes share the host's table, so listing a \
+             node's sockets (ss, netlab-synwatch) walks the whole machine's"
+                .into()
+        },
+        fix: Some("use Linux 5.19 or later".into()),
+    });
     let range = privileges
         .ping_group_range
         .map(|(low, high)| format!("{low} {high}"))

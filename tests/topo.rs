@@ -165,6 +165,31 @@ fn dry_run_prints_commands_and_changes_nothing() {
 }
 
 #[test]
+fn doctor_reports_netem_and_the_per_node_socket_tables() {
+    // Needs no root: doctor only looks.
+    let output = Command::new(bin("netlab"))
+        .arg("doctor")
+        .output()
+        .expect("run");
+    let text = stdout(&output);
+    // This kernel has no netem; the report says so and that nothing needs it.
+    let netem = text
+        .lines()
+        .find(|l| l.contains("netem (tc qdisc ... netem)"))
+        .unwrap_or_else(|| panic!("no netem line:\n{text}"));
+    assert!(
+        netem.starts_with("ok ") || netem.contains("nothing depends on it"),
+        "{netem}"
+    );
+    let tables = text
+        .lines()
+        .find(|l| l.contains("per-node TCP socket tables"))
+        .unwrap_or_else(|| panic!("no socket table line:\n{text}"));
+    let supported = std::path::Path::new("/proc/sys/net/ipv4/tcp_child_ehash_entries").exists();
+    assert_eq!(tables.starts_with("ok "), supported, "{tables}");
+}
+
+#[test]
 fn bad_topology_file_names_file_line_and_field() {
     let dir = std::env::temp_dir().join(format!("netlab-bad-{}", std::process::id()));
     std::fs::create_dir_all(&dir).expect("tmp");
