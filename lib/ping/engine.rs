@@ -40,13 +40,48 @@ const SPIN_BELOW: Duration = Duration::from_millis(10);
 /// Sequence numbers are 16 bits; we remember one slot per possible value, as iputils does.
 const SEQUENCE_SLOTS: usize = 1 << 16;
 
+/// One flag per 16-bit sequence number, as bits: iputils' `rcvd_tbl`. 8 KiB where a
+/// `Vec<bool>` took 64 KiB, which the allocator zeroes page by page at start-up: measured on
+/// `ping -c 1`, 16 of its 151 page faults and 61k of its 683k instructions (callgrind).
+struct SequenceSet {
+    words: Box<[u64]>,
+}
+
+impl SequenceSet {
+    fn new() -> Self {
+        SequenceSet {
+            words: vec![0; SEQUENCE_SLOTS / 64].into_boxed_slice(),
+        }
+    }
+
+    /// The word holding `sequence`'s bit, and the bit within it.
+    fn locate(sequence: u16) -> (usize, u64) {
+        (usize::from(sequence / 64), 1 << (sequence % 64))
+    }
+
+    fn contains(&self, sequence: u16) -> bool {
+        let (word, bit) = Self::locate(sequence);
+        self.words[word] & bit != 0
+    }
+
+    fn insert(&mut self, sequence: u16) {
+        let (word, bit) = Self::locate(sequence);
+        self.words[word] |= bit;
+    }
+
+    fn remove(&mut self, sequence: u16) {
+        let (word, bit) = Self::locate(sequence);
+        self.words[word] &= !bit;
+    }
+}
+
 /// What the engine remembers about the requests in flight.
 struct State {
     identifier: u16,
     /// Send time (µs since the epoch) written into each sequence's payload; 0 = never sent.
     sent_at_us: Vec<u64>,
     /// Sequences that got a good reply (for `(DUP!)` and -O).
-    answered: Vec<bool>,
+    answered: SequenceSet,
     /// The newest sequence acknowledged by a reply or an error (iputils' `acked`).
     acked: u16,
     statistics: Statistics,
@@ -168,7 +203,7 @@ pub fn run(
     let mut state = State {
         identifier,
         sent_at_us: vec![0; SEQUENCE_SLOTS],
-        answered: vec![false; SEQUENCE_SLOTS],
+        answered: SequenceSet::new(),
         acked: 0,
         statistics: Statistics::default(),
         first_send: None,
@@ -324,7 +359,7 @@ fn send_one(
     on_event: &mut dyn FnMut(&Event) -> io::Result<()>,
 ) -> Result<(), PingError> {
     let previous = state.statistics.transmitted as u16;
-    if state.statistics.transmitted > 0 && !state.answered[usize::from(previous)] {
+    if state.statistics.transmitted > 0 && !state.answered.contains(previous) {
         on_event(&Event::NoAnswerYet { sequence: previous }).map_err(PingError::Output)?;
     }
     // Sequence numbers start at 1 and wrap at 65535, like iputils'.
@@ -346,7 +381,7 @@ fn send_one(
     // Bookkeeping after the send: a reply cannot be read before we poll again.
     let slot = usize::from(sequence);
     state.sent_at_us[slot] = sent.as_micros() as u64;
-    state.answered[slot] = false;
+    state.answered.remove(sequence);
     let now = Instant::now();
     state.first_send.get_or_insert(now);
     state.last_send = Some(now);
@@ -557,11 +592,11 @@ fn drain_replies(
             state.statistics.corrupted += 1;
         } else {
             state.acknowledge(sequence);
-            if state.answered[slot] {
+            if state.answered.contains(sequence) {
                 duplicate = true;
                 state.statistics.duplicates += 1;
             } else {
-                state.answered[slot] = true;
+                state.answered.insert(sequence);
                 state.statistics.received += 1;
             }
             if let Some(rtt) = rtt {
@@ -602,4 +637,22 @@ fn first_difference(expected: &[u8], found: &[u8]) -> Option<Corruption> {
         }
     }
     None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sequence_set_keeps_each_of_the_65536_flags_apart() {
+        let mut set = SequenceSet::new();
+        for sequence in [0u16, 1, 63, 64, 65535] {
+            assert!(!set.contains(sequence));
+            set.insert(sequence);
+            assert!(set.contains(sequence));
+        }
+        assert!(!set.contains(2) && !set.contains(65));
+        set.remove(64);
+        assert!(!set.contains(64) && set.contains(63) && set.contains(65535));
+    }
 }
