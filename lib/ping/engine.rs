@@ -87,6 +87,13 @@ struct State {
     statistics: Statistics,
     first_send: Option<Instant>,
     last_send: Option<Instant>,
+    /// The request, built once: each send writes its sequence number and send time into it.
+    /// Flood mode sends tens of thousands; building each one from scratch (payload, packet,
+    /// two checksums) cost a quarter of the per-packet instructions (callgrind).
+    request: Vec<u8>,
+    /// The payload a reply must carry back, reused: the request's with the send time of the
+    /// reply being checked.
+    expected: Vec<u8>,
 }
 
 impl State {
@@ -200,6 +207,7 @@ pub fn run(
     })
     .map_err(PingError::Output)?;
 
+    let payload = icmp::echo_payload(config.size, Duration::ZERO, &config.pattern);
     let mut state = State {
         identifier,
         sent_at_us: vec![0; SEQUENCE_SLOTS],
@@ -208,6 +216,8 @@ pub fn run(
         statistics: Statistics::default(),
         first_send: None,
         last_send: None,
+        request: icmp::build_echo_request(family, identifier, 0, &payload),
+        expected: payload,
     };
     let started = Instant::now();
     let deadline_at = config.deadline.map(|deadline| started + deadline);
@@ -364,9 +374,8 @@ fn send_one(
     }
     // Sequence numbers start at 1 and wrap at 65535, like iputils'.
     let sequence = previous.wrapping_add(1);
-    let payload = icmp::echo_payload(config.size, Duration::ZERO, &config.pattern);
-    let mut packet =
-        icmp::build_echo_request(config.family(), state.identifier, sequence, &payload);
+    let mut packet = std::mem::take(&mut state.request);
+    packet[layout::SEQUENCE].copy_from_slice(&sequence.to_be_bytes());
     // Read the clock as late as possible, as iputils does: everything between this and the
     // send would otherwise count as round-trip time.
     let sent = since_epoch(SystemTime::now());
@@ -386,7 +395,7 @@ fn send_one(
     state.first_send.get_or_insert(now);
     state.last_send = Some(now);
     state.statistics.transmitted += 1;
-    match result {
+    let reported = match result {
         Ok(_) => on_event(&Event::Sent {
             sequence,
             packet: &packet,
@@ -399,8 +408,9 @@ fn send_one(
                 message: format!("sendmsg: {}", describe_os_error(&err)),
             })
         }
-    }
-    .map_err(PingError::Output)
+    };
+    state.request = packet;
+    reported.map_err(PingError::Output)
 }
 
 /// The bare strerror text ("Network is unreachable"), without Rust's " (os error 101)".
@@ -562,7 +572,8 @@ fn drain_replies(
         let mut corruption = (!checksum_ok).then_some(Corruption::Checksum);
         let sent = Duration::from_micros(sent_at_us);
         if corruption.is_none() {
-            let expected = icmp::echo_payload(config.size, sent, &config.pattern);
+            let expected = &mut state.expected;
+            icmp::stamp_payload(expected, sent);
             let timestamp_len = layout::TIMESTAMP_LEN.min(expected.len());
             if echo.payload.get(..timestamp_len) != Some(&expected[..timestamp_len]) {
                 // Right identifier, wrong send time: another instance's reply.
@@ -570,7 +581,7 @@ fn drain_replies(
             }
             // iputils prints "wrong data byte" but still counts such a reply as received;
             // we count it as corrupted: a reply that is not what we sent proves little.
-            corruption = first_difference(&expected, echo.payload);
+            corruption = first_difference(expected, echo.payload);
         }
 
         let received_at = received.kernel_time.unwrap_or_else(SystemTime::now);
@@ -626,6 +637,10 @@ fn drain_replies(
 
 /// The first byte where `found` differs from `expected`, as iputils' "wrong data byte".
 fn first_difference(expected: &[u8], found: &[u8]) -> Option<Corruption> {
+    // The usual case, an intact reply, in one memcmp instead of a loop per byte.
+    if found.get(..expected.len()) == Some(expected) {
+        return None;
+    }
     for (offset, &expected_byte) in expected.iter().enumerate() {
         let found_byte = found.get(offset).copied();
         if found_byte != Some(expected_byte) {
