@@ -159,7 +159,7 @@ fn run(cli: Cli) -> Result<ExitCode, Failure> {
         let mut renderer = JsonRenderer::new();
         traceroute::trace(&config, &mut |event| renderer.render(event, &mut out))
     } else {
-        let mut renderer = TextRenderer::new(cli.numeric);
+        let mut renderer = TextRenderer::new(cli.numeric).with_queries(cli.queries);
         traceroute::trace(&config, &mut |event| renderer.render(event, &mut out))
     };
     match result {

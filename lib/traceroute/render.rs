@@ -37,8 +37,15 @@ pub struct TextRenderer {
     /// The last address printed on the current line.
     last_shown: Option<IpAddr>,
     /// A hop line is complete but its newline not yet written: like Butskoy, the newline
-    /// goes out with the next hop's first probe (one write instead of two).
+    /// goes out with the next hop's first probe.
     newline_due: bool,
+    /// Probes per hop (`-q`), when known: the last probe of a hop then ends its line itself.
+    /// stdout is line-buffered, so a piece that *starts* with the newline costs two write(2)
+    /// calls; ending the line in the last probe's write takes a 30-hop trace from 121 writes
+    /// to 91 (Butskoy: 92), same bytes.
+    queries: Option<usize>,
+    /// The last probe written ended its hop's line.
+    line_ended: bool,
     /// The text of the event being rendered, kept between events to reuse its allocation.
     buffer: String,
 }
@@ -50,8 +57,17 @@ impl TextRenderer {
             numeric,
             last_shown: None,
             newline_due: false,
+            queries: None,
+            line_ended: false,
             buffer: String::new(),
         }
+    }
+
+    /// Tell the renderer how many probes make a hop (`-q`), so each hop line ends with the
+    /// write of its last probe (see the `queries` field).
+    pub fn with_queries(mut self, queries: u8) -> TextRenderer {
+        self.queries = Some(usize::from(queries));
+        self
     }
 
     /// The text for one event (without the final newline of a hop line, which [`Self::render`]
@@ -133,10 +149,18 @@ impl TextRenderer {
         self.write_text(event, &mut text);
         let result = match event {
             Event::Started { .. } | Event::Explain(_) => out.line(&text),
-            Event::Probe { .. } | Event::Finished { .. } => out.partial(&text),
+            Event::Probe { position, .. } => {
+                if self.queries == Some(position + 1) {
+                    text.push('\n');
+                    self.line_ended = true;
+                }
+                out.partial(&text)
+            }
+            Event::Finished { .. } => out.partial(&text),
             Event::HopDone { .. } => {
-                // Nothing to write yet: the newline goes with the next piece (see above).
-                self.newline_due = true;
+                // Nothing to write yet: the newline, unless the last probe wrote it, goes
+                // with the next piece (see above).
+                self.newline_due = !std::mem::take(&mut self.line_ended);
                 Ok(())
             }
         };
@@ -433,6 +457,34 @@ mod tests {
                 "{nanos} ns"
             );
         }
+    }
+
+    #[test]
+    fn knowing_the_probes_per_hop_changes_no_byte() {
+        let events = [
+            started("10.0.4.2", "10.0.4.2", 60),
+            probe(1, 0, reply("10.0.1.1", None, 61, Verdict::Router)),
+            probe(1, 1, None),
+            Event::HopDone { ttl: 1 },
+            probe(2, 0, None),
+            probe(2, 1, reply("10.0.4.2", None, 47, Verdict::Arrived)),
+            Event::HopDone { ttl: 2 },
+            Event::Finished { reached: true },
+        ];
+        let render = |mut renderer: TextRenderer| {
+            let shared = Shared::default();
+            let mut out = Out::to_writer(shared.clone());
+            for event in &events {
+                renderer.render(event, &mut out).expect("write");
+            }
+            let bytes = shared.0.lock().expect("lock").clone();
+            String::from_utf8(bytes).expect("utf8")
+        };
+        let expected = "traceroute to 10.0.4.2 (10.0.4.2), 30 hops max, 60 byte packets\n\
+                        \x201  10.0.1.1  0.061 ms *\n\
+                        \x202  * 10.0.4.2  0.047 ms\n";
+        assert_eq!(render(TextRenderer::new(true)), expected);
+        assert_eq!(render(TextRenderer::new(true).with_queries(2)), expected);
     }
 
     #[test]
