@@ -43,7 +43,7 @@
 //! second-level cache. Measured under `make bench`'s 200 000-SYN flood: the hash map of full
 //! keys with a queue of ages that this table replaced took about a third of synwatch's CPU
 //! time; with this table, the sources map of `sources.rs` and the engine's prefetching
-//! (`Tally::account`), watching the whole flood went from 0.38 s of CPU to about 0.08 s.
+//! (`Tally::queue`), watching the whole flood went from 0.38 s of CPU to about 0.08 s.
 
 use std::hash::{BuildHasher, Hasher, RandomState};
 use std::net::{IpAddr, SocketAddr};
@@ -187,6 +187,10 @@ struct Place {
     tag: u32,
 }
 
+/// A segment's place in the table, from [`HandshakeTable::locate`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Located(Place);
+
 /// What one segment meant for the handshakes on the watched ports.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Seen {
@@ -256,45 +260,14 @@ impl HandshakeTable {
         now: Duration,
         watched: impl Fn(u16) -> bool,
     ) -> Seen {
-        if segment.rst() {
-            // Either side may reset; the handshake is gone whichever way it was keyed.
-            self.remove(self.place(segment.source, segment.destination));
-            self.remove(self.place(segment.destination, segment.source));
-            return Seen::Reset;
-        }
-        match (segment.syn(), segment.ack()) {
-            (true, false) if watched(segment.destination.port()) => {
-                let place = self.place(segment.source, segment.destination);
-                if self.find(place).is_some() {
-                    return Seen::SynRetransmit;
-                }
-                self.insert(place, stamp(now));
-                Seen::Syn
-            }
-            (true, true) if watched(segment.source.port()) => {
-                let place = self.place(segment.destination, segment.source);
-                if let Some(way) = self.find(place) {
-                    self.sets[place.set].stamps[way] |= SYN_ACK_SEEN;
-                }
-                Seen::SynAck
-            }
-            (false, true) => {
-                let place = self.place(segment.source, segment.destination);
-                match self.find(place) {
-                    Some(way) if self.sets[place.set].stamps[way] & SYN_ACK_SEEN != 0 => {
-                        self.free(place.set, way);
-                        Seen::Completed
-                    }
-                    _ => Seen::Other,
-                }
-            }
-            _ => Seen::Other,
-        }
+        let located = self.locate(segment);
+        self.observe_located(segment, located, now, watched)
     }
 
-    /// Start loading the set that `observe` will look in for `segment`, so it is in the cache
-    /// when `observe` comes to it (see `Tally::account` in the engine for why).
-    pub fn prefetch(&self, segment: &Segment) {
+    /// The first half of [`observe`](Self::observe): where `segment`'s handshake lives, with
+    /// the memory of its set already on its way to the cache. The engine locates a batch of
+    /// segments before it observes any of them (see `Tally::queue` for why).
+    pub fn locate(&self, segment: &Segment) -> Located {
         // A SYN-ACK is keyed from the client's side, like the SYN it answers.
         let place = if segment.syn() && segment.ack() {
             self.place(segment.destination, segment.source)
@@ -302,6 +275,47 @@ impl HandshakeTable {
             self.place(segment.source, segment.destination)
         };
         super::prefetch(&self.sets[place.set]);
+        Located(place)
+    }
+
+    /// The second half of [`observe`](Self::observe), for a segment [`locate`](Self::locate)
+    /// has placed.
+    pub fn observe_located(
+        &mut self,
+        segment: &Segment,
+        Located(place): Located,
+        now: Duration,
+        watched: impl Fn(u16) -> bool,
+    ) -> Seen {
+        if segment.rst() {
+            // Either side may reset; the handshake is gone whichever way it was keyed.
+            self.remove(place);
+            self.remove(self.place(segment.destination, segment.source));
+            return Seen::Reset;
+        }
+        match (segment.syn(), segment.ack()) {
+            (true, false) if watched(segment.destination.port()) => {
+                if self.find(place).is_some() {
+                    return Seen::SynRetransmit;
+                }
+                self.insert(place, stamp(now));
+                Seen::Syn
+            }
+            (true, true) if watched(segment.source.port()) => {
+                if let Some(way) = self.find(place) {
+                    self.sets[place.set].stamps[way] |= SYN_ACK_SEEN;
+                }
+                Seen::SynAck
+            }
+            (false, true) => match self.find(place) {
+                Some(way) if self.sets[place.set].stamps[way] & SYN_ACK_SEEN != 0 => {
+                    self.free(place.set, way);
+                    Seen::Completed
+                }
+                _ => Seen::Other,
+            },
+            _ => Seen::Other,
+        }
     }
 
     /// The set and tag of the handshake from `client` to `server`.

@@ -36,7 +36,7 @@ use serde::Serialize;
 use thiserror::Error;
 
 use decode::{decode_frame, Segment};
-use handshakes::{HandshakeTable, Seen};
+use handshakes::{HandshakeTable, Located, Seen};
 use kernel::{Counters, Listener, Sysctls};
 use ring::{Capture, CaptureError};
 use sources::SourceCounts;
@@ -185,7 +185,7 @@ const WARNING_PER_SECOND: f64 = 1.0;
 const CRITICAL_PER_SECOND: f64 = 5.0;
 
 /// Ask the processor to start loading the cache line holding `item`, and go on without waiting
-/// for it (see `Tally::account` for why). Only a hint: it changes no value, and where there is
+/// for it (see `Tally::queue` for why). Only a hint: it changes no value, and where there is
 /// no such instruction it does nothing.
 #[inline]
 fn prefetch<T>(item: &T) {
@@ -200,7 +200,7 @@ fn prefetch<T>(item: &T) {
     let _ = item;
 }
 
-/// Segments accounted for together (see `Tally::account`): enough to keep the memory system
+/// Segments accounted for together (see `Tally::queue`): enough to keep the memory system
 /// busy with several lookups at once, few enough that their table slots stay in the cache.
 const BATCH: usize = 16;
 
@@ -226,27 +226,42 @@ impl Tally {
         }
     }
 
-    /// Account for a batch of segments, in order, and empty it.
+    /// Start on one segment: locate it in the handshake table and (a SYN) in the sources map,
+    /// which starts fetching that memory, and queue it in `batch`. Once the batch is full it
+    /// is accounted for, in order.
     ///
     /// Why batches: under a flood every segment looks up a random place in the handshake
     /// table and (for a SYN) in the sources map, and each lookup waits about 100 ns for
-    /// memory (measured here) if done one after the other. Prefetching all of a batch's places
-    /// first lets the processor fetch them side by side; by the time the second loop needs
-    /// them they are in the cache. The result is the same as one segment at a time.
+    /// memory (measured here) if done one after the other. Asking for the memory of a whole
+    /// batch first lets the processor fetch it side by side; by the time `account` needs it,
+    /// it is in the cache. The result is the same as one segment at a time.
+    fn queue(
+        &mut self,
+        batch: &mut Vec<(Segment, Located, Duration)>,
+        table: &mut HandshakeTable,
+        segment: Segment,
+        timestamp: Duration,
+        watched: impl Fn(u16) -> bool + Copy,
+    ) {
+        let located = table.locate(&segment);
+        if segment.syn() && !segment.ack() {
+            self.sources.prefetch(segment.source.ip());
+        }
+        batch.push((segment, located, timestamp));
+        if batch.len() == BATCH {
+            self.account(batch, table, watched);
+        }
+    }
+
+    /// Account for the queued segments, in order, and empty the batch.
     fn account(
         &mut self,
-        batch: &mut Vec<(Segment, Duration)>,
+        batch: &mut Vec<(Segment, Located, Duration)>,
         table: &mut HandshakeTable,
         watched: impl Fn(u16) -> bool + Copy,
     ) {
-        for (segment, _) in batch.iter() {
-            table.prefetch(segment);
-            if segment.syn() && !segment.ack() {
-                self.sources.prefetch(segment.source.ip());
-            }
-        }
-        for (segment, timestamp) in batch.drain(..) {
-            match table.observe(&segment, timestamp, watched) {
+        for (segment, located, timestamp) in batch.drain(..) {
+            match table.observe_located(&segment, located, timestamp, watched) {
                 Seen::Syn => {
                     self.syn += 1;
                     self.sources.count(segment.source.ip());
@@ -386,10 +401,7 @@ pub fn run(
                 }
             }
             if let Some(segment) = decode_frame(frame.data) {
-                batch.push((segment, frame.timestamp));
-                if batch.len() == BATCH {
-                    tally.account(&mut batch, &mut table, watched);
-                }
+                tally.queue(&mut batch, &mut table, segment, frame.timestamp, watched);
             }
         });
         tally.account(&mut batch, &mut table, watched);
