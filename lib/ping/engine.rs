@@ -26,7 +26,7 @@ use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant, SystemTime};
 
 use super::{Config, Corruption, Event, PingError, Statistics};
-use crate::sock::control::ErrorOrigin;
+use crate::sock::control::{self, ErrorOrigin};
 use crate::sock::icmp::{IcmpSocket, SocketKind};
 use crate::wire::icmp::{self, layout, ErrorKind, Family, Message};
 
@@ -341,26 +341,6 @@ fn next_send_time(config: &Config, state: &State, started: Instant) -> Instant {
     }
 }
 
-/// Errors the kernel also files on the error queue. With IP_RECVERR an ICMP error sets the
-/// socket's pending error too, and the next send or receive fails with it once (socket(7),
-/// SO_ERROR): the details are on the queue, so read it and carry on, as iputils does.
-fn reported_on_error_queue(err: &io::Error) -> bool {
-    matches!(
-        err.raw_os_error(),
-        Some(
-            libc::EHOSTUNREACH
-                | libc::ENETUNREACH
-                | libc::ECONNREFUSED
-                | libc::EHOSTDOWN
-                | libc::ENONET
-                | libc::EPROTO
-                | libc::EMSGSIZE
-                | libc::EACCES
-                | libc::ETIMEDOUT
-        )
-    )
-}
-
 fn send_one(
     config: &Config,
     socket: &IcmpSocket,
@@ -381,7 +361,7 @@ fn send_one(
     let sent = since_epoch(SystemTime::now());
     icmp::stamp_echo_request(config.family(), &mut packet, sent);
     let mut result = socket.send_to(&packet, config.target);
-    if result.as_ref().is_err_and(reported_on_error_queue) {
+    if result.as_ref().is_err_and(control::reported_on_error_queue) {
         // A pending error from an earlier probe, not this one: report it, then send again.
         drain_errors(config, socket, state, buffer, on_event)?;
         icmp::stamp_echo_request(config.family(), &mut packet, since_epoch(SystemTime::now()));
@@ -530,7 +510,7 @@ fn drain_replies(
             Ok(received) => received,
             Err(err) if err.kind() == io::ErrorKind::WouldBlock => return Ok(()),
             Err(err) if err.kind() == io::ErrorKind::Interrupted => continue,
-            Err(err) if reported_on_error_queue(&err) => {
+            Err(err) if control::reported_on_error_queue(&err) => {
                 drain_errors(config, socket, state, buffer, on_event)?;
                 continue;
             }

@@ -69,6 +69,38 @@ pub fn allow_fragmentation(socket: &Socket, ipv6: bool) -> io::Result<()> {
     }
 }
 
+/// Errors the kernel also files on the error queue. With IP_RECVERR an ICMP error sets the
+/// socket's pending error too (`sk_err`), and the next send or receive on the socket fails
+/// with it once (socket(7), SO_ERROR) instead of doing its work: the details are on the
+/// queue, so read it and send again, as iputils ping and tracepath do. The errnos are every
+/// one the kernel maps an ICMP or ICMPv6 error to (`icmp_err_convert`, `icmpv6_err_convert`)
+/// or reports for a local refusal.
+pub fn reported_on_error_queue(err: &io::Error) -> bool {
+    matches!(
+        err.raw_os_error(),
+        Some(
+            // Time Exceeded, Host Unreachable and the administrative prohibitions (IPv4).
+            libc::EHOSTUNREACH
+                | libc::ENETUNREACH
+                // Port Unreachable.
+                | libc::ECONNREFUSED
+                // Protocol Unreachable.
+                | libc::ENOPROTOOPT
+                // Source Route Failed.
+                | libc::EOPNOTSUPP
+                | libc::EHOSTDOWN
+                | libc::ENONET
+                // Parameter Problem.
+                | libc::EPROTO
+                // Fragmentation Needed, Packet Too Big, or larger than our own route's MTU.
+                | libc::EMSGSIZE
+                // ICMPv6 administratively prohibited, policy failure, reject route.
+                | libc::EACCES
+                | libc::ETIMEDOUT
+        )
+    )
+}
+
 /// `setsockopt` with an `int` value, for the options socket2 has no method for.
 pub fn set_int(socket: &Socket, level: i32, name: i32, value: i32) -> io::Result<()> {
     // SAFETY: the pointer and length describe `value`, which outlives the call.

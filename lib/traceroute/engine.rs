@@ -43,9 +43,12 @@ fn open_prober(config: &Config) -> Result<Box<dyn Prober>, TraceError> {
                 )?),
                 _ => None,
             };
-            let mut prober = UdpProber::new(config.target, config.data_len(), raw);
-            prober.want_source = config.explain;
-            Box::new(prober)
+            Box::new(UdpProber::new(
+                config.target,
+                config.data_len(),
+                raw,
+                config.explain,
+            )?)
         }
         Method::Tcp => Box::new(TcpProber::new(config.target)),
         Method::Icmp => Box::new(EchoProber::open(

@@ -77,7 +77,7 @@ impl Explanation {
                     self.from
                 ));
                 lines.push(
-                    "matched by the kernel: the quoted header led it to this probe's socket \
+                    "matched by the kernel: the quoted ports led it to our socket \
                      (IP_RECVERR error queue)"
                         .to_string(),
                 );

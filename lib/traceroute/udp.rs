@@ -1,37 +1,44 @@
-//! UDP probes without privileges (lab 02): one ordinary UDP socket per probe, and the ICMP
-//! errors routers send about it read from that socket's error queue.
+//! UDP probes without privileges (lab 02): one ordinary UDP socket sends every probe, and the
+//! ICMP errors routers send about them are read from that socket's error queue.
 //!
 //! Classic traceroute needs a raw socket to *see* ICMP Time Exceeded. Linux offers a door that
 //! needs no privilege at all: with `IP_RECVERR` (ip(7); `IPV6_RECVERR`, ipv6(7)) set, when an
 //! ICMP error arrives about a datagram a UDP socket sent, the kernel files it on that
 //! socket's *error queue*; `recvmsg(MSG_ERRQUEUE)` returns a `sock_extended_err` (the ICMP
 //! type, code and the router's address as the "offender") and, as the message's name, the
-//! destination of the packet the router quoted. This is how Butskoy's default method works,
-//! and it is why `netlab-traceroute` runs as any user. (trippy cannot trace unprivileged on
-//! Linux; this is the piece it lacks.)
+//! destination of the packet the router quoted. This is why `netlab-traceroute` runs as any
+//! user. (trippy cannot trace unprivileged on Linux; this is the piece it lacks.)
 //!
 //! **How an answer is matched to its probe.** The router quotes our IP header and UDP header
 //! (RFC 792 p.6; RFC 1812 §4.3.2.3 asks for as much as fits in 576 bytes). The kernel looks
 //! the quoted (source port, destination port) pair up in its UDP socket table, exactly as for
-//! an arriving datagram, and queues the error on the one socket that sent it. Each probe has
-//! its own socket (its own ephemeral source port) connected to its own destination port
-//! (33434 + the probe's sequence number), so the socket identifies the probe, and we check
-//! the quoted destination port the kernel hands back as well. A concurrent traceroute owns
-//! different sockets, so it can never receive our answers. Checksums play no part: on veth
-//! links the UDP checksum in the quoted header is often only partial (checksum offload), so
-//! a tool that matched by checksum would miss answers.
+//! an arriving datagram, and queues the error on the socket that owns the source port: ours.
+//! Each probe goes to its own destination port (33434 + the probe's sequence number), and the
+//! error's name carries the quoted destination port back, so the port says which probe it
+//! answers. A concurrent traceroute owns another socket (another source port), so it can
+//! never receive our answers. Checksums play no part: on veth links the UDP checksum in the
+//! quoted header is often only partial (checksum offload), so a tool that matched by checksum
+//! would miss answers.
 //!
-//! **With a raw socket instead** (`--socket raw`, needs CAP_NET_RAW): the probes still go out
-//! from their own UDP sockets, but the answers are read as whole ICMP messages from one raw
-//! ICMP socket, and we do the kernel's job ourselves: parse the quoted IP and UDP headers
-//! inside each error and look the (source port, destination port) pair up among our probes.
-//! That is what classic traceroute did, and what `--explain` can then show byte by byte.
+//! **One socket, as iputils' tracepath.** Butskoy's traceroute opens, connects and closes a
+//! socket per probe; one socket whose TTL changes between hops does the same job with a
+//! third of the system calls (a probe costs one `sendto`, one error-queue read, and a
+//! `setsockopt` each time the TTL rises). It has one catch, the reason `send` may try twice:
+//! an ICMP error also sets the socket's *pending error*, and the next `sendto` returns that
+//! error (EHOSTUNREACH for Time Exceeded) instead of sending. On a namespace lab the answer to
+//! one probe often arrives before the next is sent, so this is the common case, not a corner:
+//! read the queue (those are answers to earlier probes) and send again.
 //!
-//! The socket options (IP_RECVERR, no Don't Fragment) are set by `lib/sock/control.rs`, and
-//! the wait on all probe sockets at once is `lib/sock/poll.rs`: netlab-ping sets its
-//! IP_RECVERR and waits through the same code.
+//! **With a raw socket instead** (`--socket raw`, needs CAP_NET_RAW): the probes still leave
+//! from the UDP socket, but the answers are read as whole ICMP messages from one raw ICMP
+//! socket, and we do the kernel's job ourselves: parse the quoted IP and UDP headers inside
+//! each error and check the (source port, destination port) pair against our probes. That is
+//! what classic traceroute did, and what `--explain` can then show byte by byte.
+//!
+//! The socket options (IP_RECVERR, no Don't Fragment) are set by `lib/sock/control.rs`, which
+//! netlab-ping shares; it also knows which errnos a pending error can be.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::io;
 use std::net::{IpAddr, SocketAddr};
 use std::os::fd::AsFd;
@@ -43,8 +50,7 @@ use super::annotation::{Annotation, Verdict};
 use super::probe::{Answer, Evidence, ProbeSpec, Prober, Sent};
 use super::TraceError;
 use crate::sock::control::{self, ErrorOrigin};
-use crate::sock::icmp::IcmpSocket;
-use crate::sock::poll::{poll_many, Ready};
+use crate::sock::icmp::{source_address, IcmpSocket};
 use crate::wire::icmp::{self as icmp_wire, ErrorKind, Family, Message};
 
 /// The UDP header (RFC 768): source port, destination port, length, checksum.
@@ -53,81 +59,144 @@ pub const UDP_HEADER_LEN: usize = 8;
 /// IP protocol number of UDP (RFC 768), as it appears in a quoted IP header.
 const PROTOCOL_UDP: u8 = 17;
 
-/// A probe whose socket is still open.
-struct Pending {
-    socket: Socket,
-    /// The destination port (the quoted header's destination port must match it).
-    port: u16,
-    /// Our ephemeral source port (the quoted header's source port, in raw mode).
-    local_port: u16,
-}
+/// How many times `send` tries when a send fails with an earlier probe's pending error.
+/// Each retry first reads the error queue, which clears the pending error; another can
+/// only arrive in between if a further answer lands on another CPU in that instant.
+const SEND_ATTEMPTS: usize = 3;
 
-/// Sends UDP probes, one socket each, and reads their errors from the error queues or, in
-/// raw mode, from one raw ICMP socket.
+/// The receive buffer asked for: every in-flight probe can have one error queued, and
+/// queued errors count against it (a full buffer drops errors, socket(7)). The kernel caps
+/// the request at `net.core.rmem_max`.
+const RECEIVE_BUFFER: usize = 1 << 20;
+
+/// Sends UDP probes from one socket, and reads their errors from its error queue or, in raw
+/// mode, from one raw ICMP socket.
 pub struct UdpProber {
     target: IpAddr,
     family: Family,
     payload: Vec<u8>,
-    pending: BTreeMap<usize, Pending>,
-    /// Raw mode: the socket every ICMP error arrives on, and (source port, destination
-    /// port) → probe index for matching the quoted UDP header.
+    /// Every probe leaves from this socket.
+    socket: Socket,
+    /// Its source port: the quoted UDP header's source port (raw mode matches on it).
+    local_port: u16,
+    /// The TTL the socket sends with now; set again only when a probe needs another.
+    ttl: Option<u8>,
+    /// Destination port → probe index, for probes still waiting for an answer.
+    pending: HashMap<u16, usize>,
+    /// Answers read while sending (to clear a pending error), handed out by the next `wait`.
+    early: Vec<Answer>,
+    /// Raw mode: the socket every ICMP error arrives on.
     raw: Option<IcmpSocket>,
-    by_ports: HashMap<(u16, u16), usize>,
-    /// Look up each probe's source port even when matching does not need it (--explain).
-    pub want_source: bool,
+    /// --explain: our source address and port, shown in the decoded probe.
+    source: Option<SocketAddr>,
 }
 
 impl UdpProber {
     /// A prober for `target` sending `data_len` bytes of payload per probe. `raw` reads the
-    /// answers from that raw ICMP socket instead of the error queues.
-    pub fn new(target: IpAddr, data_len: usize, raw: Option<IcmpSocket>) -> UdpProber {
-        // Butskoy fills the data with 0x40, 0x41, ... ("@ABC..."); any bytes would do.
-        let payload = (0..data_len).map(|i| 0x40 + (i % 0x40) as u8).collect();
-        UdpProber {
-            target,
-            family: Family::of(target),
-            payload,
-            pending: BTreeMap::new(),
-            raw,
-            by_ports: HashMap::new(),
-            want_source: false,
-        }
-    }
-
-    /// Read what poll reported on one probe's socket: its queued errors, and any datagram.
-    fn drain(&mut self, index: usize, ready: Ready, answers: &mut Vec<Answer>) {
-        let Some(pending) = self.pending.get(&index) else {
-            return;
+    /// answers from that raw ICMP socket instead of the error queue; `want_source` looks up
+    /// the source address our probes leave with (--explain shows it).
+    pub fn new(
+        target: IpAddr,
+        data_len: usize,
+        raw: Option<IcmpSocket>,
+        want_source: bool,
+    ) -> Result<UdpProber, TraceError> {
+        let family = Family::of(target);
+        let (domain, unspecified) = match family {
+            Family::V4 => (Domain::IPV4, IpAddr::from([0u8; 4])),
+            Family::V6 => (Domain::IPV6, IpAddr::from([0u16; 8])),
         };
-        let mut buffer = [0u8; 2048];
-        // The error queue: ICMP errors about our datagram. One probe sends one datagram, so
-        // one read normally empties it; if more remain, the next poll reports them again.
-        if ready.error {
-            if let Ok(received) = control::receive(pending.socket.as_fd(), &mut buffer, true) {
-                answers.extend(error_queue_answer(
-                    self.target,
-                    index,
-                    pending.port,
-                    &received,
-                ));
-            }
+        // Non-blocking from birth (SOCK_NONBLOCK): every read drains what is queued.
+        let socket = Socket::new(domain, Type::DGRAM.nonblocking(), Some(Protocol::UDP))
+            .map_err(|err| TraceError::io("open UDP socket for", target, err))?;
+        if raw.is_none() {
+            enable_probe_metadata(&socket, family)
+                .map_err(|err| TraceError::io("enable IP_RECVERR for", target, err))?;
+            // Best effort: the kernel's default holds a couple of hundred queued errors.
+            let _ = socket.set_recv_buffer_size(RECEIVE_BUFFER);
         }
-        // A datagram back from the target means something listens on that port: we have
-        // arrived as surely as with Port Unreachable.
-        let datagram = if ready.readable {
-            control::receive(pending.socket.as_fd(), &mut buffer, false).ok()
+        // Without Don't Fragment, as Butskoy sends unless asked (`-F`): a probe larger than a
+        // link's MTU is fragmented on the way instead of answered "fragmentation needed".
+        control::allow_fragmentation(&socket, family == Family::V6)
+            .map_err(|err| TraceError::io("clear Don't Fragment for", target, err))?;
+        // Bind now, to any address and a port the kernel picks, so the source port is known
+        // before the first probe leaves (raw mode matches quoted headers on it).
+        socket
+            .bind(&SockAddr::from(SocketAddr::new(unspecified, 0)))
+            .map_err(|err| TraceError::io("bind UDP socket for", target, err))?;
+        let local_port = socket
+            .local_addr()
+            .ok()
+            .and_then(|address| address.as_socket())
+            .map_or(0, |address| address.port());
+        // An unconnected socket's own address is the wildcard: ask the routing table which
+        // source address a datagram to the target leaves with.
+        let source = if want_source {
+            let address = source_address(target, None).map_err(TraceError::Socket)?;
+            Some(SocketAddr::new(address, local_port))
         } else {
             None
         };
-        if let Some(received) = datagram {
-            answers.push(Answer {
+        // Butskoy fills the data with 0x40, 0x41, ... ("@ABC..."); any bytes would do.
+        let payload = (0..data_len).map(|i| 0x40 + (i % 0x40) as u8).collect();
+        Ok(UdpProber {
+            target,
+            family,
+            payload,
+            socket,
+            local_port,
+            ttl: None,
+            pending: HashMap::new(),
+            early: Vec::new(),
+            raw,
+            source,
+        })
+    }
+
+    /// Read what is queued on the probe socket: errors about our probes from the error queue
+    /// and, if `datagrams`, datagrams from the target. Returns whether any error was queued.
+    fn drain(&mut self, datagrams: bool, answers: &mut Vec<Answer>) -> bool {
+        let mut buffer = [0u8; 2048];
+        let mut any_error = false;
+        // The error queue: ICMP errors about our datagrams. Its name is the quoted packet's
+        // destination, whose port names the probe.
+        while let Ok(received) = control::receive(self.socket.as_fd(), &mut buffer, true) {
+            any_error = true;
+            let Some(peer) = received.peer.filter(|peer| peer.ip() == self.target) else {
+                continue;
+            };
+            let Some(&index) = self.pending.get(&peer.port()) else {
+                // A probe already answered or given up on: its late answer means nothing.
+                continue;
+            };
+            answers.extend(error_queue_answer(
+                self.target,
                 index,
-                from: received.peer.map(|p| p.ip()).unwrap_or(self.target),
-                received: received.kernel_time.unwrap_or_else(SystemTime::now),
-                verdict: Verdict::Arrived,
-                evidence: Evidence::Datagram,
-            });
+                peer.port(),
+                &received,
+            ));
         }
+        // A datagram back from the target's probe port means something listens there: we
+        // have arrived as surely as with Port Unreachable. The socket is not connected, so
+        // anyone could send us a datagram: only the target, from a probe's port, counts.
+        if !datagrams {
+            return any_error;
+        }
+        while let Ok(received) = control::receive(self.socket.as_fd(), &mut buffer, false) {
+            let Some(peer) = received.peer.filter(|peer| peer.ip() == self.target) else {
+                continue;
+            };
+            if let Some(&index) = self.pending.get(&peer.port()) {
+                answers.push(Answer {
+                    index,
+                    from: peer.ip(),
+                    received: received.kernel_time.unwrap_or_else(SystemTime::now),
+                    verdict: Verdict::Arrived,
+                    evidence: Evidence::Datagram,
+                });
+            }
+        }
+        any_error
     }
 
     /// Raw mode: read every ICMP message waiting and keep the errors that quote one of our
@@ -140,7 +209,11 @@ impl UdpProber {
         while let Ok(received) = raw.receive(&mut buffer) {
             let bytes = &buffer[..received.len];
             let peer = received.peer.map(|peer| peer.ip());
-            let lookup = |ports: (u16, u16)| self.by_ports.get(&ports).copied();
+            let lookup = |(source, destination): (u16, u16)| {
+                (source == self.local_port)
+                    .then(|| self.pending.get(&destination).copied())
+                    .flatten()
+            };
             if let Some(matched) = match_raw_error(self.family, self.target, peer, bytes, lookup) {
                 answers.push(Answer {
                     index: matched.index,
@@ -154,6 +227,20 @@ impl UdpProber {
                 });
             }
         }
+    }
+
+    /// Set the socket's TTL (hop limit) for the next probe, if it is not set to that already.
+    fn set_ttl(&mut self, ttl: u8) -> Result<(), TraceError> {
+        if self.ttl == Some(ttl) {
+            return Ok(());
+        }
+        match self.family {
+            Family::V4 => self.socket.set_ttl_v4(u32::from(ttl)),
+            Family::V6 => self.socket.set_unicast_hops_v6(u32::from(ttl)),
+        }
+        .map_err(|err| TraceError::io("set TTL for", self.target, err))?;
+        self.ttl = Some(ttl);
+        Ok(())
     }
 }
 
@@ -298,89 +385,76 @@ pub(crate) fn error_queue_answer(
 }
 
 impl Prober for UdpProber {
-    /// Open a socket for this probe, set its TTL, connect it to the probe's port and send.
-    /// Returns the time just before the datagram was handed to the kernel.
+    /// Send one probe to its own destination port with its TTL. Returns the time just before
+    /// the datagram was handed to the kernel.
     fn send(&mut self, probe: ProbeSpec) -> Result<Sent, TraceError> {
         let destination = SocketAddr::new(self.target, probe.sequence);
-        let domain = match self.family {
-            Family::V4 => Domain::IPV4,
-            Family::V6 => Domain::IPV6,
-        };
-        // Non-blocking from birth (SOCK_NONBLOCK): one syscall per probe instead of three.
-        let socket = Socket::new(domain, Type::DGRAM.nonblocking(), Some(Protocol::UDP))
-            .map_err(|err| TraceError::io("open UDP socket for", destination, err))?;
-        if self.raw.is_none() {
-            enable_probe_metadata(&socket, self.family)
-                .map_err(|err| TraceError::io("enable IP_RECVERR for", destination, err))?;
+        self.set_ttl(probe.ttl)?;
+        self.pending.insert(probe.sequence, probe.index);
+        let to = SockAddr::from(destination);
+        let mut attempts = 0;
+        loop {
+            // The clock is read *before* sendto(): on a namespace lab the whole round trip
+            // through the veths can complete inside the call itself (softirq processing), so
+            // the kernel's receive timestamp may precede any clock reading taken after it.
+            let at = SystemTime::now();
+            let err = match self.socket.send_to(&self.payload, &to) {
+                Ok(_) => {
+                    return Ok(Sent {
+                        at,
+                        source: self.source,
+                    })
+                }
+                Err(err) => err,
+            };
+            attempts += 1;
+            if self.raw.is_none() && control::reported_on_error_queue(&err) {
+                // Either an earlier probe's answer is pending (read it, send again), or our
+                // own kernel refused this datagram and queued why (EMSGSIZE with the route's
+                // MTU): then the queue holds this probe's answer, and it is not sent again.
+                let mut early = std::mem::take(&mut self.early);
+                let any_queued = self.drain(false, &mut early);
+                let answered = early.iter().any(|answer| answer.index == probe.index);
+                self.early = early;
+                if any_queued && !answered && attempts < SEND_ATTEMPTS {
+                    continue;
+                }
+                if any_queued {
+                    return Ok(Sent {
+                        at,
+                        source: self.source,
+                    });
+                }
+            }
+            // Refused locally with nothing queued (a full send buffer, a neighbour that cannot
+            // be resolved, too big for the route in raw mode): this probe is lost and shows
+            // as `*`, as in Butskoy's.
+            if matches!(
+                err.raw_os_error(),
+                Some(libc::EMSGSIZE | libc::EHOSTUNREACH | libc::ENOBUFS | libc::EAGAIN)
+            ) {
+                return Ok(Sent {
+                    at,
+                    source: self.source,
+                });
+            }
+            return Err(TraceError::io("send probe to", destination, err));
         }
-        // Without Don't Fragment, as Butskoy sends unless asked (`-F`): a probe larger than a
-        // link's MTU is fragmented on the way instead of answered "fragmentation needed".
-        control::allow_fragmentation(&socket, self.family == Family::V6)
-            .map_err(|err| TraceError::io("clear Don't Fragment for", destination, err))?;
-        let ttl = u32::from(probe.ttl);
-        match self.family {
-            Family::V4 => socket.set_ttl_v4(ttl),
-            Family::V6 => socket.set_unicast_hops_v6(ttl),
-        }
-        .map_err(|err| TraceError::io("set TTL for", destination, err))?;
-        // connect() fixes both ports, so the kernel can find this socket from the quoted
-        // header, and filters out datagrams from anyone but the target.
-        socket
-            .connect(&SockAddr::from(destination))
-            .map_err(|err| TraceError::io("connect UDP socket to", destination, err))?;
-        // Our source port: raw mode matches on it, --explain shows it.
-        let source = if self.raw.is_some() || self.want_source {
-            socket
-                .local_addr()
-                .ok()
-                .and_then(|address| address.as_socket())
-        } else {
-            None
-        };
-        let local_port = source.map(|address| address.port()).unwrap_or(0);
-        // The clock is read *before* send(): on a namespace lab the whole round trip through
-        // the veths can complete inside the send() call itself (softirq processing), so the
-        // kernel's receive timestamp may precede any clock reading taken after it.
-        let at = SystemTime::now();
-        match socket.send(&self.payload) {
-            Ok(_) => {}
-            // The kernel refused locally (too big for the route MTU, neighbour unreachable):
-            // with IP_RECVERR the reason is queued too, so read it like a router's answer.
-            Err(err)
-                if matches!(
-                    err.raw_os_error(),
-                    Some(libc::EMSGSIZE | libc::EHOSTUNREACH | libc::ENOBUFS | libc::EAGAIN)
-                ) => {}
-            Err(err) => return Err(TraceError::io("send probe to", destination, err)),
-        }
-        // Only raw mode looks probes up by ports; the error queues need no table (hashing
-        // it in and out cost 40k instructions of a 30-hop trace, callgrind).
-        if self.raw.is_some() {
-            self.by_ports
-                .insert((local_port, probe.sequence), probe.index);
-        }
-        self.pending.insert(
-            probe.index,
-            Pending {
-                socket,
-                port: probe.sequence,
-                local_port,
-            },
-        );
-        Ok(Sent { at, source })
     }
 
-    /// Close the socket of a probe that was answered or expired: a late answer then finds no
-    /// socket and is dropped by the kernel.
+    /// The probe was answered or expired: an answer arriving for it later is ignored.
     fn forget(&mut self, index: usize) {
-        if let Some(pending) = self.pending.remove(&index) {
-            if self.raw.is_some() {
-                self.by_ports.remove(&(pending.local_port, pending.port));
-            }
-        }
+        self.pending.retain(|_, pending| *pending != index);
     }
 
     fn wait(&mut self, timeout: Duration, answers: &mut Vec<Answer>) -> Result<(), TraceError> {
+        // Answers read while sending go first, and nothing waits while there are some.
+        let timeout = if self.early.is_empty() {
+            timeout
+        } else {
+            answers.append(&mut self.early);
+            Duration::ZERO
+        };
         if let Some(raw) = &self.raw {
             let ready = raw
                 .wait(timeout)
@@ -390,20 +464,10 @@ impl Prober for UdpProber {
             }
             return Ok(());
         }
-        let indexes: Vec<usize> = self.pending.keys().copied().collect();
-        let ready = {
-            let fds: Vec<_> = self
-                .pending
-                .values()
-                .map(|pending| pending.socket.as_fd())
-                .collect();
-            poll_many(&fds, libc::POLLIN, timeout)
-                .map_err(|err| TraceError::io("poll probes to", self.target, err))?
-        };
-        for (index, ready) in indexes.into_iter().zip(ready) {
-            if ready.readable || ready.error {
-                self.drain(index, ready, answers);
-            }
+        let ready = control::wait(self.socket.as_fd(), timeout)
+            .map_err(|err| TraceError::io("wait for answers from", self.target, err))?;
+        if ready.readable || ready.error {
+            self.drain(ready.readable, answers);
         }
         Ok(())
     }
