@@ -412,7 +412,9 @@ pub fn run(
             });
         }
 
-        let now = Instant::now();
+        // Once stopping, time ends where the stop was asked for: the wait for the last
+        // block above is not part of the run.
+        let now = if stopping { now } else { Instant::now() };
         let interval_over = now >= interval_start + config.interval;
         // The last, partial interval is reported unless it is a sliver with nothing in it.
         let worth_reporting = interval_over

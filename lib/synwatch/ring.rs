@@ -21,13 +21,14 @@
 
 use std::ffi::CString;
 use std::io;
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd};
 use std::sync::atomic::{fence, Ordering};
 use std::time::Duration;
 
 use thiserror::Error;
 
 use super::filter::Instruction;
+use crate::sock::poll::poll_many;
 
 /// Each block is 256 KiB (a power-of-two number of pages, as the kernel requires), as
 /// libpcap's: every block handed over is one wakeup of ours (a `poll` and two context
@@ -45,10 +46,11 @@ const BLOCK_COUNT: u32 = 16;
 /// block size and satisfy the kernel's checks.
 const FRAME_SIZE: u32 = 2048;
 /// A partly filled block is handed to us after this many milliseconds, so a quiet link still
-/// shows its packets promptly. Under a flood a block fills in about 24 ms and is handed over
-/// full; a shorter timeout would hand over half-empty blocks (a wakeup for little work, and a
-/// ring that holds less time).
-pub const RETIRE_BLOCK_MS: u32 = 30;
+/// shows its packets within a tenth of an interval (tcpdump waits up to 1000 ms). Under lab
+/// 05's flood a block takes 25 to 40 ms to fill: with a 30 ms timeout about half the blocks
+/// were handed over part-empty, 400 wakeups for 200 000 SYNs where 100 ms gives 260 (and
+/// tcpdump 220), a tenth of synwatch's CPU (`perf stat -e context-switches`).
+pub const RETIRE_BLOCK_MS: u32 = 100;
 
 /// Why the capture could not start or stopped.
 #[derive(Debug, Error)]
@@ -211,26 +213,18 @@ impl Capture {
         if self.block_ready(self.next_block) {
             return Ok(());
         }
-        let mut pollfd = libc::pollfd {
-            fd: self.socket.as_raw_fd(),
-            events: libc::POLLIN | libc::POLLERR,
-            revents: 0,
-        };
-        let millis = libc::c_int::try_from(timeout.as_millis()).unwrap_or(libc::c_int::MAX);
-        // SAFETY: one valid pollfd.
-        let ready = unsafe { libc::poll(&mut pollfd, 1, millis) };
-        if ready < 0 {
-            let source = io::Error::last_os_error();
-            // A signal (Ctrl-C) interrupts poll: not an error, the caller checks its flag.
-            if source.kind() != io::ErrorKind::Interrupted {
-                return Err(CaptureError::Io {
-                    operation: "poll",
-                    interface: self.interface.clone(),
-                    source,
-                });
-            }
-        }
-        Ok(())
+        // ppoll(2) with the exact timeout (`lib/sock/poll.rs`), not poll(2): poll's whole
+        // milliseconds turn the last fraction of a millisecond before an interval ends into
+        // 0, and the loop would spin there, about 800 empty polls an interval (a sixth of
+        // synwatch's CPU over a flood, `perf stat -e syscalls:sys_enter_poll`). A signal
+        // (Ctrl-C) ends the wait with nothing ready; the caller checks its flag.
+        poll_many(&[self.socket.as_fd()], libc::POLLIN, timeout)
+            .map(|_| ())
+            .map_err(|source| CaptureError::Io {
+                operation: "poll",
+                interface: self.interface.clone(),
+                source,
+            })
     }
 
     fn block(&self, index: usize) -> *mut libc::tpacket_block_desc {
