@@ -89,32 +89,36 @@ impl SourceCounts {
 
     /// The `n` addresses that sent the most SYNs, most first; ties by address, so the list is
     /// stable. A heap of `n` entries, not a sort of every address: a flood has tens of
-    /// thousands of them.
+    /// thousands of them. IPv4 addresses, the many, are ranked as one integer each (SYNs in
+    /// the high half, the address inverted in the low half: more SYNs, then a lower address,
+    /// is a larger key), so the pass over the table compares integers, not `IpAddr`s.
     pub fn top(&self, n: usize) -> Vec<Source> {
         if n == 0 {
             return Vec::new();
         }
-        // "Better" = more SYNs, then the lower address; the heap's top is its worst member.
-        let rank = |address: IpAddr, syn: u32| (Reverse(syn), address);
-        let mut best: BinaryHeap<(Reverse<u32>, IpAddr)> = BinaryHeap::with_capacity(n + 1);
-        let all = (self.v4.iter())
-            .map(|(bits, syn)| (IpAddr::V4(Ipv4Addr::from_bits(bits)), syn))
-            .chain(
-                self.v6
-                    .iter()
-                    .map(|(&bits, &syn)| (IpAddr::V6(Ipv6Addr::from_bits(bits)), syn)),
-            );
-        for (address, syn) in all {
-            let candidate = rank(address, syn);
-            if best.len() < n {
-                best.push(candidate);
-            } else if best.peek().is_some_and(|worst| candidate < *worst) {
-                best.pop();
-                best.push(candidate);
+        let mut best_v4: BinaryHeap<Reverse<u64>> = BinaryHeap::with_capacity(n + 1);
+        for (bits, syn) in self.v4.iter() {
+            let key = u64::from(syn) << 32 | u64::from(!bits);
+            if best_v4.len() < n {
+                best_v4.push(Reverse(key));
+            } else if best_v4.peek().is_some_and(|Reverse(worst)| key > *worst) {
+                best_v4.pop();
+                best_v4.push(Reverse(key));
             }
         }
-        best.into_sorted_vec()
-            .into_iter()
+        let v4 = best_v4.into_iter().map(|Reverse(key)| {
+            let address = IpAddr::V4(Ipv4Addr::from_bits(!(key as u32)));
+            (address, (key >> 32) as u32)
+        });
+        let v6 = (self.v6.iter()).map(|(&bits, &syn)| (IpAddr::V6(Ipv6Addr::from_bits(bits)), syn));
+        // The IPv4 finalists and every IPv6 address, ranked together.
+        let mut all: Vec<(Reverse<u32>, IpAddr)> = v4
+            .chain(v6)
+            .map(|(address, syn)| (Reverse(syn), address))
+            .collect();
+        all.sort_unstable();
+        all.truncate(n);
+        all.into_iter()
             .map(|(Reverse(syn), address)| Source {
                 address,
                 syn: u64::from(syn),
@@ -122,9 +126,6 @@ impl SourceCounts {
             .collect()
     }
 
-    /// Start a new interval. The maps keep their allocation: under a flood they grow to tens of
-    /// thousands of entries every interval, and regrowing them from empty each time (rehashing
-    /// at every doubling) cost several percent of synwatch's CPU.
     pub fn clear(&mut self) {
         self.v4.clear();
         self.v6.clear();
@@ -268,6 +269,41 @@ mod tests {
                 ("10.0.0.1".to_string(), 1)
             ]
         );
+    }
+
+    #[test]
+    fn top_agrees_with_sorting_every_address() {
+        // Many ties (1 to 4 SYNs each), IPv4 and IPv6 mixed: the integer ranking of IPv4
+        // must order exactly as (most SYNs, then lowest address) does.
+        let mut sources = SourceCounts::new(100_000);
+        let mut all: HashMap<IpAddr, u64> = HashMap::new();
+        let mut state = 12345u32;
+        for i in 0..20_000u32 {
+            state = state.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
+            let address = if i % 10 == 0 {
+                IpAddr::V6(Ipv6Addr::from_bits(u128::from(state % 500)))
+            } else {
+                IpAddr::V4(Ipv4Addr::from_bits(state % 8_000))
+            };
+            sources.count(address);
+            *all.entry(address).or_default() += 1;
+        }
+        let mut expected: Vec<(Reverse<u64>, IpAddr)> =
+            all.into_iter().map(|(a, syn)| (Reverse(syn), a)).collect();
+        expected.sort_unstable();
+        for n in [1, 7, 100, 10_000] {
+            let top: Vec<(u64, IpAddr)> = sources
+                .top(n)
+                .into_iter()
+                .map(|s| (s.syn, s.address))
+                .collect();
+            let want: Vec<(u64, IpAddr)> = expected
+                .iter()
+                .take(n)
+                .map(|&(Reverse(syn), a)| (syn, a))
+                .collect();
+            assert_eq!(top, want, "top {n}");
+        }
     }
 
     #[test]
