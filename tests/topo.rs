@@ -38,7 +38,7 @@ fn every_node_has_its_own_tcp_socket_hash() {
     for node in ["h1", "r1", "h2"] {
         // The kernel prints a shared table's size as a negative number.
         let size = lab.exec(node, &["sysctl", "-n", "net.ipv4.tcp_ehash_entries"]);
-        assert_eq!(stdout(&size).trim(), "16384", "{node}: {}", stderr(&size));
+        assert_eq!(stdout(&size).trim(), "4096", "{node}: {}", stderr(&size));
     }
     // The host's own setting is untouched: only a nameless anchor namespace ever had it.
     assert_eq!(child_hash(), host_before);
@@ -155,7 +155,7 @@ fn dry_run_prints_commands_and_changes_nothing() {
     }
     assert!(
         text.contains(
-            "unshare -n sh -c 'sysctl -qw net.ipv4.tcp_child_ehash_entries=16384 && \
+            "unshare -n sh -c 'sysctl -qw net.ipv4.tcp_child_ehash_entries=4096 && \
              ip netns add nl-dry-h1'\n"
         ),
         "{text}"

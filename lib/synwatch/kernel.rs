@@ -73,8 +73,8 @@ pub struct SocketTable {
 /// every bucket of the namespace's established hash, so a dump per family would pay that walk
 /// twice every interval. See [`sock_diag::dump_both_families`]. The walk's cost is the table's
 /// size, not the namespace's sockets: a namespace sharing the host's table (262 144 buckets
-/// here) costs about 4 ms a walk, a netlab node with its own 16 384 (see
-/// `topo::plan::TCP_EHASH_ENTRIES`) well under a millisecond.
+/// here) costs about 4 ms a walk, a netlab node with its own 4 096 about 70 µs (see
+/// `topo::plan::TCP_EHASH_ENTRIES`).
 pub fn read_socket_table(ports: &[u16]) -> io::Result<SocketTable> {
     let mut table = SocketTable::default();
     for socket in sock_diag::dump_both_families((1 << TCP_LISTEN) | (1 << TCP_SYN_RECV))? {

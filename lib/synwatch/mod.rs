@@ -58,9 +58,11 @@ pub struct Config {
     pub pcap: Option<PathBuf>,
 }
 
-/// The default table capacity: 65 536 entries are a few MiB, and far more than any honest
-/// server's SYN queue.
-pub const DEFAULT_TABLE_CAP: usize = 65_536;
+/// The default table capacity: 8 192 handshakes (64 KiB, see `handshakes.rs`), more than any
+/// honest server's SYN queue (the kernel's default `tcp_max_syn_backlog` is 128 to 4 096).
+/// Under a flood of forged sources the table is full whatever its size: each forged
+/// handshake stays half-open for the kernel's whole SYN-ACK lifetime, and the oldest make room.
+pub const DEFAULT_TABLE_CAP: usize = 8_192;
 /// Distinct sources tracked per interval; beyond this a flood's sources are counted as "at
 /// least" (again: bounded memory however many addresses a flood forges).
 const SOURCE_CAP: usize = 65_536;
@@ -383,11 +385,15 @@ pub fn run(
             // the end.
             std::thread::sleep(Duration::from_millis(u64::from(ring::RETIRE_BLOCK_MS) + 10));
         } else if now < tick {
+            // Sleep until the kernel hands over a block, the interval ends, or a signal (the
+            // stop request interrupts the wait). The 1 s bound only matters for a stop that
+            // lands between the check above and the wait, and for long intervals; each
+            // wakeup without work costs a context switch.
             let until = deadline.map_or(tick, |d| d.min(tick));
             capture.wait(
                 until
                     .saturating_duration_since(now)
-                    .min(Duration::from_millis(200)),
+                    .min(Duration::from_secs(1)),
             )?;
         }
 
