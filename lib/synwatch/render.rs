@@ -114,9 +114,9 @@ fn counter(counters: &Counters, name: &str) -> u64 {
 /// `[  2.0s] syn 5000 synack 5000 done 3 rst 0 half-open 4997 sources 4998 drops 0 |
 ///  syn_recv 16 accept 0/16 cookies +4984 reqfull-drops +0 overflows +0`
 pub fn interval_line(interval: &Interval) -> String {
-    let capped = if interval.sources_capped { "+" } else { "" };
+    let about = if interval.sources_estimated { "~" } else { "" };
     let mut line = format!(
-        "[{:6.1}s] syn {} synack {} done {} rst {} half-open {} sources {}{capped} drops {} | \
+        "[{:6.1}s] syn {} synack {} done {} rst {} half-open {} sources {about}{} drops {} | \
          syn_recv {} accept {} cookies +{} reqfull-drops +{} overflows +{}",
         interval.elapsed,
         interval.syn,
@@ -172,9 +172,12 @@ fn screen_lines(interval: &Interval) -> String {
         format!("RST            {:>10}", interval.rst),
         format!("half-open now  {:>10}", interval.half_open),
         format!(
-            "sources        {:>10}{}",
-            interval.sources,
-            if interval.sources_capped { "+" } else { "" }
+            "sources        {:>10}",
+            format!(
+                "{}{}",
+                if interval.sources_estimated { "~" } else { "" },
+                interval.sources
+            )
         ),
         format!("capture drops  {:>10}", interval.kernel_drops),
         format!("table evicted  {:>10}", interval.evictions),
@@ -254,7 +257,7 @@ mod tests {
             rst: 0,
             half_open: 4997,
             sources: 4998,
-            sources_capped: false,
+            sources_estimated: false,
             top_sources: vec![Source {
                 address: "10.0.1.2".parse().expect("address"),
                 syn: 3,
