@@ -233,7 +233,7 @@ impl Tally {
 
     /// Start on one segment: locate it in the handshake table and (a SYN) in the sources map,
     /// which starts fetching that memory, and queue it in `batch`. Once the batch is full it
-    /// is accounted for, in order.
+    /// is accounted for, in order. A SYN-ACK needs no table and is counted at once.
     ///
     /// Why batches: under a flood every segment looks up a random place in the handshake
     /// table and (for a SYN) in the sources map, and each lookup waits about 100 ns for
@@ -248,6 +248,10 @@ impl Tally {
         timestamp: Duration,
         watched: impl Fn(u16) -> bool + Copy,
     ) {
+        if let Some(seen) = HandshakeTable::without_lookup(&segment, watched) {
+            self.record(seen, &segment);
+            return;
+        }
         let located = table.locate(&segment);
         if segment.syn() && !segment.ack() {
             self.sources.prefetch(segment.source.ip());
@@ -266,20 +270,26 @@ impl Tally {
         watched: impl Fn(u16) -> bool + Copy,
     ) {
         for (segment, located, timestamp) in batch.drain(..) {
-            match table.observe_located(&segment, located, timestamp, watched) {
-                Seen::Syn => {
-                    self.syn += 1;
-                    self.sources.count(segment.source.ip());
-                }
-                Seen::SynRetransmit => {
-                    self.syn += 1;
-                    self.syn_retransmits += 1;
-                }
-                Seen::SynAck => self.synack += 1,
-                Seen::Completed => self.completed += 1,
-                Seen::Reset => self.rst += 1,
-                Seen::Other => {}
+            let seen = table.observe_located(&segment, located, timestamp, watched);
+            self.record(seen, &segment);
+        }
+    }
+
+    /// Count what one segment meant.
+    fn record(&mut self, seen: Seen, segment: &Segment) {
+        match seen {
+            Seen::Syn => {
+                self.syn += 1;
+                self.sources.count(segment.source.ip());
             }
+            Seen::SynRetransmit => {
+                self.syn += 1;
+                self.syn_retransmits += 1;
+            }
+            Seen::SynAck => self.synack += 1,
+            Seen::Completed => self.completed += 1,
+            Seen::Reset => self.rst += 1,
+            Seen::Other => {}
         }
     }
 
