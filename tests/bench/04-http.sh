@@ -1,7 +1,8 @@
 # netlab-http against wrk on the same nginx (lab 04, port 8080: large keep-alive limits).
 # Rows: one keep-alive connection (wrk -t1 -c1), pipelined at depth 16 (wrk with a Lua script
 # that sends 16 requests per write), and keep-alive vs --no-keepalive (the lab's ratio).
-# Medians over interleaved runs: ours, then wrk, then ours...
+# Medians over interleaved runs; rounds alternate which tool goes first, so a change in machine
+# load lands on both (as in 01-ping.sh and 02-traceroute.sh).
 source "$(dirname "$0")/lib.sh"
 instance=bhttp
 "$NETLAB" down --instance "$instance" >/dev/null 2>&1 || true
@@ -25,16 +26,22 @@ wrk_rate() { in_h1 wrk "$@" | awk '/Requests\/sec/ {print $2}'; }
 url=http://srv:8080/
 
 ours=(); ref=()
-for i in 1 2 3 4 5; do
-  ours+=("$(ours_rate -n 8000 "$url")")
-  ref+=("$(wrk_rate -t1 -c1 -d1s "$url")")
+for i in 1 2 3 4 5 6; do
+  if (( i % 2 )); then
+    ours+=("$(ours_rate -n 8000 "$url")"); ref+=("$(wrk_rate -t1 -c1 -d1s "$url")")
+  else
+    ref+=("$(wrk_rate -t1 -c1 -d1s "$url")"); ours+=("$(ours_rate -n 8000 "$url")")
+  fi
 done
 row http "keep-alive, 1 connection (req/s)" "$(median "${ours[@]}")" "$(median "${ref[@]}")" "req/s" ">= 1.0x wrk -t1 -c1"
 
 ours=(); ref=()
-for i in 1 2 3 4 5; do
-  ours+=("$(ours_rate -n 20000 --pipeline 16 "$url")")
-  ref+=("$(wrk_rate -t1 -c1 -d1s -s "$lua" "$url")")
+for i in 1 2 3 4 5 6; do
+  if (( i % 2 )); then
+    ours+=("$(ours_rate -n 20000 --pipeline 16 "$url")"); ref+=("$(wrk_rate -t1 -c1 -d1s -s "$lua" "$url")")
+  else
+    ref+=("$(wrk_rate -t1 -c1 -d1s -s "$lua" "$url")"); ours+=("$(ours_rate -n 20000 --pipeline 16 "$url")")
+  fi
 done
 row http "pipelined depth 16 (req/s)" "$(median "${ours[@]}")" "$(median "${ref[@]}")" "req/s" ">= 1.0x wrk pipeline 16"
 
