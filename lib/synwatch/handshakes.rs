@@ -38,9 +38,10 @@
 //! table stores no addresses, only a 32-bit tag: two handshakes are mistaken for each other
 //! only if they land in the same set *and* share all 32 bits, which for a full table is less
 //! than one lookup in 500 000 000. Eight bytes a handshake (the addresses and ports of an
-//! IPv6 pair are 36) keep the default 8 192 slots at 64 KiB, which stay in the processor's
+//! IPv6 pair are 36) keep the default 32 768 slots at 256 KiB, which stay in the processor's
 //! second-level cache while a flood streams megabytes of frames past it (65 536 slots, 512
-//! KiB, cost 3 ms more CPU over `make bench`'s flood, measured side by side).
+//! KiB, cost 3 ms more CPU over `make bench`'s flood, measured side by side; 8 192 slots
+//! cost no less than 32 768).
 //!
 //! Measured under `make bench`'s 200 000-SYN flood: the hash map of full keys with a queue
 //! of ages that this table replaced took about a third of synwatch's CPU time; with this
