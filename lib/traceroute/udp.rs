@@ -64,6 +64,11 @@ const PROTOCOL_UDP: u8 = 17;
 /// only arrive in between if a further answer lands on another CPU in that instant.
 const SEND_ATTEMPTS: usize = 3;
 
+/// Reads from each queue per drain: more than ever wait after a burst of probes, yet a
+/// bound, because the probe socket is not connected (anyone may send to its port) and a raw
+/// socket sees every ICMP message of the host. What is left is reported by the next poll (POLLIN and POLLERR stay raised).
+const READS_PER_DRAIN: usize = 256;
+
 /// The receive buffer asked for: every in-flight probe can have one error queued, and
 /// queued errors count against it (a full buffer drops errors, socket(7)). The kernel caps
 /// the request at `net.core.rmem_max`.
@@ -160,7 +165,10 @@ impl UdpProber {
         let mut any_error = false;
         // The error queue: ICMP errors about our datagrams. Its name is the quoted packet's
         // destination, whose port names the probe.
-        while let Ok(received) = control::receive(self.socket.as_fd(), &mut buffer, true) {
+        for _ in 0..READS_PER_DRAIN {
+            let Ok(received) = control::receive(self.socket.as_fd(), &mut buffer, true) else {
+                break;
+            };
             any_error = true;
             let Some(peer) = received.peer.filter(|peer| peer.ip() == self.target) else {
                 continue;
@@ -182,7 +190,10 @@ impl UdpProber {
         if !datagrams {
             return any_error;
         }
-        while let Ok(received) = control::receive(self.socket.as_fd(), &mut buffer, false) {
+        for _ in 0..READS_PER_DRAIN {
+            let Ok(received) = control::receive(self.socket.as_fd(), &mut buffer, false) else {
+                break;
+            };
             let Some(peer) = received.peer.filter(|peer| peer.ip() == self.target) else {
                 continue;
             };
@@ -206,7 +217,10 @@ impl UdpProber {
             return;
         };
         let mut buffer = [0u8; 2048];
-        while let Ok(received) = raw.receive(&mut buffer) {
+        for _ in 0..READS_PER_DRAIN {
+            let Ok(received) = raw.receive(&mut buffer) else {
+                break;
+            };
             let bytes = &buffer[..received.len];
             let peer = received.peer.map(|peer| peer.ip());
             let lookup = |(source, destination): (u16, u16)| {
