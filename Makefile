@@ -1,4 +1,4 @@
-# netlab: build, demo, test, bench, fuzz, install. Every target works on a fresh Debian 12
+# wirelab: build, demo, test, bench, fuzz, install. Every target works on a fresh Debian 12
 # machine as root; `make deps` installs what the labs and tests need.
 
 SHELL    := /bin/bash
@@ -9,13 +9,13 @@ RELEASE  := target/release
 # Every [[bin]] in Cargo.toml.
 BINS     := $(shell awk '/^\[\[bin\]\]/{b=1} b && /^name =/{gsub(/"/,"",$$3); print $$3; b=0}' Cargo.toml)
 # Tools that open raw sockets get CAP_NET_RAW (and CAP_NET_ADMIN) at install.
-CAP_BINS := $(filter netlab-ping netlab-traceroute netlab-synwatch,$(BINS))
+CAP_BINS := $(filter wirelab-ping wirelab-traceroute wirelab-synwatch,$(BINS))
 # Debian packages the labs, tests and benchmarks use.
 DEBS     := iproute2 nftables procps iputils-ping traceroute iputils-tracepath \
             bind9-dnsutils knot knot-dnsutils nginx-light curl wrk hping3 tcpdump \
             hyperfine libcap2-bin bc bsdextrautils python3 time linux-perf
 
-.PHONY: all build release deps test lint demo bench fuzz install clean
+.PHONY: all build release deps test lint demo bench fuzz install uninstall-netlab clean
 
 all: build
 
@@ -43,39 +43,61 @@ lint:
 test: deps lint
 	$(CARGO) build --bins
 	@status=0; $(CARGO) nextest run --no-fail-fast || status=$$?; \
-	if [ "$$(id -u)" = 0 ]; then tests/sweep.sh $(DEBUG)/netlab || status=1; fi; \
+	if [ "$$(id -u)" = 0 ]; then tests/sweep.sh $(DEBUG)/wirelab || status=1; fi; \
 	exit $$status
 
 ## demo: bring up the demo topology, run every finished tool in it, tear it down.
 demo: release
-	@NETLAB_BIN=$(RELEASE) labs/demo/demo.sh
+	@WIRELAB_BIN=$(RELEASE) labs/demo/demo.sh
 
 ## bench: side-by-side figures against the reference tools, as one table.
 bench: deps release
-	@NETLAB_BIN=$(RELEASE) tests/bench/run.sh
+	@WIRELAB_BIN=$(RELEASE) tests/bench/run.sh
 
 ## fuzz: every fuzz target for a bounded time (FUZZ_SECONDS each).
 FUZZ_SECONDS ?= 30
 fuzz:
 	@tests/fuzz.sh $(FUZZ_SECONDS)
 
-install: release
-	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/netlab \
+## The project was called netlab until 2026-11. An install over an earlier one removes what that
+## one installed, so two copies never sit side by side, and only files it can prove are ours: a
+## binary holding our man-page switch (NETLAB_GENERATE, which no other program has), a man page
+## with our description, and completions clap wrote for a name whose binary or man page was
+## ours. Another project's `netlab` (ipspace's, say) stays untouched.
+OLD_BINS := netlab netlab-ping netlab-traceroute netlab-dig netlab-http netlab-synwatch
+OLD_DESC := Hands\\-on networking labs
+
+install: release uninstall-netlab
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/wirelab \
 	  $(DESTDIR)$(PREFIX)/share/man/man1 \
 	  $(DESTDIR)$(PREFIX)/share/bash-completion/completions \
 	  $(DESTDIR)$(PREFIX)/share/zsh/site-functions \
 	  $(DESTDIR)$(PREFIX)/share/fish/vendor_completions.d
 	for b in $(BINS); do install -m 755 $(RELEASE)/$$b $(DESTDIR)$(PREFIX)/bin/$$b; done
 	for b in $(CAP_BINS); do setcap cap_net_raw,cap_net_admin+ep $(DESTDIR)$(PREFIX)/bin/$$b; done
-	rm -rf $(DESTDIR)$(PREFIX)/share/netlab/labs && cp -r labs $(DESTDIR)$(PREFIX)/share/netlab/labs
-	gen=$$(mktemp -d) && for b in $(BINS); do NETLAB_GENERATE=$$gen $(RELEASE)/$$b; done && \
+	rm -rf $(DESTDIR)$(PREFIX)/share/wirelab/labs && cp -r labs $(DESTDIR)$(PREFIX)/share/wirelab/labs
+	gen=$$(mktemp -d) && for b in $(BINS); do WIRELAB_GENERATE=$$gen $(RELEASE)/$$b; done && \
 	  install -m 644 $$gen/man1/*.1 $(DESTDIR)$(PREFIX)/share/man/man1/ && \
 	  for b in $(BINS); do \
 	    install -m 644 $$gen/completions/$$b.bash $(DESTDIR)$(PREFIX)/share/bash-completion/completions/$$b; \
 	    install -m 644 $$gen/completions/_$$b $(DESTDIR)$(PREFIX)/share/zsh/site-functions/_$$b; \
 	    install -m 644 $$gen/completions/$$b.fish $(DESTDIR)$(PREFIX)/share/fish/vendor_completions.d/$$b.fish; \
 	  done && rm -rf $$gen
-	@echo "installed: $(BINS) (raw-socket tools got cap_net_raw: $(CAP_BINS)); try: sudo netlab doctor"
+	@echo "installed: $(BINS) (raw-socket tools got cap_net_raw: $(CAP_BINS)); try: sudo wirelab doctor"
+
+uninstall-netlab:
+	@for b in $(OLD_BINS); do \
+	  bin=$(DESTDIR)$(PREFIX)/bin/$$b; man=$(DESTDIR)$(PREFIX)/share/man/man1/$$b.1; ours=; \
+	  if [ -f "$$bin" ] && grep -qa NETLAB_GENERATE "$$bin"; then rm -f "$$bin"; ours=1; echo "removed old $$bin"; fi; \
+	  if [ -f "$$man" ] && grep -q '$(OLD_DESC)' "$$man"; then rm -f "$$man"; ours=1; echo "removed old $$man"; fi; \
+	  [ -n "$$ours" ] || continue; \
+	  f=$(DESTDIR)$(PREFIX)/share/bash-completion/completions/$$b; \
+	  [ -f "$$f" ] && grep -q "^_$$(echo $$b | sed 's/-/__/g')()" "$$f" && rm -f "$$f"; \
+	  f=$(DESTDIR)$(PREFIX)/share/zsh/site-functions/_$$b; \
+	  [ -f "$$f" ] && grep -q "^#compdef $$b\$$" "$$f" && rm -f "$$f"; \
+	  f=$(DESTDIR)$(PREFIX)/share/fish/vendor_completions.d/$$b.fish; \
+	  [ -f "$$f" ] && grep -q "^complete -c $$b " "$$f" && rm -f "$$f"; \
+	done; true
 
 clean:
 	$(CARGO) clean

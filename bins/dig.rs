@@ -1,6 +1,6 @@
-//! `netlab-dig`: ask a DNS server, over UDP first and over TCP when the answer does not fit
+//! `wirelab-dig`: ask a DNS server, over UDP first and over TCP when the answer does not fit
 //! (lab 03). The command line and the output follow BIND's dig, so the two can be compared
-//! line by line; the engine is `netlab::dns`.
+//! line by line; the engine is `wirelab::dns`.
 //!
 //! Exit codes (as dig): 0 an answer came (NXDOMAIN and SERVFAIL are answers), 1 usage error,
 //! 9 no reply from the server (timeouts, or TC with the TCP retry refused), 10 internal error.
@@ -11,20 +11,20 @@ use std::process::ExitCode;
 
 use clap::{CommandFactory, Parser};
 use hickory_proto::rr::RecordType;
-use netlab::cli::{self, Failure};
-use netlab::dns::args::{DigArgs, QuerySpec};
-use netlab::dns::render;
-use netlab::dns::resolver::{default_server, RESOLV_CONF};
-use netlab::dns::{exchange, Event, ExchangeOptions, QueryFlags, Question, Request};
-use netlab::output::Out;
+use wirelab::cli::{self, Failure};
+use wirelab::dns::args::{DigArgs, QuerySpec};
+use wirelab::dns::render;
+use wirelab::dns::resolver::{default_server, RESOLV_CONF};
+use wirelab::dns::{exchange, Event, ExchangeOptions, QueryFlags, Question, Request};
+use wirelab::output::Out;
 
-const TOOL: &str = "netlab-dig";
+const TOOL: &str = "wirelab-dig";
 
 /// The help and man page text; the arguments themselves are parsed with dig's grammar by
-/// `netlab::dns::args`.
+/// `wirelab::dns::args`.
 #[derive(Parser)]
 #[command(
-    name = "netlab-dig",
+    name = "wirelab-dig",
     version,
     about = "Ask a DNS server over UDP, retrying over TCP when the answer is truncated (like dig)",
     after_help = "Options (dig's syntax):

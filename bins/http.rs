@@ -1,4 +1,4 @@
-//! `netlab-http`: an HTTP/1.1 client that shows connection reuse and what it saves (lab 04).
+//! `wirelab-http`: an HTTP/1.1 client that shows connection reuse and what it saves (lab 04).
 //! Fetches each URL `-n` times over as few connections as RFC 9112 §9.3 allows, and says per
 //! request whether the connection was new or reused.
 //!
@@ -12,15 +12,15 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::Parser;
-use netlab::cli::{self, Failure};
-use netlab::http::{Client, HttpError, Mode, Options, Renderer, RequestSpec, Url};
-use netlab::output::Out;
+use wirelab::cli::{self, Failure};
+use wirelab::http::{Client, HttpError, Mode, Options, Renderer, RequestSpec, Url};
+use wirelab::output::Out;
 
-const TOOL: &str = "netlab-http";
+const TOOL: &str = "wirelab-http";
 
 #[derive(Parser)]
 #[command(
-    name = "netlab-http",
+    name = "wirelab-http",
     version,
     about = "HTTP/1.1 client that shows keep-alive: which requests reused a connection, and what that saved",
     after_help = "Exit codes: 0 every request got a complete response, 1 a request failed, 2 usage error."

@@ -1,4 +1,4 @@
-//! `netlab-ping`: ICMP echo like iputils ping, over raw or unprivileged datagram sockets
+//! `wirelab-ping`: ICMP echo like iputils ping, over raw or unprivileged datagram sockets
 //! (lab 01). This file only parses flags, resolves the target and picks a renderer; the
 //! engine is `lib/ping/`, the sockets `lib/sock/icmp.rs`, the packets `lib/wire/icmp.rs`.
 //!
@@ -11,16 +11,16 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use clap::Parser;
-use netlab::cli::{self, Failure, Verbosity};
-use netlab::output::Out;
-use netlab::ping::{self, explain::Explainer, json::JsonRenderer, text, Config};
-use netlab::sock::icmp::SocketKind;
+use wirelab::cli::{self, Failure, Verbosity};
+use wirelab::output::Out;
+use wirelab::ping::{self, explain::Explainer, json::JsonRenderer, text, Config};
+use wirelab::sock::icmp::SocketKind;
 
-const TOOL: &str = "netlab-ping";
+const TOOL: &str = "wirelab-ping";
 
 /// Send ICMP ECHO_REQUEST to a host, as iputils ping does, and explain what came back.
 #[derive(Debug, Parser)]
-#[command(name = "netlab-ping", version, about, disable_version_flag = true)]
+#[command(name = "wirelab-ping", version, about, disable_version_flag = true)]
 struct Args {
     /// The host to ping: an address, or a name (resolved through /etc/hosts and DNS).
     target: String,
@@ -203,7 +203,7 @@ fn run(args: Args) -> Result<ExitCode, Failure> {
     };
     // iputils: only root may send faster than every 2 ms (a flood is a privilege).
     let privileged = || {
-        let privileges = netlab::privilege::Privileges::probe();
+        let privileges = wirelab::privilege::Privileges::probe();
         privileges.is_root() || privileges.can_raw()
     };
     if config.interval < Duration::from_millis(2) && !privileged() {
@@ -250,7 +250,7 @@ fn main() -> ExitCode {
         }
     };
     // Without -v or RUST_LOG the subscriber would show warnings only, and nothing ping runs
-    // (netlab, socket2, nix, pnet, rand, getaddrinfo) logs any. Skipping it saves its set-up:
+    // (wirelab, socket2, nix, pnet, rand, getaddrinfo) logs any. Skipping it saves its set-up:
     // 50k instructions and 8 page faults, 7% of a whole `ping -c 1` (callgrind, perf stat).
     if args.verbosity.verbose > 0 || std::env::var_os("RUST_LOG").is_some() {
         args.verbosity.init();

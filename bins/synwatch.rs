@@ -1,4 +1,4 @@
-//! `netlab-synwatch`: watch a server's half-open TCP connections during a SYN flood (lab 05).
+//! `wirelab-synwatch`: watch a server's half-open TCP connections during a SYN flood (lab 05).
 //! Captured handshakes on one side, the kernel's SYN_RECV sockets, accept queue and SYN-cookie
 //! counters on the other, one interval at a time.
 //!
@@ -12,18 +12,18 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use clap::Parser;
-use netlab::cli::{self, Failure, Verbosity};
-use netlab::output::Out;
-use netlab::privilege;
-use netlab::synwatch::render::TextRenderer;
-use netlab::synwatch::ring::CaptureError;
-use netlab::synwatch::{self, filter, Config, Event, WatchError};
+use wirelab::cli::{self, Failure, Verbosity};
+use wirelab::output::Out;
+use wirelab::privilege;
+use wirelab::synwatch::render::TextRenderer;
+use wirelab::synwatch::ring::CaptureError;
+use wirelab::synwatch::{self, filter, Config, Event, WatchError};
 
-const TOOL: &str = "netlab-synwatch";
+const TOOL: &str = "wirelab-synwatch";
 
 #[derive(Parser)]
 #[command(
-    name = "netlab-synwatch",
+    name = "wirelab-synwatch",
     version,
     about = "Watch half-open TCP connections, SYN cookies and the accept queue during a SYN flood"
 )]

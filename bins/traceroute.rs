@@ -1,4 +1,4 @@
-//! `netlab-traceroute`: which routers a packet crosses on its way to a host (lab 02).
+//! `wirelab-traceroute`: which routers a packet crosses on its way to a host (lab 02).
 //! UDP probes with rising TTL, Butskoy traceroute 2.1's output, and no privileges needed.
 //!
 //! Exit codes (as Butskoy's): 0 the trace ran (whether or not the target answered), 1 a
@@ -8,18 +8,18 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::Parser;
-use netlab::cli::{self, Failure, Verbosity};
-use netlab::output::Out;
-use netlab::sock::icmp::SocketKind;
-use netlab::traceroute::names::{resolve_target, FamilyChoice};
-use netlab::traceroute::render::{JsonRenderer, TextRenderer};
-use netlab::traceroute::{self, Config, Method, TraceError, Wait};
+use wirelab::cli::{self, Failure, Verbosity};
+use wirelab::output::Out;
+use wirelab::sock::icmp::SocketKind;
+use wirelab::traceroute::names::{resolve_target, FamilyChoice};
+use wirelab::traceroute::render::{JsonRenderer, TextRenderer};
+use wirelab::traceroute::{self, Config, Method, TraceError, Wait};
 
-const TOOL: &str = "netlab-traceroute";
+const TOOL: &str = "wirelab-traceroute";
 
 #[derive(Parser)]
 #[command(
-    name = "netlab-traceroute",
+    name = "wirelab-traceroute",
     version,
     about = "Print the route packets take to a host: UDP probes with rising TTL, answered by \
              ICMP Time Exceeded. Works without privileges (IP_RECVERR).",
@@ -85,7 +85,7 @@ struct Cli {
 fn main() -> ExitCode {
     cli::generate_if_asked::<Cli>(TOOL);
     let cli = Cli::parse();
-    // Without -v or RUST_LOG the subscriber would show warnings only. netlab logs none, and
+    // Without -v or RUST_LOG the subscriber would show warnings only. wirelab logs none, and
     // hickory-proto (our resolver's DNS parser) warns only about odd DNS answers, which a
     // `-n` trace to an address never asks for. Skipping it there saves its set-up: 50k
     // instructions and 8 page faults, 5% of a 30-hop `-n` trace (callgrind, perf stat).

@@ -1,4 +1,4 @@
-//! Conventions every netlab binary shares (all labs): verbosity and logging, durations on the
+//! Conventions every wirelab binary shares (all labs): verbosity and logging, durations on the
 //! command line, and how a library error becomes one line on stderr and an exit code.
 //!
 //! The binaries in `bins/` stay thin: they parse flags with clap derive, call into `lib/`, and
@@ -20,7 +20,7 @@ pub struct Verbosity {
 
 impl Verbosity {
     /// Start the tracing subscriber. `RUST_LOG`, when set, wins over `-v`, so a student can
-    /// turn on one module's logs (`RUST_LOG=netlab::topo=debug`).
+    /// turn on one module's logs (`RUST_LOG=wirelab::topo=debug`).
     pub fn init(self) {
         let default = match self.verbose {
             0 => "warn",
@@ -68,7 +68,7 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
     Ok(Duration::from_secs_f64(seconds))
 }
 
-/// True when an error chain ends in a closed pipe: `netlab-ping ... | head -3` must exit 0,
+/// True when an error chain ends in a closed pipe: `wirelab-ping ... | head -3` must exit 0,
 /// not panic or complain (as ripgrep does).
 pub fn is_broken_pipe(err: &io::Error) -> bool {
     err.kind() == io::ErrorKind::BrokenPipe
@@ -127,11 +127,11 @@ pub fn finish(tool: &str, result: Result<ExitCode, Failure>, error_code: u8) -> 
     }
 }
 
-/// `make install` runs every binary with `NETLAB_GENERATE=DIR` to write its man page
+/// `make install` runs every binary with `WIRELAB_GENERATE=DIR` to write its man page
 /// (`DIR/man1/NAME.1`) and shell completions (`DIR/completions/`) from the same clap
 /// definitions that parse its flags, so the docs cannot drift from the code.
 pub fn generate_if_asked<C: clap::CommandFactory>(name: &'static str) {
-    let Some(dir) = std::env::var_os("NETLAB_GENERATE") else {
+    let Some(dir) = std::env::var_os("WIRELAB_GENERATE") else {
         return;
     };
     let dir = std::path::PathBuf::from(dir);

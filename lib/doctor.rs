@@ -1,4 +1,4 @@
-//! `netlab doctor` (all labs): what this machine has and lacks for the labs, each with the
+//! `wirelab doctor` (all labs): what this machine has and lacks for the labs, each with the
 //! command that fixes it. A newcomer runs it once on a fresh VM before lab 01.
 
 use std::process::{Command, Stdio};
@@ -74,7 +74,7 @@ pub fn checks() -> Vec<Check> {
         } else {
             format!("running as uid {}", privileges.euid)
         },
-        fix: Some("run netlab with sudo".into()),
+        fix: Some("run wirelab with sudo".into()),
     }];
     for (command, package, required, purpose) in TOOLS {
         let path = which(command);
@@ -112,7 +112,7 @@ pub fn checks() -> Vec<Check> {
             )
         } else {
             "not in this kernel (before 5.19): nodes share the host's table, so listing a \
-             node's sockets (ss, netlab-synwatch) walks the whole machine's"
+             node's sockets (ss, wirelab-synwatch) walks the whole machine's"
                 .into()
         },
         fix: Some("use Linux 5.19 or later".into()),

@@ -1,5 +1,5 @@
 //! Labs on disk and their self-check (all labs): where `labs/` is, which labs exist, and how
-//! `netlab check NN` grades a student's `answers.toml` against the lab's `check.toml`.
+//! `wirelab check NN` grades a student's `answers.toml` against the lab's `check.toml`.
 //!
 //! A check says which answers are right and gives a hint for each wrong one, never the answer:
 //! the evidence is in the lab's output, and finding it is the exercise.
@@ -12,10 +12,10 @@ use serde::Deserialize;
 use crate::topo::plan::expand;
 use crate::topo::{Names, Topology};
 
-/// Where the labs are: `$NETLAB_LABS`, `./labs` (a checkout), the installed
-/// `../share/netlab/labs` beside the binary, or the source tree this binary was built from.
+/// Where the labs are: `$WIRELAB_LABS`, `./labs` (a checkout), the installed
+/// `../share/wirelab/labs` beside the binary, or the source tree this binary was built from.
 pub fn labs_dir() -> Option<PathBuf> {
-    if let Some(dir) = std::env::var_os("NETLAB_LABS").map(PathBuf::from) {
+    if let Some(dir) = std::env::var_os("WIRELAB_LABS").map(PathBuf::from) {
         if dir.is_dir() {
             return Some(dir.canonicalize().unwrap_or(dir));
         }
@@ -24,7 +24,7 @@ pub fn labs_dir() -> Option<PathBuf> {
     candidates.push(PathBuf::from("labs"));
     if let Ok(exe) = std::env::current_exe() {
         if let Some(bin) = exe.parent() {
-            candidates.push(bin.join("../share/netlab/labs"));
+            candidates.push(bin.join("../share/wirelab/labs"));
         }
     }
     candidates.push(Path::new(env!("CARGO_MANIFEST_DIR")).join("labs"));
@@ -46,7 +46,7 @@ pub fn find(spec: &str) -> Option<PathBuf> {
     })
 }
 
-/// One lab, as `netlab list` shows it.
+/// One lab, as `wirelab list` shows it.
 #[derive(Debug, Clone)]
 pub struct LabInfo {
     pub number: String,
@@ -97,7 +97,7 @@ pub fn list() -> Vec<LabInfo> {
 
 #[derive(Debug, thiserror::Error)]
 pub enum CheckError {
-    #[error("no lab '{0}': netlab list shows the labs")]
+    #[error("no lab '{0}': wirelab list shows the labs")]
     NoLab(String),
     #[error("lab {0} has no check.toml yet")]
     NoCheck(String),

@@ -1,6 +1,6 @@
-//! netlab: hands-on networking labs in network namespaces.
+//! wirelab: hands-on networking labs in network namespaces.
 //!
-//! This crate is the shared library behind every netlab tool. Students read it to learn how
+//! This crate is the shared library behind every wirelab tool. Students read it to learn how
 //! the tools work, so each module holds one concept and says which lab uses it:
 //!
 //! | module       | concept                                                   | lab |

@@ -144,9 +144,9 @@ mod tests {
 
     #[test]
     fn messages_name_every_fix() {
-        let message = no_icmp_socket_message("netlab-ping");
+        let message = no_icmp_socket_message("wirelab-ping");
         assert!(message.contains("setcap cap_net_raw+ep"));
         assert!(message.contains("ping_group_range"));
-        assert!(message.contains("sudo netlab-ping"));
+        assert!(message.contains("sudo wirelab-ping"));
     }
 }

@@ -1,4 +1,4 @@
-//! netlab-dig in real namespaces (lab 03): against Knot DNS in lab 03's topology, compared with
+//! wirelab-dig in real namespaces (lab 03): against Knot DNS in lab 03's topology, compared with
 //! BIND's dig in the same lab, and against the hostile responders of `tests/dig/hostile.py`.
 
 mod common;
@@ -9,13 +9,13 @@ use std::time::{Duration, Instant};
 
 use common::{bin, root_or_skip, stderr, stdout, Lab};
 
-/// Lab 03 up; `netlab up` returns once knotd answers for every zone (its ready_command).
+/// Lab 03 up; `wirelab up` returns once knotd answers for every zone (its ready_command).
 fn lab03() -> Lab {
     Lab::up("labs/03-dns")
 }
 
 fn dig(lab: &Lab, node: &str, args: &[&str]) -> Output {
-    let binary = bin("netlab-dig");
+    let binary = bin("wirelab-dig");
     let mut argv = vec![binary.to_str().expect("utf-8 path")];
     argv.extend_from_slice(args);
     lab.exec(node, &argv)
@@ -171,14 +171,14 @@ fn nxdomain_is_an_answer_exit_zero_without_tcp_retry() {
 
 #[test]
 fn usage_errors_exit_one() {
-    let output = std::process::Command::new(bin("netlab-dig"))
+    let output = std::process::Command::new(bin("wirelab-dig"))
         .args(["+bogus", "small.lab.test"])
         .output()
-        .expect("run netlab-dig");
+        .expect("run wirelab-dig");
     assert_eq!(output.status.code(), Some(1));
     assert_eq!(
         stderr(&output),
-        "netlab-dig: invalid option '+bogus' (see netlab-dig -h)\n"
+        "wirelab-dig: invalid option '+bogus' (see wirelab-dig -h)\n"
     );
 }
 
@@ -284,7 +284,7 @@ fn tc_without_a_tcp_listener_exits_nine_with_a_clear_message() {
     assert_eq!(output.status.code(), Some(9), "{}", stdout(&output));
     assert!(
         stderr(&output).starts_with(
-            "netlab-dig: the reply was truncated and the TCP retry to 10.0.2.2:53 failed: Connection refused"
+            "wirelab-dig: the reply was truncated and the TCP retry to 10.0.2.2:53 failed: Connection refused"
         ),
         "{}",
         stderr(&output)
@@ -395,7 +395,7 @@ fn qr_prints_the_query_and_batch_file_runs_each_line() {
         "{qr}"
     );
     assert!(qr.contains(";; QUERY SIZE: 32"), "{qr}");
-    let file = format!("/tmp/netlab-dig-batch-{}", lab.instance);
+    let file = format!("/tmp/wirelab-dig-batch-{}", lab.instance);
     std::fs::write(&file, "small.lab.test\nlab.test MX\n-x 10.0.1.2\n").expect("write batch");
     let batch = dig(&lab, "client", &["+short", "-f", &file]);
     let _ = std::fs::remove_file(&file);

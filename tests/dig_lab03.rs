@@ -1,6 +1,6 @@
-//! Lab 03's worksheet, walked through as a student would: every `netlab exec` command in
+//! Lab 03's worksheet, walked through as a student would: every `wirelab exec` command in
 //! `labs/03-dns/README.md` runs in a fresh copy of the lab, the answers are read off the
-//! outputs, and `netlab check 03` must call them all right. If the worksheet rots, this fails.
+//! outputs, and `wirelab check 03` must call them all right. If the worksheet rots, this fails.
 
 mod common;
 
@@ -9,7 +9,7 @@ use std::io::{BufRead, BufReader};
 
 use common::{bin, check_answers, root_or_skip, stderr, stdout, worksheet_commands, Lab};
 
-/// Lab 03 up; `netlab up` returns once knotd answers for every zone (its ready_command).
+/// Lab 03 up; `wirelab up` returns once knotd answers for every zone (its ready_command).
 fn lab03() -> Lab {
     Lab::up("labs/03-dns")
 }
@@ -45,7 +45,7 @@ fn worksheet_steps_run_and_their_answers_check_out() {
         let argv: Vec<String> = command.split_whitespace().map(String::from).collect();
         // The worksheet assumes installed tools; here, the ones this build made.
         let program = match argv[0].as_str() {
-            "netlab-dig" => bin("netlab-dig").display().to_string(),
+            "wirelab-dig" => bin("wirelab-dig").display().to_string(),
             other => other.to_string(),
         };
         let mut full: Vec<&str> = vec![&program];
@@ -67,7 +67,7 @@ fn worksheet_steps_run_and_their_answers_check_out() {
             .as_str()
     };
     assert!(of("cat /etc/resolv.conf").contains("nameserver 10.0.2.2"));
-    let explain = of("netlab-dig --explain +noedns medium.lab.test");
+    let explain = of("wirelab-dig --explain +noedns medium.lab.test");
     let udp_reply = explain
         .split(";; explain: UDP reply header")
         .nth(1)
@@ -75,23 +75,23 @@ fn worksheet_steps_run_and_their_answers_check_out() {
     let answers = [
         (
             "small_transport",
-            transport(of("netlab-dig small.lab.test")),
+            transport(of("wirelab-dig small.lab.test")),
         ),
         (
             "medium_noedns_transport",
-            transport(of("netlab-dig +noedns medium.lab.test")),
+            transport(of("wirelab-dig +noedns medium.lab.test")),
         ),
         (
             "medium_edns_transport",
-            transport(of("netlab-dig medium.lab.test")),
+            transport(of("wirelab-dig medium.lab.test")),
         ),
         (
             "large_transport",
-            transport(of("netlab-dig large.lab.test")),
+            transport(of("wirelab-dig large.lab.test")),
         ),
         (
             "large_bufsize_transport",
-            transport(of("netlab-dig +bufsize=4096 large.lab.test")),
+            transport(of("wirelab-dig +bufsize=4096 large.lab.test")),
         ),
         (
             "truncated_reply_bytes",
@@ -100,11 +100,14 @@ fn worksheet_steps_run_and_their_answers_check_out() {
         ("truncated_reply_answers", number_after(udp_reply, " AN ")),
         (
             "medium_tcp_bytes",
-            number_after(of("netlab-dig +noedns medium.lab.test"), "MSG SIZE  rcvd: "),
+            number_after(
+                of("wirelab-dig +noedns medium.lab.test"),
+                "MSG SIZE  rcvd: ",
+            ),
         ),
         (
             "reverse_name",
-            of("netlab-dig -x 10.0.2.2")
+            of("wirelab-dig -x 10.0.2.2")
                 .lines()
                 .find(|line| line.contains("\tPTR\t"))
                 .and_then(|line| line.rsplit('\t').next())
@@ -114,9 +117,8 @@ fn worksheet_steps_run_and_their_answers_check_out() {
         ("axfr_transport", transport(of("dig lab.test AXFR"))),
     ];
     // What the Predict box expects the student to see.
-    assert!(
-        of("netlab-dig +noedns medium.lab.test").starts_with(";; Truncated, retrying in TCP mode.")
-    );
+    assert!(of("wirelab-dig +noedns medium.lab.test")
+        .starts_with(";; Truncated, retrying in TCP mode."));
     assert!(of("dig +noedns +ignore medium.lab.test").contains(";; flags: qr aa tc rd;"));
     assert!(of("kdig +noedns medium.lab.test").contains("(TCP)"));
 
@@ -147,7 +149,7 @@ fn going_further_capture_shows_udp_then_tcp() {
         let read = errors.read_line(&mut line).expect("read tcpdump's stderr");
         assert!(read > 0, "tcpdump ended before capturing");
     }
-    let dig = bin("netlab-dig");
+    let dig = bin("wirelab-dig");
     let output = lab.exec(
         "client",
         &[dig.to_str().expect("utf-8"), "+noedns", "medium.lab.test"],

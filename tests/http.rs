@@ -1,4 +1,4 @@
-//! netlab-http against nginx in lab 04 (h1 — r1 — srv): connection reuse as RFC 9112 §9.3
+//! wirelab-http against nginx in lab 04 (h1 — r1 — srv): connection reuse as RFC 9112 §9.3
 //! and nginx's `keepalive_requests 3; keepalive_timeout 1s` on port 80 make it, checked
 //! against curl on the same server, plus pipelining and body bytes on port 8080.
 
@@ -10,15 +10,15 @@ use serde_json::Value;
 const LAB: &str = "labs/04-http-keepalive";
 const BIG_FILE: &str = "labs/04-http-keepalive/www/big.txt";
 
-/// Run netlab-http with --json in h1; the parsed lines.
+/// Run wirelab-http with --json in h1; the parsed lines.
 fn http_json(lab: &Lab, args: &[&str]) -> Vec<Value> {
-    let binary = common::bin("netlab-http");
+    let binary = common::bin("wirelab-http");
     let mut argv = vec![binary.to_str().expect("utf8 path"), "--json"];
     argv.extend_from_slice(args);
     let output = lab.exec("h1", &argv);
     assert!(
         output.status.success(),
-        "netlab-http {args:?}: {}{}",
+        "wirelab-http {args:?}: {}{}",
         stdout(&output),
         stderr(&output)
     );
@@ -177,7 +177,7 @@ fn body_bytes_equal_the_served_file() {
         return;
     }
     let lab = Lab::up(LAB);
-    let binary = common::bin("netlab-http");
+    let binary = common::bin("wirelab-http");
     let output = lab.exec(
         "h1",
         &[binary.to_str().expect("utf8"), "http://srv:8080/big.txt"],
@@ -186,7 +186,7 @@ fn body_bytes_equal_the_served_file() {
     let served = std::fs::read(BIG_FILE).expect("big.txt");
     assert!(output.stdout == served, "body differs from {BIG_FILE}");
 
-    let file = format!("/tmp/netlab-http-test-{}.html", std::process::id());
+    let file = format!("/tmp/wirelab-http-test-{}.html", std::process::id());
     let output = lab.exec(
         "h1",
         &[
@@ -211,7 +211,7 @@ fn verbose_shows_heads_and_why_each_connection_closed() {
         return;
     }
     let lab = Lab::up(LAB);
-    let binary = common::bin("netlab-http");
+    let binary = common::bin("wirelab-http");
     let output = lab.exec(
         "h1",
         &[
@@ -252,7 +252,7 @@ fn connect_to_a_server_that_drops_syns_times_out() {
         "nft add table inet t && nft 'add chain inet t in { type filter hook input priority 0; }' && nft add rule inet t in tcp dport 81 drop",
     );
     assert!(rules.status.success(), "{}", stderr(&rules));
-    let binary = common::bin("netlab-http");
+    let binary = common::bin("wirelab-http");
     let began = std::time::Instant::now();
     let output = lab.exec(
         "h1",
@@ -266,7 +266,7 @@ fn connect_to_a_server_that_drops_syns_times_out() {
     assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
     assert_eq!(
         stderr(&output).trim(),
-        "netlab-http: connect to 10.0.2.2:81: no answer to the SYN within 300ms"
+        "wirelab-http: connect to 10.0.2.2:81: no answer to the SYN within 300ms"
     );
     assert!(began.elapsed() < std::time::Duration::from_secs(10));
 }

@@ -1,4 +1,4 @@
-//! netlab-http against a hostile server (lab 04): a small server in this test process, on
+//! wirelab-http against a hostile server (lab 04): a small server in this test process, on
 //! loopback, that breaks the HTTP/1.1 framing rules one way per test. Each must end in one
 //! clear line on stderr and exit 1 within its bounds: no panic, no hang. Runs without root
 //! (loopback only; no lab needed).
@@ -55,11 +55,11 @@ fn http(addr: SocketAddr, args: &[&str]) -> (Output, Duration) {
     let began = Instant::now();
     let output = Command::new("timeout")
         .args(["-k", "2", "30"])
-        .arg(bin("netlab-http"))
+        .arg(bin("wirelab-http"))
         .args(args)
         .arg(&url)
         .output()
-        .expect("run netlab-http");
+        .expect("run wirelab-http");
     (output, began.elapsed())
 }
 
@@ -67,7 +67,7 @@ fn assert_fails_with(output: &Output, message: &str) {
     assert_eq!(output.status.code(), Some(1), "{}", stderr(output));
     let text = stderr(output);
     assert!(
-        text.starts_with("netlab-http: ") && text.contains(message),
+        text.starts_with("wirelab-http: ") && text.contains(message),
         "expected '{message}' in: {text}"
     );
     assert_eq!(text.lines().count(), 1, "one line on stderr: {text}");
@@ -241,19 +241,19 @@ fn post_lost_on_a_reused_connection_is_not_retried() {
 
 #[test]
 fn usage_errors_exit_2() {
-    let output = Command::new(bin("netlab-http"))
+    let output = Command::new(bin("wirelab-http"))
         .arg("https://srv/")
         .output()
         .expect("run");
     assert_eq!(output.status.code(), Some(2));
     assert!(stderr(&output).contains("only http:// is supported"));
-    let output = Command::new(bin("netlab-http"))
+    let output = Command::new(bin("wirelab-http"))
         .args(["--pipeline", "4", "-X", "POST", "http://127.0.0.1:9/"])
         .output()
         .expect("run");
     assert_eq!(output.status.code(), Some(2));
     assert!(stderr(&output).contains("--pipeline needs an idempotent method"));
-    let output = Command::new(bin("netlab-http"))
+    let output = Command::new(bin("wirelab-http"))
         .args(["--timeout", "soon", "http://127.0.0.1:9/"])
         .output()
         .expect("run");

@@ -1,6 +1,6 @@
-//! Lab 04's worksheet, run as written: every `netlab exec NODE -- ...` line of
+//! Lab 04's worksheet, run as written: every `wirelab exec NODE -- ...` line of
 //! labs/04-http-keepalive/README.md runs in a fresh copy of the lab, the answers are derived
-//! from that output the way a student would, and `netlab check 04` must accept them.
+//! from that output the way a student would, and `wirelab check 04` must accept them.
 
 mod common;
 
@@ -20,7 +20,7 @@ fn worksheet_steps_run_and_their_answers_pass_the_check() {
         return;
     }
     let lab = Lab::up("labs/04-http-keepalive");
-    let bin_dir = bin("netlab-http")
+    let bin_dir = bin("wirelab-http")
         .parent()
         .expect("bin dir")
         .display()
@@ -46,15 +46,15 @@ fn worksheet_steps_run_and_their_answers_pass_the_check() {
             .unwrap_or_else(|| panic!("no step `{prefix}`"))
     };
 
-    let step2 = output_of("netlab-http -n 10 --each http://srv/");
+    let step2 = output_of("wirelab-http -n 10 --each http://srv/");
     let connections_for_10 = number_before(step2, "connections opened").expect("count");
-    let step2v = output_of("netlab-http -v -n 3 http://srv/");
+    let step2v = output_of("wirelab-http -v -n 3 http://srv/");
     assert!(step2v.contains("< Connection: close"), "{step2v}");
-    let http10 = output_of("netlab-http -n 10 --http1.0 http://srv:8080/");
+    let http10 = output_of("wirelab-http -n 10 --http1.0 http://srv:8080/");
     let connections_http10 = number_before(http10, "connections opened").expect("count");
     let rate = |text: &str| number_before(text, "req/s").expect("req/s");
-    let mut speedup = rate(output_of("netlab-http -n 2000 http://srv:8080/"))
-        / rate(output_of("netlab-http -n 2000 --no-keepalive"));
+    let mut speedup = rate(output_of("wirelab-http -n 2000 http://srv:8080/"))
+        / rate(output_of("wirelab-http -n 2000 --no-keepalive"));
     // req/s over a fraction of a second is at the mercy of the scheduler on a loaded
     // machine (other tests run beside this one): measure step 4 again, as a student would
     // when two runs disagree, before taking the ratio.
@@ -66,8 +66,8 @@ fn worksheet_steps_run_and_their_answers_pass_the_check() {
             let output = lab.sh("h1", &format!("PATH={bin_dir}:$PATH; {command}"));
             rate(&stdout(&output))
         };
-        speedup = again("netlab-http -n 2000 http://srv:8080/")
-            / again("netlab-http -n 2000 --no-keepalive http://srv:8080/");
+        speedup = again("wirelab-http -n 2000 http://srv:8080/")
+            / again("wirelab-http -n 2000 --no-keepalive http://srv:8080/");
     }
     let srv_time_wait = outputs
         .iter()
@@ -75,12 +75,12 @@ fn worksheet_steps_run_and_their_answers_pass_the_check() {
         .map(|(_, text)| text.clone())
         .expect("ss step");
     assert!(srv_time_wait.contains(":8080"), "{srv_time_wait}");
-    let idle = output_of("netlab-http -v -n 3 --interval 1500ms");
+    let idle = output_of("wirelab-http -v -n 3 --interval 1500ms");
     assert!(
         idle.contains("the server closed it while it was idle") || idle.contains("sent again"),
         "{idle}"
     );
-    let pipelined = output_of("netlab-http -v -n 10 --pipeline 4");
+    let pipelined = output_of("wirelab-http -v -n 10 --pipeline 4");
     let connections_pipelined = number_before(pipelined, "connections opened").expect("count");
     let curl = output_of("curl -s -o /dev/null -w");
     let curl_connects: f64 = curl
@@ -110,7 +110,7 @@ fn worksheet_steps_run_and_their_answers_pass_the_check() {
 
 #[test]
 fn check_gives_hints_for_empty_answers_never_the_answers() {
-    let check = Command::new(bin("netlab"))
+    let check = Command::new(bin("wirelab"))
         .args([
             "check",
             "04",
@@ -118,7 +118,7 @@ fn check_gives_hints_for_empty_answers_never_the_answers() {
             "labs/04-http-keepalive/answers.toml",
         ])
         .output()
-        .expect("run netlab check");
+        .expect("run wirelab check");
     let text = stdout(&check);
     assert_eq!(check.status.code(), Some(1), "{text}");
     assert!(

@@ -1,4 +1,4 @@
-//! netlab-ping in real namespaces (lab 01), asserted the way a student reads it: the lines,
+//! wirelab-ping in real namespaces (lab 01), asserted the way a student reads it: the lines,
 //! the summary, the exit code, side by side with iputils ping in the same lab.
 //!
 //! Topology `chain:1`: h1 (10.0.1.2) — r1 (10.0.1.1 | 10.0.2.1) — h2 (10.0.2.2).
@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use common::{bin, root_or_skip, stderr, stdout, Lab};
 
 fn ping(lab: &Lab, node: &str, args: &[&str]) -> Output {
-    let binary = bin("netlab-ping");
+    let binary = bin("wirelab-ping");
     let mut argv = vec![binary.to_str().expect("utf-8 path")];
     argv.extend_from_slice(args);
     lab.exec(node, &argv)
@@ -44,7 +44,7 @@ fn shape(text: &str) -> Vec<String> {
         .collect()
 }
 
-/// Run the same arguments through iputils ping and netlab-ping; the line shapes must agree.
+/// Run the same arguments through iputils ping and wirelab-ping; the line shapes must agree.
 fn assert_same_shape_as_iputils(lab: &Lab, args: &[&str]) -> (Output, Output) {
     let mut classic = vec!["ping"];
     classic.extend_from_slice(args);
@@ -291,7 +291,7 @@ fn two_instances_at_once_never_see_each_others_replies() {
     }
     let lab = Lab::up("chain:1");
     let target = lab.addr4("h2");
-    let binary = bin("netlab-ping");
+    let binary = bin("wirelab-ping");
     let binary = binary.to_str().expect("utf-8");
     // Raw sockets (root's default) are the hard case: each sees every reply on the host.
     let args = ["--socket", "raw", "-c", "50", "-i", "0.01", &target];
@@ -321,8 +321,8 @@ fn two_instances_at_once_never_see_each_others_replies() {
 /// Copy the binary where `nobody` can run it (target/ may sit under a private home).
 fn binary_for_nobody() -> (tempdir::Dir, String) {
     let dir = tempdir::Dir::new();
-    let path = dir.path.join("netlab-ping");
-    std::fs::copy(bin("netlab-ping"), &path).expect("copy binary");
+    let path = dir.path.join("wirelab-ping");
+    std::fs::copy(bin("wirelab-ping"), &path).expect("copy binary");
     (dir, path.to_string_lossy().into_owned())
 }
 
@@ -338,7 +338,7 @@ mod tempdir {
     impl Dir {
         pub fn new() -> Dir {
             let path = std::env::temp_dir().join(format!(
-                "netlab-ping-test-{}-{:?}",
+                "wirelab-ping-test-{}-{:?}",
                 std::process::id(),
                 std::thread::current().id()
             ));
@@ -381,7 +381,7 @@ fn unprivileged_user_pings_with_a_datagram_socket_when_ping_group_range_allows()
     assert_eq!(code(&refused), 2, "{}", stdout(&refused));
     let message = stderr(&refused);
     assert!(
-        message.starts_with("netlab-ping: cannot open an ICMP socket"),
+        message.starts_with("wirelab-ping: cannot open an ICMP socket"),
         "{message}"
     );
     assert!(message.contains("setcap cap_net_raw+ep"), "{message}");
@@ -525,7 +525,7 @@ fn bad_arguments_and_unknown_hosts_exit_2_with_one_line() {
     let unknown = ping(&lab, "h1", &["-c", "1", "no-such-host"]);
     assert_eq!(code(&unknown), 2);
     assert!(
-        stderr(&unknown).starts_with("netlab-ping: no-such-host: "),
+        stderr(&unknown).starts_with("wirelab-ping: no-such-host: "),
         "{}",
         stderr(&unknown)
     );
@@ -541,16 +541,16 @@ fn bad_arguments_and_unknown_hosts_exit_2_with_one_line() {
 /// pinger's (wrong identifier), one with a broken checksum, one with a changed payload
 /// byte (checksum fixed up), the real reply, and the real reply again.
 fn crafted_responder(namespace: String, stop: std::sync::Arc<std::sync::atomic::AtomicBool>) {
-    use netlab::sock::icmp::{IcmpSocket, SocketKind};
-    use netlab::wire::icmp::{self, Family, Message};
     use std::sync::atomic::Ordering;
+    use wirelab::sock::icmp::{IcmpSocket, SocketKind};
+    use wirelab::wire::icmp::{self, Family, Message};
 
     // This thread alone moves into h2's namespace (setns affects the calling thread).
     let file = std::fs::File::open(format!("/run/netns/{namespace}")).expect("netns");
     nix::sched::setns(file.as_fd(), nix::sched::CloneFlags::CLONE_NEWNET).expect("setns");
     let socket = IcmpSocket::open(Family::V4, Some(SocketKind::Raw), "test").expect("raw");
     // Ping's raw sockets filter out echo requests (ICMP_FILTER); this one must see them.
-    netlab::sock::control::set_int(socket.socket(), libc::SOL_RAW, 1, 0).expect("ICMP_FILTER");
+    wirelab::sock::control::set_int(socket.socket(), libc::SOL_RAW, 1, 0).expect("ICMP_FILTER");
     let mut buffer = [0u8; 2048];
     while !stop.load(Ordering::Relaxed) {
         let _ = socket.wait(Duration::from_millis(50));
@@ -726,7 +726,7 @@ fn ctrl_c_stops_and_prints_the_summary() {
         return;
     }
     let lab = Lab::up("chain:1");
-    let binary = bin("netlab-ping");
+    let binary = bin("wirelab-ping");
     let line = format!(
         "timeout --preserve-status -s INT 1.3 {} -i 0.2 {}",
         binary.display(),
@@ -750,7 +750,7 @@ fn no_route_at_all_is_a_setup_error_exit_2() {
     let lab = Lab::up("chain:1");
     // r1 is a router with routes to its two links only.
     let theirs = lab.exec("r1", &["ping", "-c", "1", "10.9.9.9"]);
-    let binary = bin("netlab-ping");
+    let binary = bin("wirelab-ping");
     let ours = lab.exec(
         "r1",
         &[binary.to_str().expect("utf-8"), "-c", "1", "10.9.9.9"],

@@ -1,6 +1,6 @@
-//! Lab 01's worksheet, walked through as a student would: every `netlab exec` command in
+//! Lab 01's worksheet, walked through as a student would: every `wirelab exec` command in
 //! `labs/01-ping/README.md` runs in a fresh copy of the lab, the answers are read off the
-//! outputs, and `netlab check 01` must call them all right. If the worksheet rots, this fails.
+//! outputs, and `wirelab check 01` must call them all right. If the worksheet rots, this fails.
 
 mod common;
 
@@ -24,11 +24,11 @@ fn worksheet_steps_run_and_their_answers_check_out() {
     assert!(commands.len() >= 15, "{commands:?}");
     // The worksheet assumes installed tools; here, a copy of the one this build made that
     // user `nobody` (Step 6) can run wherever the checkout lives.
-    let installed = NobodyBin::new("netlab-ping");
+    let installed = NobodyBin::new("wirelab-ping");
     let lab = Lab::up("labs/01-ping");
     let mut outputs: BTreeMap<String, Output> = BTreeMap::new();
     for (node, command) in &commands {
-        let line = command.replace("netlab-ping", installed.path());
+        let line = command.replace("wirelab-ping", installed.path());
         let output = lab.sh(node, &line);
         // Exit 2 is a usage or setup error: only the step that shows the refusal may have it.
         if !command.starts_with("setpriv") || outputs.keys().any(|k| k.starts_with("sysctl")) {
@@ -50,12 +50,12 @@ fn worksheet_steps_run_and_their_answers_check_out() {
     let text = |command: &str| stdout(of(command));
 
     // What the steps promise the student.
-    let step1 = text("netlab-ping -c 3 10.0.3.2");
+    let step1 = text("wirelab-ping -c 3 10.0.3.2");
     assert!(step1.contains("icmp_seq=3 ttl=62 time="), "{step1}");
-    let step2 = text("netlab-ping --explain -c 1 10.0.3.2");
+    let step2 = text("wirelab-ping --explain -c 1 10.0.3.2");
     assert!(step2.contains("4..6    identifier"), "{step2}");
     let refused =
-        of("setpriv --reuid=nobody --regid=nogroup --clear-groups netlab-ping --socket dgram -c 1 10.0.3.2");
+        of("setpriv --reuid=nobody --regid=nogroup --clear-groups wirelab-ping --socket dgram -c 1 10.0.3.2");
     assert_eq!(code(refused), 2);
     assert!(
         stderr(refused).contains("ping_group_range"),
@@ -64,7 +64,7 @@ fn worksheet_steps_run_and_their_answers_check_out() {
     );
     let ranged = text("cat /proc/sys/net/ipv4/ping_group_range");
     assert_eq!(ranged.split_whitespace().collect::<Vec<_>>(), ["1", "0"]);
-    let flood = text("netlab-ping -f -c 1000 10.0.3.2");
+    let flood = text("wirelab-ping -f -c 1000 10.0.3.2");
     assert!(flood.contains("1000 packets transmitted"), "{flood}");
     let classic = text("ping -c 3 10.0.3.2");
     assert!(classic.contains("icmp_seq=3 ttl=62 time="), "{classic}");
@@ -103,18 +103,18 @@ fn worksheet_steps_run_and_their_answers_check_out() {
         .and_then(|l| l.split_whitespace().next())
         .unwrap_or_default()
         .to_string();
-    let missing = text("netlab-ping -c 1 10.0.3.99");
+    let missing = text("wirelab-ping -c 1 10.0.3.99");
     let missing_message = missing
         .lines()
         .find_map(|line| line.split_once("icmp_seq=1 "))
         .map(|(_, words)| words.to_string())
         .unwrap_or_default();
     let nobody_json = text(
-        "setpriv --reuid=nobody --regid=nogroup --clear-groups netlab-ping --json -c 1 10.0.3.2",
+        "setpriv --reuid=nobody --regid=nogroup --clear-groups wirelab-ping --json -c 1 10.0.3.2",
     );
     let start: serde_json::Value =
         serde_json::from_str(nobody_json.lines().next().unwrap_or("{}")).expect("JSON start");
-    let quiet = text("netlab-ping -q -c 20 -i 0.2 10.0.3.2");
+    let quiet = text("wirelab-ping -q -c 20 -i 0.2 10.0.3.2");
     let average = quiet
         .lines()
         .find_map(|line| line.strip_prefix("rtt min/avg/max/mdev = "))
@@ -122,7 +122,7 @@ fn worksheet_steps_run_and_their_answers_check_out() {
         .unwrap_or_default()
         .to_string();
     let nobody_ttl = text(
-        "setpriv --reuid=nobody --regid=nogroup --clear-groups netlab-ping -c 1 -t 1 10.0.3.2",
+        "setpriv --reuid=nobody --regid=nogroup --clear-groups wirelab-ping -c 1 -t 1 10.0.3.2",
     );
     assert!(nobody_ttl.contains("Time to live exceeded"), "{nobody_ttl}");
 
@@ -135,16 +135,16 @@ fn worksheet_steps_run_and_their_answers_check_out() {
         ),
         ("echo_reply_type", reply_type),
         ("identifier_offset", identifier_offset),
-        ("ttl1_from", after_from("netlab-ping -c 1 -t 1 10.0.3.2")),
-        ("ttl2_from", after_from("netlab-ping -c 1 -t 2 10.0.3.2")),
+        ("ttl1_from", after_from("wirelab-ping -c 1 -t 1 10.0.3.2")),
+        ("ttl2_from", after_from("wirelab-ping -c 1 -t 2 10.0.3.2")),
         ("missing_host_message", missing_message),
         (
             "missing_host_from",
-            after_from("netlab-ping -c 1 10.0.3.99"),
+            after_from("wirelab-ping -c 1 10.0.3.99"),
         ),
         (
             "ipv6_hop_limit",
-            ttl_of(&text("netlab-ping -6 -c 2 -i 0.2 h2")),
+            ttl_of(&text("wirelab-ping -6 -c 2 -i 0.2 h2")),
         ),
         (
             "nobody_socket",
@@ -162,14 +162,14 @@ fn worksheet_steps_run_and_their_answers_check_out() {
     assert!(stdout(&check).contains("11/11 right"), "{}", stdout(&check));
 
     // And the template is blank: every key unanswered, none "right".
-    let template = Command::new(bin("netlab"))
+    let template = Command::new(bin("wirelab"))
         .args(["check", "01", "--answers"])
         .arg(concat!(
             env!("CARGO_MANIFEST_DIR"),
             "/labs/01-ping/answers.toml"
         ))
         .output()
-        .expect("run netlab check");
+        .expect("run wirelab check");
     assert_eq!(code(&template), 1);
     assert!(
         stdout(&template).contains("0/11 right"),

@@ -1,4 +1,4 @@
-//! netlab's resolver (lib/dns/resolver.rs) seen through netlab-http, its first user: names
+//! wirelab's resolver (lib/dns/resolver.rs) seen through wirelab-http, its first user: names
 //! come from the node's /etc/hosts first (`hosts: files dns`), and only names the file does
 //! not know go to the lab's DNS server (Knot on the demo's srv). A lab without a DNS server
 //! (resolv.conf names 127.0.0.1, where nothing listens) fails an unknown name at once.
@@ -11,9 +11,9 @@ use std::time::{Duration, Instant};
 
 use common::{bin, root_or_skip, stderr, stdout, Lab};
 
-/// netlab-http inside `node` with `args`.
+/// wirelab-http inside `node` with `args`.
 fn http(lab: &Lab, node: &str, args: &[&str]) -> std::process::Output {
-    let binary = bin("netlab-http");
+    let binary = bin("wirelab-http");
     let mut argv = vec![binary.to_str().expect("utf8 path")];
     argv.extend_from_slice(args);
     lab.exec(node, &argv)
@@ -82,7 +82,7 @@ fn an_unknown_name_without_a_dns_server_fails_at_once() {
     assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
     assert_eq!(
         stderr(&output),
-        "netlab-http: cannot resolve nosuch: not in /etc/hosts, and no reply from 127.0.0.1:53 over UDP: Connection refused (os error 111)\n"
+        "wirelab-http: cannot resolve nosuch: not in /etc/hosts, and no reply from 127.0.0.1:53 over UDP: Connection refused (os error 111)\n"
     );
 }
 

@@ -4,15 +4,15 @@
 # instances of test processes still running (a parallel run) are left alone. Exits 1 if it
 # had anything to remove, so a leaking test is noticed.
 set -uo pipefail
-netlab=${1:-target/debug/netlab}
+wirelab=${1:-target/debug/wirelab}
 found=0
-instances=$( { ls /run/netlab 2>/dev/null; ls /run/netns 2>/dev/null | sed -n 's/^nl-\([^-]*\)-.*/\1/p'; } | sort -u)
+instances=$( { ls /run/wirelab 2>/dev/null; ls /run/netns 2>/dev/null | sed -n 's/^wl-\([^-]*\)-.*/\1/p'; } | sort -u)
 for instance in $instances; do
   [[ $instance =~ ^test([0-9]+) ]] || continue
   pid=${BASH_REMATCH[1]}
   [ -d "/proc/$pid" ] && continue
   echo "!!! test instance $instance was left behind (its test process $pid is gone): removing it"
-  "$netlab" down --instance "$instance" || true
+  "$wirelab" down --instance "$instance" || true
   found=1
 done
 exit $found

@@ -1,4 +1,4 @@
-//! netlab-synwatch in lab 05's namespaces (attacker — r1 — srv, a listener on srv:8080 with
+//! wirelab-synwatch in lab 05's namespaces (attacker — r1 — srv, a listener on srv:8080 with
 //! listen(16), tcp_syncookies=1, tcp_synack_retries=2): bounded hping3 floods from attacker,
 //! the watcher inside srv, and the kernel's own counters as the reference.
 mod common;
@@ -11,7 +11,7 @@ use serde_json::Value;
 
 const LAB: &str = "labs/05-syn-flood";
 
-/// A netlab-synwatch running inside srv, already capturing (its first line is out).
+/// A wirelab-synwatch running inside srv, already capturing (its first line is out).
 struct Watch {
     child: Child,
     stdout: BufReader<ChildStdout>,
@@ -20,7 +20,7 @@ struct Watch {
 
 impl Watch {
     fn start(lab: &Lab, args: &[&str]) -> Watch {
-        let synwatch = bin("netlab-synwatch");
+        let synwatch = bin("wirelab-synwatch");
         let mut argv = vec![synwatch.to_str().expect("utf8 path"), "-i", "eth-r1"];
         argv.extend_from_slice(args);
         let mut child = lab.spawn("srv", &argv);
@@ -34,7 +34,7 @@ impl Watch {
                 .take()
                 .expect("stderr")
                 .read_to_string(&mut err);
-            panic!("netlab-synwatch did not start: {err}");
+            panic!("wirelab-synwatch did not start: {err}");
         }
         Watch {
             child,
@@ -340,7 +340,7 @@ fn duration_bounds_the_run_and_a_missing_listener_is_reported() {
         return;
     }
     let lab = Lab::up(LAB);
-    let synwatch = bin("netlab-synwatch");
+    let synwatch = bin("wirelab-synwatch");
     let output = lab.exec(
         "srv",
         &[
@@ -379,7 +379,7 @@ fn unprivileged_user_is_told_about_cap_net_raw() {
         return;
     }
     let lab = Lab::up(LAB);
-    let synwatch = bin("netlab-synwatch");
+    let synwatch = bin("wirelab-synwatch");
     let output = lab.exec(
         "srv",
         &[
@@ -397,9 +397,9 @@ fn unprivileged_user_is_told_about_cap_net_raw() {
     assert_eq!(output.status.code(), Some(2));
     assert_eq!(
         stderr(&output).trim_end(),
-        "netlab-synwatch: capturing on eth-r1 needs CAP_NET_RAW. Run it as root (sudo \
-         netlab-synwatch ...) or grant the capability once (sudo setcap cap_net_raw+ep $(command \
-         -v netlab-synwatch))"
+        "wirelab-synwatch: capturing on eth-r1 needs CAP_NET_RAW. Run it as root (sudo \
+         wirelab-synwatch ...) or grant the capability once (sudo setcap cap_net_raw+ep $(command \
+         -v wirelab-synwatch))"
     );
 }
 
@@ -409,7 +409,7 @@ fn unknown_interface_is_named() {
         return;
     }
     let lab = Lab::up(LAB);
-    let synwatch = bin("netlab-synwatch");
+    let synwatch = bin("wirelab-synwatch");
     let output = lab.exec(
         "srv",
         &[
@@ -423,6 +423,6 @@ fn unknown_interface_is_named() {
     assert_eq!(output.status.code(), Some(2));
     assert_eq!(
         stderr(&output).trim_end(),
-        "netlab-synwatch: no such interface: nope0 (see `ip link` in this namespace)"
+        "wirelab-synwatch: no such interface: nope0 (see `ip link` in this namespace)"
     );
 }

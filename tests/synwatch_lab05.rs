@@ -1,6 +1,6 @@
 //! Lab 05's worksheet, step by step (labs/05-syn-flood/README.md): every command the student
 //! types runs here in the same order, in a fresh instance, and the answers the test fills in
-//! come from the evidence those commands print, then go through `netlab check 05`.
+//! come from the evidence those commands print, then go through `wirelab check 05`.
 mod common;
 
 use std::io::Read;
@@ -10,7 +10,7 @@ use common::{bin, check_answers, root_or_skip, stderr, stdout, Lab};
 
 /// "Terminal 1": the watcher, started before the traffic and read after it ends.
 fn watcher(lab: &Lab, port: &str) -> Child {
-    let synwatch = bin("netlab-synwatch");
+    let synwatch = bin("wirelab-synwatch");
     let child = lab.spawn(
         "srv",
         &[
@@ -37,7 +37,7 @@ fn finish(mut child: Child) -> String {
         .read_to_string(&mut text)
         .expect("read");
     let status = child.wait().expect("wait");
-    assert!(status.success(), "netlab-synwatch failed: {text}");
+    assert!(status.success(), "wirelab-synwatch failed: {text}");
     text
 }
 
@@ -226,10 +226,10 @@ fn lab05_worksheet_steps_and_check() {
 
 #[test]
 fn lab05_blank_answers_get_hints_not_answers() {
-    let check = Command::new(bin("netlab"))
+    let check = Command::new(bin("wirelab"))
         .args(["check", "05", "--answers", "labs/05-syn-flood/answers.toml"])
         .output()
-        .expect("netlab check");
+        .expect("wirelab check");
     assert_eq!(check.status.code(), Some(1));
     let text = stdout(&check);
     assert!(text.contains("unanswered backlog_8080: Step 1"), "{text}");

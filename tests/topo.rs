@@ -1,4 +1,4 @@
-//! The lab runner, tested the way a student uses it: `netlab up`, `exec`, `status`, `down`
+//! The lab runner, tested the way a student uses it: `wirelab up`, `exec`, `status`, `down`
 //! on real namespaces, with the system's ping as the witness.
 
 mod common;
@@ -120,13 +120,15 @@ fn down_leaves_nothing_behind() {
         assert_eq!(namespaces_of(&instance).len(), 4);
     }
     assert!(namespaces_of(&instance).is_empty());
-    assert!(!std::path::Path::new("/run/netlab").join(&instance).exists());
+    assert!(!std::path::Path::new("/run/wirelab")
+        .join(&instance)
+        .exists());
     let etc_left = std::fs::read_dir("/etc/netns")
         .map(|entries| {
             entries.filter_map(Result::ok).any(|e| {
                 e.file_name()
                     .to_string_lossy()
-                    .starts_with(&format!("nl-{instance}-"))
+                    .starts_with(&format!("wl-{instance}-"))
             })
         })
         .unwrap_or(false);
@@ -137,7 +139,7 @@ fn down_leaves_nothing_behind() {
 fn dry_run_prints_commands_and_changes_nothing() {
     // Needs no root: a dry run only prints.
     let before = namespaces_of("dry");
-    let output = Command::new(bin("netlab"))
+    let output = Command::new(bin("wirelab"))
         .args(["up", "chain:2", "--dry-run", "--instance", "dry"])
         .output()
         .expect("run");
@@ -156,18 +158,18 @@ fn dry_run_prints_commands_and_changes_nothing() {
     assert!(
         text.contains(
             "unshare -n sh -c 'sysctl -qw net.ipv4.tcp_child_ehash_entries=4096 && \
-             ip netns add nl-dry-h1'\n"
+             ip netns add wl-dry-h1'\n"
         ),
         "{text}"
     );
     assert_eq!(namespaces_of("dry"), before);
-    assert!(!std::path::Path::new("/run/netlab/dry").exists());
+    assert!(!std::path::Path::new("/run/wirelab/dry").exists());
 }
 
 #[test]
 fn doctor_reports_netem_and_the_per_node_socket_tables() {
     // Needs no root: doctor only looks.
-    let output = Command::new(bin("netlab"))
+    let output = Command::new(bin("wirelab"))
         .arg("doctor")
         .output()
         .expect("run");
@@ -191,7 +193,7 @@ fn doctor_reports_netem_and_the_per_node_socket_tables() {
 
 #[test]
 fn bad_topology_file_names_file_line_and_field() {
-    let dir = std::env::temp_dir().join(format!("netlab-bad-{}", std::process::id()));
+    let dir = std::env::temp_dir().join(format!("wirelab-bad-{}", std::process::id()));
     std::fs::create_dir_all(&dir).expect("tmp");
     let path = dir.join("topology.toml");
     std::fs::write(
@@ -199,7 +201,7 @@ fn bad_topology_file_names_file_line_and_field() {
         "[[node]]\nname = \"h1\"\n\n[[link]]\nnodes = [\"h1\", \"r7\"]\n",
     )
     .expect("write");
-    let output = Command::new(bin("netlab"))
+    let output = Command::new(bin("wirelab"))
         .args(["up", path.to_str().expect("utf8"), "--dry-run"])
         .output()
         .expect("run");
@@ -218,7 +220,7 @@ fn exec_in_an_unknown_node_lists_the_nodes() {
         return;
     }
     let lab = Lab::up("chain:1");
-    let output = Command::new(bin("netlab"))
+    let output = Command::new(bin("wirelab"))
         .args(["exec", "--instance", &lab.instance, "h9", "--", "true"])
         .output()
         .expect("run");
@@ -236,7 +238,7 @@ fn second_up_of_the_same_instance_is_refused() {
         return;
     }
     let lab = Lab::up("chain:1");
-    let output = Command::new(bin("netlab"))
+    let output = Command::new(bin("wirelab"))
         .args(["up", "chain:1", "--instance", &lab.instance])
         .output()
         .expect("run");
@@ -255,13 +257,13 @@ fn down_all_removes_a_crashed_instance() {
     }
     // A namespace with our prefix and no state file: what a crash mid-`up` leaves.
     let instance = format!("crash{}", std::process::id() % 100_000);
-    let ns = format!("nl-{instance}-h1");
+    let ns = format!("wl-{instance}-h1");
     let added = Command::new("ip")
         .args(["netns", "add", &ns])
         .status()
         .expect("ip");
     assert!(added.success());
-    let output = Command::new(bin("netlab"))
+    let output = Command::new(bin("wirelab"))
         .args(["down", "--all", "--matching", &instance])
         .output()
         .expect("run");
@@ -310,7 +312,7 @@ fn service_that_dies_fails_up_with_its_log_and_leaves_nothing() {
         return;
     }
     let instance = format!("test{}svc", std::process::id());
-    let output = Command::new(bin("netlab"))
+    let output = Command::new(bin("wirelab"))
         .args([
             "up",
             &topo_file("broken-service.toml"),
@@ -326,7 +328,9 @@ fn service_that_dies_fails_up_with_its_log_and_leaves_nothing() {
         "{message}"
     );
     assert!(namespaces_of(&instance).is_empty());
-    assert!(!std::path::Path::new("/run/netlab").join(&instance).exists());
+    assert!(!std::path::Path::new("/run/wirelab")
+        .join(&instance)
+        .exists());
 }
 
 #[test]
@@ -335,8 +339,8 @@ fn up_without_root_says_what_to_do() {
         return;
     }
     // Root drops to nobody to see what a student without sudo sees.
-    let netlab = NobodyBin::new("netlab");
-    let argv = netlab.as_nobody(&["up", "chain:1", "--instance", "nobody"]);
+    let wirelab = NobodyBin::new("wirelab");
+    let argv = wirelab.as_nobody(&["up", "chain:1", "--instance", "nobody"]);
     let output = Command::new(argv[0])
         .args(&argv[1..])
         .output()
@@ -352,14 +356,14 @@ fn up_without_root_says_what_to_do() {
 #[test]
 fn check_grades_answers_with_hints_and_never_the_answer() {
     let labs = format!("{}/tests/topo/labs", env!("CARGO_MANIFEST_DIR"));
-    let answers = std::env::temp_dir().join(format!("netlab-answers-{}.toml", std::process::id()));
+    let answers = std::env::temp_dir().join(format!("wirelab-answers-{}.toml", std::process::id()));
     std::fs::write(
         &answers,
         "gateway = \"10.0.1.1\"\nttl = 64\nrtt_ms = \"0.05 ms\"\n",
     )
     .expect("write");
-    let output = Command::new(bin("netlab"))
-        .env("NETLAB_LABS", &labs)
+    let output = Command::new(bin("wirelab"))
+        .env("WIRELAB_LABS", &labs)
         .args(["check", "99", "--answers", answers.to_str().expect("utf8")])
         .output()
         .expect("run");
@@ -383,8 +387,8 @@ fn check_grades_answers_with_hints_and_never_the_answer() {
 fn check_of_the_empty_template_is_all_unanswered() {
     let labs = format!("{}/tests/topo/labs", env!("CARGO_MANIFEST_DIR"));
     let template = format!("{labs}/99-fixture/answers.toml");
-    let output = Command::new(bin("netlab"))
-        .env("NETLAB_LABS", &labs)
+    let output = Command::new(bin("wirelab"))
+        .env("WIRELAB_LABS", &labs)
         .args(["check", "99-fixture", "--answers", &template])
         .output()
         .expect("run");
@@ -434,7 +438,7 @@ fn up_waits_for_a_services_ready_command() {
     }
     let lab = Lab::up(&topo_file("slow-service.toml"));
     // The file appears 300 ms after the service starts; `up` returned only once it existed.
-    let usable = std::path::Path::new("/run/netlab")
+    let usable = std::path::Path::new("/run/wirelab")
         .join(&lab.instance)
         .join("usable");
     assert!(

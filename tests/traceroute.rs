@@ -1,4 +1,4 @@
-//! netlab-traceroute in real namespaces (lab 02), with Butskoy traceroute 2.1 as the witness:
+//! wirelab-traceroute in real namespaces (lab 02), with Butskoy traceroute 2.1 as the witness:
 //! the same hops, the same stars, the same marks, also as an unprivileged user.
 //!
 //! Every run passes `-w MAX` alone, which turns off the HERE and NEAR factors (for both
@@ -28,7 +28,7 @@ fn answer_everything(lab: &Lab, nodes: &[&str]) {
 }
 
 fn ours(lab: &Lab, node: &str, args: &[&str]) -> Output {
-    let binary = bin("netlab-traceroute");
+    let binary = bin("wirelab-traceroute");
     let mut argv = vec![binary.to_str().expect("utf-8 path")];
     argv.extend_from_slice(args);
     lab.exec(node, &argv)
@@ -195,7 +195,7 @@ fn unprivileged_user_traces_to_the_end() {
     }
     let lab = Lab::up("chain:2");
     answer_everything(&lab, &["h1", "r1", "r2", "h2"]);
-    let binary = bin("netlab-traceroute");
+    let binary = bin("wirelab-traceroute");
     let output = lab.exec(
         "h1",
         &[
@@ -225,7 +225,7 @@ fn two_concurrent_traces_keep_their_answers_apart() {
     }
     let lab = Lab::up("chain:4");
     answer_everything(&lab, &["h1", "r1", "r2", "r3", "r4", "h2"]);
-    let binary = bin("netlab-traceroute");
+    let binary = bin("wirelab-traceroute");
     let path = binary.to_str().expect("path");
     // Same target, same ports, -q 10 so both are in flight together for a while.
     let args = [path, "-w", "3", "-n", "-q", "10", "h2"];
@@ -314,7 +314,7 @@ fn unknown_host_is_one_line_and_exit_2() {
     assert_eq!(output.status.code(), Some(2));
     let message = stderr(&output);
     assert!(
-        message.starts_with("netlab-traceroute: cannot resolve no-such-host: "),
+        message.starts_with("wirelab-traceroute: cannot resolve no-such-host: "),
         "{message}"
     );
     assert_eq!(message.lines().count(), 1, "{message}");
@@ -409,7 +409,7 @@ fn explain_without_privileges_says_the_kernel_matched_the_ports() {
     }
     let lab = Lab::up("chain:1");
     answer_everything(&lab, &["h1", "r1", "h2"]);
-    let binary = bin("netlab-traceroute");
+    let binary = bin("wirelab-traceroute");
     let path = binary.to_str().expect("path");
     let output = lab.exec(
         "h1",
@@ -448,7 +448,7 @@ fn icmp_probes_without_any_icmp_socket_say_how_to_fix_it() {
     // The kernel default range `1 0` allows nobody ICMP datagram sockets.
     let output = lab.sh("h1", "sysctl -qw net.ipv4.ping_group_range='1 0'");
     assert!(output.status.success());
-    let binary = bin("netlab-traceroute");
+    let binary = bin("wirelab-traceroute");
     let path = binary.to_str().expect("path");
     let output = lab.exec("h1", &["runuser", "-u", "nobody", "--", path, "-I", "h2"]);
     assert_eq!(output.status.code(), Some(2));
@@ -465,7 +465,7 @@ fn tcp_syn_probes_find_the_same_hops_as_butskoy_dash_t_even_unprivileged() {
     let lab = Lab::up("chain:3");
     answer_everything(&lab, &["h1", "r1", "r2", "r3", "h2"]);
     let reference = ok_text(&lab.exec("h1", &["traceroute", "-T", "-w", "3", "-n", "h2"]));
-    let binary = bin("netlab-traceroute");
+    let binary = bin("wirelab-traceroute");
     let path = binary.to_str().expect("path");
     let output = lab.exec(
         "h1",
@@ -543,7 +543,7 @@ fn demo_hops_are_named_like_butskoy_names_them() {
             lab.addr4("srv")
         )
     );
-    // The node's hosts file answers first: the short names netlab writes there.
+    // The node's hosts file answers first: the short names wirelab writes there.
     assert!(lines[1].starts_with(" 1  r1 (10.0.1.1)  "), "{text}");
     assert!(lines[2].starts_with(" 2  r2 (10.0.2.2)  "), "{text}");
     assert!(lines[3].starts_with(" 3  srv (10.0.3.2)  "), "{text}");
@@ -564,7 +564,7 @@ fn without_a_hosts_file_names_come_from_the_lab_dns_server() {
         let line = format!("unshare -m sh -c 'mount --bind /dev/null /etc/hosts && {command}'");
         ok_text(&lab.sh("h1", &line))
     };
-    let binary = bin("netlab-traceroute");
+    let binary = bin("wirelab-traceroute");
     let ours_line = format!("{} -w 3 srv", binary.display());
     let text = no_hosts(&ours_line);
     let reference = no_hosts("traceroute -w 3 srv");

@@ -1,6 +1,6 @@
-//! Lab 02's worksheet, walked through as a student would: every `netlab exec` command in
+//! Lab 02's worksheet, walked through as a student would: every `wirelab exec` command in
 //! `labs/02-traceroute/README.md` runs in a fresh copy of the lab, the answers are read off
-//! the outputs, and `netlab check 02` must call them all right. If the worksheet rots, this
+//! the outputs, and `wirelab check 02` must call them all right. If the worksheet rots, this
 //! fails.
 
 mod common;
@@ -43,7 +43,7 @@ fn worksheet_steps_run_and_their_answers_check_out() {
     }
     let commands = worksheet_commands("02-traceroute");
     assert!(commands.len() >= 10, "{commands:?}");
-    let binary = bin("netlab-traceroute");
+    let binary = bin("wirelab-traceroute");
     let lab = Lab::up("labs/02-traceroute");
     let mut outputs: BTreeMap<String, String> = BTreeMap::new();
     for (number, (node, command)) in commands.iter().enumerate() {
@@ -52,7 +52,7 @@ fn worksheet_steps_run_and_their_answers_check_out() {
             std::thread::sleep(Duration::from_secs(3));
         }
         // The worksheet assumes installed tools; here, the one this build made.
-        let line = command.replace("netlab-traceroute", &binary.display().to_string());
+        let line = command.replace("wirelab-traceroute", &binary.display().to_string());
         let output = lab.sh(node, &line);
         assert!(
             output.status.success(),
@@ -64,7 +64,7 @@ fn worksheet_steps_run_and_their_answers_check_out() {
     }
 
     // Step 1: the trace.
-    let trace = step(&outputs, "netlab-traceroute -n srv");
+    let trace = step(&outputs, "wirelab-traceroute -n srv");
     let lines: Vec<&str> = trace.lines().collect();
     assert_eq!(
         lines[0],
@@ -93,11 +93,11 @@ fn worksheet_steps_run_and_their_answers_check_out() {
         .expect("an address on line 4")
         .to_string();
     // Step 2: names.
-    let named = step(&outputs, "netlab-traceroute srv");
+    let named = step(&outputs, "wirelab-traceroute srv");
     assert!(named.contains(" 1  r1 (10.0.1.1)  "), "{named}");
     assert!(named.contains("srv (10.0.5.2)"), "{named}");
     // Step 3: explained, via the error queue and via a raw socket.
-    let explained = step(&outputs, "netlab-traceroute --explain -q 1 -n srv");
+    let explained = step(&outputs, "wirelab-traceroute --explain -q 1 -n srv");
     let first_port = after(explained, "-> 10.0.5.2:").to_string();
     let router_type = after(explained, "answer  ICMP type ").to_string();
     let srv_answer = explained
@@ -108,19 +108,19 @@ fn worksheet_steps_run_and_their_answers_check_out() {
     let dest_code = after(srv_answer, "code ").to_string();
     let raw = step(
         &outputs,
-        "netlab-traceroute --socket raw --explain -q 1 -n srv",
+        "wirelab-traceroute --socket raw --explain -q 1 -n srv",
     );
     let quoted_protocol = after(raw, "protocol ").to_string();
     let quoted_ttl = after(raw, "TTL ").to_string();
     assert!(raw.contains("= our probe's ports"), "{raw}");
     // Step 4: ICMP probes, and no privileges.
-    let icmp = step(&outputs, "netlab-traceroute -I --explain -q 1 -n srv");
+    let icmp = step(&outputs, "wirelab-traceroute -I --explain -q 1 -n srv");
     let icmp_last = if icmp.contains("echo reply") {
         "echo reply"
     } else {
         "?"
     };
-    let nobody = step(&outputs, "runuser -u nobody -- netlab-traceroute -n srv");
+    let nobody = step(&outputs, "runuser -u nobody -- wirelab-traceroute -n srv");
     assert!(
         nobody.lines().any(|l| l.starts_with(" 5  10.0.5.2  ")),
         "{nobody}"
@@ -166,7 +166,7 @@ fn worksheet_steps_run_and_their_answers_check_out() {
     assert!(stdout(&check).contains("13/13 right"), "{}", stdout(&check));
 
     // The blank template grades as all unanswered, exit 1.
-    let blank = Command::new(bin("netlab"))
+    let blank = Command::new(bin("wirelab"))
         .args([
             "check",
             "02",
@@ -174,7 +174,7 @@ fn worksheet_steps_run_and_their_answers_check_out() {
             "labs/02-traceroute/answers.toml",
         ])
         .output()
-        .expect("run netlab check");
+        .expect("run wirelab check");
     assert_eq!(blank.status.code(), Some(1));
     assert!(stdout(&blank).contains("0/13 right"), "{}", stdout(&blank));
 }

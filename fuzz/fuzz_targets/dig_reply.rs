@@ -1,7 +1,7 @@
-//! Fuzz netlab-dig's reply handling (lab 03): the 12-byte header pre-check, the question
+//! Fuzz wirelab-dig's reply handling (lab 03): the 12-byte header pre-check, the question
 //! match and the full hickory-proto parse must never panic, whatever a server sends.
 #![no_main]
 
 libfuzzer_sys::fuzz_target!(|data: &[u8]| {
-    netlab::dns::fuzz_reply(data);
+    wirelab::dns::fuzz_reply(data);
 });

@@ -1,9 +1,9 @@
-//! Fuzz the ICMP reply parser that netlab-ping and netlab-traceroute run on every packet they
+//! Fuzz the ICMP reply parser that wirelab-ping and wirelab-traceroute run on every packet they
 //! receive (`lib/wire/icmp.rs`, `fuzz_parse`): any bytes must decode or be refused, never panic.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
-    netlab::wire::icmp::fuzz_parse(data);
+    wirelab::wire::icmp::fuzz_parse(data);
 });

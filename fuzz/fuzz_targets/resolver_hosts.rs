@@ -3,5 +3,5 @@
 #![no_main]
 
 libfuzzer_sys::fuzz_target!(|data: &[u8]| {
-    netlab::dns::hosts::fuzz_hosts(data);
+    wirelab::dns::hosts::fuzz_hosts(data);
 });

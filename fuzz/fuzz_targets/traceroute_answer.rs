@@ -6,5 +6,5 @@
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
-    netlab::traceroute::fuzz_answer(data);
+    wirelab::traceroute::fuzz_answer(data);
 });

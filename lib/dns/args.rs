@@ -163,7 +163,7 @@ impl DigArgs {
                     return Err(format!("class '{class}' is not supported (only IN)"));
                 }
             } else if arg.starts_with('-') && arg.len() > 1 {
-                return Err(format!("invalid option '{arg}' (see netlab-dig -h)"));
+                return Err(format!("invalid option '{arg}' (see wirelab-dig -h)"));
             } else if arg.eq_ignore_ascii_case("IN") {
                 // The class IN, written positionally as dig allows.
             } else if let Some(record_type) = parse_type(arg) {
@@ -224,7 +224,7 @@ impl DigArgs {
             // Accepted for compatibility; they change nothing here.
             "cmd" | "comments" | "stats" | "question" | "answer" | "authority" | "additional"
             | "all" | "cookie" => {}
-            _ => return Err(format!("invalid option '+{option}' (see netlab-dig -h)")),
+            _ => return Err(format!("invalid option '+{option}' (see wirelab-dig -h)")),
         }
         Ok(())
     }

@@ -1,5 +1,5 @@
 //! `/etc/hosts`, the first place a name is looked up (hosts(5); the `files` in nsswitch.conf's
-//! `hosts: files dns`). Labs 02, 03 and 04 name their nodes through it: `netlab up` writes
+//! `hosts: files dns`). Labs 02, 03 and 04 name their nodes through it: `wirelab up` writes
 //! every node's addresses into the lab's hosts file, and `ip netns exec` bind-mounts it over
 //! `/etc/hosts` inside each node.
 //!
@@ -7,7 +7,7 @@
 //! then one or more names, the first being the canonical one; `#` starts a comment.
 //!
 //! ```text
-//! # written by netlab
+//! # written by wirelab
 //! 10.0.1.1        r1
 //! 10.0.2.1        r1
 //! 10.0.3.2        srv srv.lab.test
@@ -117,10 +117,10 @@ pub fn fuzz_hosts(data: &[u8]) {
 mod tests {
     use super::*;
 
-    /// A hosts file as netlab writes it for the demo topology, plus the shapes people write
+    /// A hosts file as wirelab writes it for the demo topology, plus the shapes people write
     /// by hand: tabs and spaces, trailing comments, a bad line, a link-local zone.
     const SAMPLE: &str = "\
-# written by netlab: every lab node's addresses
+# written by wirelab: every lab node's addresses
 127.0.0.1\tlocalhost
 ::1\tlocalhost ip6-localhost ip6-loopback
 10.0.1.1\tr1
@@ -192,7 +192,7 @@ fe80::1%eth0    gateway
 
     #[test]
     fn a_missing_file_is_empty() {
-        let hosts = Hosts::read(Path::new("/nonexistent/netlab/hosts")).expect("empty");
+        let hosts = Hosts::read(Path::new("/nonexistent/wirelab/hosts")).expect("empty");
         assert!(hosts.entries().is_empty());
     }
 

@@ -1,4 +1,4 @@
-//! The faces of netlab-dig (lab 03): dig's classic text, `+short`, `+json` and `--explain`.
+//! The faces of wirelab-dig (lab 03): dig's classic text, `+short`, `+json` and `--explain`.
 //!
 //! The text mirrors BIND 9.18's dig line for line, so a student can put the two side by side
 //! in the lab: the `->>HEADER<<-` line, the flags line, the OPT pseudosection, the sections
@@ -23,7 +23,7 @@ pub fn banner(args: &str) -> Vec<String> {
     vec![
         String::new(),
         format!(
-            "; <<>> netlab-dig {} <<>> {args}",
+            "; <<>> wirelab-dig {} <<>> {args}",
             env!("CARGO_PKG_VERSION")
         ),
         ";; global options: +cmd".into(),

@@ -6,7 +6,7 @@
 //!    is the answer and no packet is sent. Inside a lab node this is the lab's own file, which
 //!    lists every node: `h2` and `srv` resolve even in a lab without a DNS server.
 //! 2. **dns**: only when the file has no answer, ask the first `nameserver` of
-//!    `/etc/resolv.conf` (RFC 1035 §7) over the UDP-then-TCP transport netlab-dig uses: A,
+//!    `/etc/resolv.conf` (RFC 1035 §7) over the UDP-then-TCP transport wirelab-dig uses: A,
 //!    then AAAA (RFC 3596), or a PTR for a reverse lookup (RFC 1035 §3.5).
 //!
 //! Inside a lab node `/etc/resolv.conf` is the lab's (`ip netns exec` bind-mounts
@@ -54,7 +54,7 @@ pub fn nameservers(text: &str) -> Vec<IpAddr> {
 }
 
 /// The search list of a resolv.conf text: the last `search` or `domain` line wins
-/// (resolv.conf(5)); netlab writes `search lab.test` for topologies with a domain.
+/// (resolv.conf(5)); wirelab writes `search lab.test` for topologies with a domain.
 pub fn search_domains(text: &str) -> Vec<String> {
     let mut domains = Vec::new();
     for line in text.lines() {
@@ -149,7 +149,7 @@ impl Resolver {
         }
     }
 
-    /// The same resolver with another budget (netlab-http passes its `--timeout`).
+    /// The same resolver with another budget (wirelab-http passes its `--timeout`).
     pub fn with_timeout(self, timeout: Duration) -> Resolver {
         Resolver { timeout, ..self }
     }
@@ -355,7 +355,7 @@ mod tests {
 
     #[test]
     fn nameserver_lines_in_order_skipping_junk() {
-        let text = "# written by netlab\nnameserver 10.0.2.2\nsearch lab.test\nnameserver fe80::1%eth0\nnameserver not-an-address\noptions timeout:1\n";
+        let text = "# written by wirelab\nnameserver 10.0.2.2\nsearch lab.test\nnameserver fe80::1%eth0\nnameserver not-an-address\noptions timeout:1\n";
         assert_eq!(nameservers(text), [ip("10.0.2.2"), ip("fe80::1")]);
     }
 
@@ -437,8 +437,8 @@ mod tests {
 
     impl Files {
         fn new(test: &str, hosts: &str, resolv_conf: &str) -> Files {
-            let dir =
-                std::env::temp_dir().join(format!("netlab-resolver-{}-{test}", std::process::id()));
+            let dir = std::env::temp_dir()
+                .join(format!("wirelab-resolver-{}-{test}", std::process::id()));
             std::fs::create_dir_all(&dir).expect("temp dir");
             std::fs::write(dir.join("hosts"), hosts).expect("write hosts");
             std::fs::write(dir.join("resolv.conf"), resolv_conf).expect("write resolv.conf");

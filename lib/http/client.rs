@@ -218,7 +218,7 @@ pub enum HttpError {
         "{addr} sent {bytes} bytes that answer no request (a response to a request never sent)"
     )]
     Unsolicited { addr: SocketAddr, bytes: usize },
-    #[error("{addr} answered 101 Switching Protocols; netlab-http only speaks HTTP/1.x")]
+    #[error("{addr} answered 101 Switching Protocols; wirelab-http only speaks HTTP/1.x")]
     Upgrade { addr: SocketAddr },
     #[error("cannot write the body: {0}")]
     Sink(io::Error),

@@ -1,4 +1,4 @@
-//! The faces of netlab-http (lab 04): curl-like `-v` text (request and response heads, and a
+//! The faces of wirelab-http (lab 04): curl-like `-v` text (request and response heads, and a
 //! `*` line whenever a connection is opened, reused or closed, with the reason), one line per
 //! request (`--each`), a summary, and JSON lines (`--json`). Renderers only consume events.
 

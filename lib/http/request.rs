@@ -78,7 +78,7 @@ impl RequestSpec {
         }
         if !self.has_header("user-agent") {
             out.push_str(concat!(
-                "User-Agent: netlab-http/",
+                "User-Agent: wirelab-http/",
                 env!("CARGO_PKG_VERSION"),
                 "\r\n"
             ));
@@ -117,7 +117,7 @@ mod tests {
     fn get_request_bytes() {
         let url = Url::parse("http://srv:8080/x").expect("valid");
         let text = String::from_utf8(RequestSpec::get().encode(&url)).expect("utf8");
-        assert!(text.starts_with("GET /x HTTP/1.1\r\nHost: srv:8080\r\nUser-Agent: netlab-http/"));
+        assert!(text.starts_with("GET /x HTTP/1.1\r\nHost: srv:8080\r\nUser-Agent: wirelab-http/"));
         assert!(text.ends_with("Accept: */*\r\n\r\n"));
     }
 

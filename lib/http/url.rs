@@ -1,6 +1,6 @@
 //! `http://host[:port]/path` (lab 04), RFC 9110 §4.2.1, and where a name becomes addresses.
 //!
-//! netlab-http speaks plain HTTP only, so the URL grammar it needs is small enough to write
+//! wirelab-http speaks plain HTTP only, so the URL grammar it needs is small enough to write
 //! out: a scheme, an authority (a name, an IPv4 address, or an IPv6 address in brackets, with
 //! an optional port) and a path with its query. Anything else (https, user info, fragments
 //! sent to the server) is refused with a message, never guessed at.
@@ -93,12 +93,12 @@ impl Url {
     }
 }
 
-/// The one place a name becomes addresses: netlab's resolver (lab 03's library, see
+/// The one place a name becomes addresses: wirelab's resolver (lab 03's library, see
 /// [`crate::dns::resolver`]), in the system's `hosts: files dns` order. Inside a lab node it
 /// reads the lab's /etc/hosts first (every node is listed: `srv`, `srv.lab.test`), and asks
 /// the lab's DNS server only for other names (`www.lab.test`, a CNAME in the demo's zone).
 ///
-/// `timeout` (netlab-http's `--timeout`) is the budget of the whole lookup, every DNS query
+/// `timeout` (wirelab-http's `--timeout`) is the budget of the whole lookup, every DNS query
 /// and retry included; a lab without a DNS server fails at once (ECONNREFUSED from its
 /// 127.0.0.1). Address literals skip the lookup.
 pub fn resolve(host: &str, port: u16, timeout: Duration) -> Result<Vec<SocketAddr>, ResolveError> {

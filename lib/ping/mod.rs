@@ -1,4 +1,4 @@
-//! The ICMP echo engine behind `netlab-ping` (lab 01): build an echo request (RFC 792 p.14,
+//! The ICMP echo engine behind `wirelab-ping` (lab 01): build an echo request (RFC 792 p.14,
 //! RFC 4443 §4.1), send it, match the reply, time it, and say what routers answered when no
 //! reply came.
 //!

@@ -37,7 +37,7 @@ pub fn enable_receive_metadata(socket: &Socket, ipv6: bool) -> io::Result<()> {
 /// on a later call, and only when connected (ip(7)), never which router sent it; with it, each error waits on the error queue, raises POLLERR, and `recvmsg(MSG_ERRQUEUE)`
 /// ([`receive`] with `error_queue`) returns it as a `sock_extended_err`: the ICMP type and
 /// code, and the router that sent it (the "offender"). Unprivileged ping and traceroute
-/// both hear routers this way. This is the one place netlab sets the option.
+/// both hear routers this way. This is the one place wirelab sets the option.
 pub fn enable_error_queue(socket: &Socket, ipv6: bool) -> io::Result<()> {
     if ipv6 {
         set_int(socket, libc::SOL_IPV6, libc::IPV6_RECVERR, 1)

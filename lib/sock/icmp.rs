@@ -338,7 +338,7 @@ mod tests {
             return;
         };
         let identifier = 0xbeef_u16.wrapping_add(std::process::id() as u16);
-        let request = icmp::build_echo_request(Family::V4, identifier, 7, b"netlab sock test");
+        let request = icmp::build_echo_request(Family::V4, identifier, 7, b"wirelab sock test");
         let loopback = IpAddr::V4(Ipv4Addr::LOCALHOST);
         socket
             .send_to(&request, loopback)

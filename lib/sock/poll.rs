@@ -1,11 +1,11 @@
 //! Waiting on many sockets at once (lab 02): `ppoll(2)` over a list of descriptors.
 //!
-//! netlab-traceroute's TCP probes (`-T`) each need their own socket, one per probe in flight
+//! wirelab-traceroute's TCP probes (`-T`) each need their own socket, one per probe in flight
 //! (up to `-N 16`): a SYN is a connect(), and the kernel routes each ICMP error to the one
 //! socket whose quoted ports it matches (ip(7), IP_RECVERR). The tracer then sleeps until
 //! *any* of them has something: a finished connect (POLLOUT) or an error on its error queue.
 //! POLLERR needs no asking: poll(2) always reports it, and with IP_RECVERR set a queued ICMP
-//! error is exactly what raises it. [`super::control::wait`] (netlab-ping, and traceroute's
+//! error is exactly what raises it. [`super::control::wait`] (wirelab-ping, and traceroute's
 //! one UDP socket) is this call with one descriptor.
 //!
 //! ppoll rather than poll: it takes a timespec, so a 1.7 ms wait stays 1.7 ms. poll's whole

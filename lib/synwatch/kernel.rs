@@ -1,8 +1,8 @@
 //! What the kernel did about the handshakes (lab 05): SYN_RECV sockets and each listener's
 //! accept queue from the kernel's socket table (`sock_diag` netlink, what `ss` uses), the
 //! TcpExt counters from `/proc/net/netstat`, and the sysctls that govern both. All of these are
-//! per network namespace, so run inside the server's namespace (`netlab exec srv --
-//! netlab-synwatch ...`) they describe that server.
+//! per network namespace, so run inside the server's namespace (`wirelab exec srv --
+//! wirelab-synwatch ...`) they describe that server.
 //!
 //! A listening socket has two queues (see `man 2 listen` and `inet_csk_reqsk_queue_*` in the
 //! kernel):
@@ -73,7 +73,7 @@ pub struct SocketTable {
 /// every bucket of the namespace's established hash, so a dump per family would pay that walk
 /// twice every interval. See [`sock_diag::dump_both_families`]. The walk's cost is the table's
 /// size, not the namespace's sockets: a namespace sharing the host's table (262 144 buckets
-/// here) costs about 4 ms a walk, a netlab node with its own 4 096 about 70 µs (see
+/// here) costs about 4 ms a walk, a wirelab node with its own 4 096 about 70 µs (see
 /// `topo::plan::TCP_EHASH_ENTRIES`).
 pub fn read_socket_table(ports: &[u16]) -> io::Result<SocketTable> {
     let mut table = SocketTable::default();

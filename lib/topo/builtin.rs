@@ -65,7 +65,7 @@ pub fn resolve(spec: &str) -> Result<Topology, TopoError> {
     match lab::find(spec) {
         Some(dir) => Topology::from_file(&dir.join("topology.toml")),
         None => Err(TopoError::Spec(format!(
-            "unknown topology '{spec}': use a lab number (01), a lab name (01-ping), demo, chain:N or a path to a topology.toml (netlab list shows them)"
+            "unknown topology '{spec}': use a lab number (01), a lab name (01-ping), demo, chain:N or a path to a topology.toml (wirelab list shows them)"
         ))),
     }
 }
@@ -98,6 +98,6 @@ mod tests {
     #[test]
     fn unknown_topology_lists_what_is_accepted() {
         let err = resolve("no-such-lab-xyz").expect_err("unknown");
-        assert!(err.to_string().contains("netlab list"));
+        assert!(err.to_string().contains("wirelab list"));
     }
 }

@@ -1,8 +1,8 @@
-//! Network-namespace topologies (all labs): the engine behind `netlab up`, `down`, `exec` and
+//! Network-namespace topologies (all labs): the engine behind `wirelab up`, `down`, `exec` and
 //! `status`.
 //!
-//! A lab network is made of ordinary Linux parts, and `netlab up --dry-run` prints every one:
-//! - a node is a network namespace (`ip netns add nl-INSTANCE-NODE`), a private copy of the
+//! A lab network is made of ordinary Linux parts, and `wirelab up --dry-run` prints every one:
+//! - a node is a network namespace (`ip netns add wl-INSTANCE-NODE`), a private copy of the
 //!   network stack with its own interfaces, addresses, routes, sysctls and firewall, and its
 //!   own table of TCP connections (`plan::TCP_EHASH_ENTRIES` says why);
 //! - a link is a veth pair, a virtual cable whose two ends live in two namespaces;
@@ -50,9 +50,9 @@ pub enum TopoError {
     },
     #[error("{0}")]
     NotPermitted(String),
-    #[error("instance '{0}' is already up: run `netlab down --instance {0}` first, or pick another --instance")]
+    #[error("instance '{0}' is already up: run `wirelab down --instance {0}` first, or pick another --instance")]
     AlreadyUp(String),
-    #[error("instance '{0}' is not up: start it with `netlab up TOPOLOGY --instance {0}`")]
+    #[error("instance '{0}' is not up: start it with `wirelab up TOPOLOGY --instance {0}`")]
     NotUp(String),
     #[error("no node '{node}' in instance '{instance}' (nodes: {known})")]
     NoNode {

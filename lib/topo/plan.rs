@@ -1,5 +1,5 @@
-//! The commands that build a topology (all labs), as data. `netlab up --dry-run` prints them;
-//! `netlab up` runs the same list, so what a student reads is exactly what happens.
+//! The commands that build a topology (all labs), as data. `wirelab up --dry-run` prints them;
+//! `wirelab up` runs the same list, so what a student reads is exactly what happens.
 //!
 //! Order matters, and each step says why it comes where it does:
 //! 1. namespaces first, since everything else lives in them (each with its own TCP socket
@@ -22,20 +22,48 @@ use super::routes;
 #[derive(Debug, Clone)]
 pub struct Names {
     pub instance: String,
+    pub scheme: Scheme,
 }
 
-/// Every namespace netlab creates starts with this, so `down --all` can find them after a
+/// Every namespace wirelab creates starts with this, so `down --all` can find them after a
 /// crash.
-pub const NS_PREFIX: &str = "nl-";
+pub const NS_PREFIX: &str = "wl-";
 /// Where instances keep their state, logs and rendered service configs.
-pub const RUN_ROOT: &str = "/run/netlab";
+pub const RUN_ROOT: &str = "/run/wirelab";
+
+/// Which naming an instance was made under. Only `Current` is ever built; `Netlab` exists so
+/// that `down --all` also removes what this project left behind under its earlier name
+/// (netlab: `nl-` namespaces and `/run/netlab`), and an upgraded lab VM is left clean.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scheme {
+    Current,
+    Netlab,
+}
+
+impl Scheme {
+    pub const ALL: [Scheme; 2] = [Scheme::Current, Scheme::Netlab];
+
+    pub fn ns_prefix(self) -> &'static str {
+        match self {
+            Scheme::Current => NS_PREFIX,
+            Scheme::Netlab => "nl-",
+        }
+    }
+
+    pub fn run_root(self) -> &'static str {
+        match self {
+            Scheme::Current => RUN_ROOT,
+            Scheme::Netlab => "/run/netlab",
+        }
+    }
+}
 
 /// Buckets in each node's own table of TCP connections (the kernel's "established hash",
 /// `ehash`, which also holds every SYN_RECV request and TIME_WAIT socket).
 ///
 /// Why each node gets its own: by default a new namespace shares the host's table, sized for
 /// the whole machine (262 144 buckets on this 24 GiB VM). Anything that lists a namespace's
-/// connections, `ss` and the `sock_diag` requests of netlab-synwatch alike, then walks every
+/// connections, `ss` and the `sock_diag` requests of wirelab-synwatch alike, then walks every
 /// bucket of the host's table to find the few that belong to this node: about 4 ms a walk
 /// here, once a second for synwatch, more CPU than all its packet handling. A node with its
 /// own table walks only its own buckets, like a small machine would, and a SYN flood in one
@@ -52,18 +80,29 @@ pub const TCP_EHASH_ENTRIES: u32 = 4_096;
 
 impl Names {
     pub fn new(instance: &str) -> Self {
+        Names::of(Scheme::Current, instance)
+    }
+
+    pub fn of(scheme: Scheme, instance: &str) -> Self {
         Names {
             instance: instance.to_string(),
+            scheme,
         }
     }
 
-    /// `nl-lab-h1`: the namespace of node `h1` in instance `lab`.
+    /// `wl-lab-h1`: the namespace of node `h1` in instance `lab`.
     pub fn ns(&self, node: &str) -> String {
-        format!("{NS_PREFIX}{}-{node}", self.instance)
+        format!("{}{node}", self.ns_prefix())
+    }
+
+    /// `wl-lab-`: every namespace of this instance starts with it (instance names hold no
+    /// '-', so no other instance's do).
+    pub fn ns_prefix(&self) -> String {
+        format!("{}{}-", self.scheme.ns_prefix(), self.instance)
     }
 
     pub fn run_dir(&self) -> PathBuf {
-        PathBuf::from(RUN_ROOT).join(&self.instance)
+        PathBuf::from(self.scheme.run_root()).join(&self.instance)
     }
 
     pub fn state_file(&self) -> PathBuf {
@@ -317,7 +356,7 @@ impl Plan {
 /// a forward lookup of `h2` gives the address on h2's first link. Reverse lookups (traceroute
 /// without -n) find a name for every router interface.
 pub fn hosts_file(topo: &Topology) -> String {
-    let mut text = String::from("# written by netlab: every lab node's addresses\n127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n");
+    let mut text = String::from("# written by wirelab: every lab node's addresses\n127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n");
     for node in &topo.nodes {
         let names = match &topo.domain {
             Some(domain) => format!("{} {}.{domain}", node.name, node.name),
@@ -351,7 +390,7 @@ pub fn resolv_conf(topo: &Topology) -> String {
         .as_deref()
         .map(|d| format!("search {d}\n"))
         .unwrap_or_default();
-    format!("# written by netlab\nnameserver {server}\n{search}options timeout:1 attempts:1\n")
+    format!("# written by wirelab\nnameserver {server}\n{search}options timeout:1 attempts:1\n")
 }
 
 /// Replace `{run}`, `{lab}`, `{node}`, `{instance}`, `{ns:NODE}`, `{addr4:NODE}` and
@@ -412,15 +451,15 @@ mod tests {
         assert_eq!(
             commands[0],
             "unshare -n sh -c 'sysctl -qw net.ipv4.tcp_child_ehash_entries=4096 \
-             && ip netns add nl-t1-h1'"
+             && ip netns add wl-t1-h1'"
         );
         assert!(commands.contains(
-            &"ip link add eth-r1 netns nl-t1-h1 type veth peer name eth-h1 netns nl-t1-r1"
+            &"ip link add eth-r1 netns wl-t1-h1 type veth peer name eth-h1 netns wl-t1-r1"
                 .to_string()
         ));
-        assert!(commands.contains(&"ip -n nl-t1-h1 route add default via 10.0.1.1".to_string()));
+        assert!(commands.contains(&"ip -n wl-t1-h1 route add default via 10.0.1.1".to_string()));
         assert!(commands
-            .contains(&"ip netns exec nl-t1-r1 sysctl -qw net.ipv4.ip_forward=1".to_string()));
+            .contains(&"ip netns exec wl-t1-r1 sysctl -qw net.ipv4.ip_forward=1".to_string()));
     }
 
     #[test]

@@ -5,7 +5,7 @@
 //! single `ip -n NS -batch -` process, and namespaces are configured in parallel, so
 //! `chain:30` (32 namespaces, about 2,000 routes) comes up in well under a second.
 //!
-//! What `up` made is written to `/run/netlab/INSTANCE/state.json` *before* it is made, so a
+//! What `up` made is written to `/run/wirelab/INSTANCE/state.json` *before* it is made, so a
 //! `down` after a crash still finds it. Services are stopped by the PID recorded at start,
 //! checked against the process's start time so a recycled PID is never signalled.
 
@@ -21,7 +21,7 @@ use std::time::{Duration, Instant};
 use serde::{Deserialize, Serialize};
 
 use super::model::{Readiness, Role, Topology};
-use super::plan::{expand, Names, Plan, ServicePlan, Step, NS_PREFIX, RUN_ROOT, TCP_EHASH_ENTRIES};
+use super::plan::{expand, Names, Plan, Scheme, ServicePlan, Step, TCP_EHASH_ENTRIES};
 use super::TopoError;
 use crate::privilege::{need_admin_message, Privileges};
 
@@ -110,7 +110,11 @@ impl State {
     }
 
     pub fn load(instance: &str) -> Option<State> {
-        let text = fs::read_to_string(Names::new(instance).state_file()).ok()?;
+        State::load_from(&Names::new(instance))
+    }
+
+    fn load_from(names: &Names) -> Option<State> {
+        let text = fs::read_to_string(names.state_file()).ok()?;
         serde_json::from_str(&text).ok()
     }
 
@@ -120,7 +124,7 @@ impl State {
 }
 
 /// Instance names become part of namespace names, so they are kept short and simple; no '-',
-/// which keeps `nl-INSTANCE-` an unambiguous prefix.
+/// which keeps `wl-INSTANCE-` an unambiguous prefix.
 pub fn check_instance(instance: &str) -> Result<(), TopoError> {
     let ok = !instance.is_empty()
         && instance.len() <= 16
@@ -145,9 +149,9 @@ fn require_admin(what: &str) -> Result<(), TopoError> {
 /// Bring `topo` up as `instance`. On any failure, what was made is taken down again.
 pub fn up(topo: &Topology, source: &str, instance: &str) -> Result<State, TopoError> {
     check_instance(instance)?;
-    require_admin("netlab up")?;
+    require_admin("wirelab up")?;
     let names = Names::new(instance);
-    if names.state_file().exists() || !namespaces_of(instance).is_empty() {
+    if names.state_file().exists() || !namespaces_of(&names).is_empty() {
         return Err(TopoError::AlreadyUp(instance.to_string()));
     }
     let plan = Plan::build(topo, &names);
@@ -302,7 +306,7 @@ fn run_phase(phase: &[Step]) -> Result<(), TopoError> {
             .spawn()
             .map_err(|e| TopoError::Command {
                 command: command_text.clone(),
-                message: format!("{e} (is iproute2 installed? netlab doctor checks)"),
+                message: format!("{e} (is iproute2 installed? wirelab doctor checks)"),
             })?;
         if let Some(mut stdin) = child.stdin.take() {
             let mut input = lines.join("\n");
@@ -334,7 +338,7 @@ fn run_phase(phase: &[Step]) -> Result<(), TopoError> {
 /// namespace), sets the sysctl (`/proc/sys/net` shows the namespace of the thread that opens
 /// it) and returns a handle to it; the `ip` that creates the nodes joins it with `setns`
 /// before it starts. Nothing names the anchor and no process lives in it, so it disappears
-/// when the returned descriptor is closed, also if netlab crashes.
+/// when the returned descriptor is closed, also if wirelab crashes.
 ///
 /// None on kernels before 5.19 (no such sysctl) or without the privilege: the nodes then
 /// share the host's table, which works the same, only slower to list.
@@ -511,9 +515,9 @@ fn stop_pid(pid: u32, started: u64) {
     let _ = kill(target, Signal::SIGKILL);
 }
 
-/// Namespaces that belong to `instance`, from the kernel's list.
-fn namespaces_of(instance: &str) -> Vec<String> {
-    let prefix = format!("{NS_PREFIX}{instance}-");
+/// Namespaces that belong to an instance, from the kernel's list.
+fn namespaces_of(names: &Names) -> Vec<String> {
+    let prefix = names.ns_prefix();
     all_namespaces()
         .into_iter()
         .filter(|ns| ns.starts_with(&prefix))
@@ -542,10 +546,14 @@ pub struct DownReport {
 /// remove its /etc/netns entries and run directory.
 pub fn down(instance: &str) -> Result<DownReport, TopoError> {
     check_instance(instance)?;
-    require_admin("netlab down")?;
-    let names = Names::new(instance);
-    let state = State::load(instance);
-    let mut namespaces = namespaces_of(instance);
+    require_admin("wirelab down")?;
+    down_names(&Names::new(instance))
+}
+
+fn down_names(names: &Names) -> Result<DownReport, TopoError> {
+    let instance = names.instance.as_str();
+    let state = State::load_from(names);
+    let mut namespaces = namespaces_of(names);
     if let Some(state) = &state {
         for node in &state.nodes {
             if !namespaces.contains(&node.ns) && Path::new("/run/netns").join(&node.ns).exists() {
@@ -553,7 +561,7 @@ pub fn down(instance: &str) -> Result<DownReport, TopoError> {
             }
         }
     }
-    let etc_dirs: Vec<PathBuf> = etc_dirs_of(instance);
+    let etc_dirs: Vec<PathBuf> = etc_dirs_of(names);
     if state.is_none() && namespaces.is_empty() && etc_dirs.is_empty() && !names.run_dir().exists()
     {
         return Err(TopoError::NotUp(instance.to_string()));
@@ -578,8 +586,8 @@ pub fn down(instance: &str) -> Result<DownReport, TopoError> {
     Ok(report)
 }
 
-fn etc_dirs_of(instance: &str) -> Vec<PathBuf> {
-    let prefix = format!("{NS_PREFIX}{instance}-");
+fn etc_dirs_of(names: &Names) -> Vec<PathBuf> {
+    let prefix = names.ns_prefix();
     fs::read_dir("/etc/netns")
         .map(|entries| {
             entries
@@ -591,16 +599,20 @@ fn etc_dirs_of(instance: &str) -> Vec<PathBuf> {
         .unwrap_or_default()
 }
 
-/// Every instance netlab knows of: run directories, and namespaces or /etc/netns entries with
+/// Every instance wirelab knows of: run directories, and namespaces or /etc/netns entries with
 /// our prefix (left behind by a crash).
 pub fn instances() -> Vec<String> {
+    instances_of(Scheme::Current)
+}
+
+fn instances_of(scheme: Scheme) -> Vec<String> {
     let mut found: Vec<String> = Vec::new();
     let mut add = |name: String| {
         if check_instance(&name).is_ok() && !found.contains(&name) {
             found.push(name);
         }
     };
-    if let Ok(entries) = fs::read_dir(RUN_ROOT) {
+    if let Ok(entries) = fs::read_dir(scheme.run_root()) {
         for entry in entries.filter_map(Result::ok) {
             add(entry.file_name().to_string_lossy().into_owned());
         }
@@ -613,7 +625,7 @@ pub fn instances() -> Vec<String> {
         })
         .unwrap_or_default();
     for ns in all_namespaces().into_iter().chain(etc) {
-        if let Some(rest) = ns.strip_prefix(NS_PREFIX) {
+        if let Some(rest) = ns.strip_prefix(scheme.ns_prefix()) {
             if let Some((instance, _node)) = rest.split_once('-') {
                 add(instance.to_string());
             }
@@ -624,16 +636,27 @@ pub fn instances() -> Vec<String> {
 }
 
 /// Take down every instance whose name starts with `prefix` (all of them when None).
+///
+/// This also removes what the project left under its earlier name, netlab
+/// (`nl-` namespaces, `/etc/netns/nl-*`, `/run/netlab` and the services recorded there), so
+/// that upgrading a lab VM leaves nothing running; those are reported as `netlab:INSTANCE`.
 pub fn down_all(prefix: Option<&str>) -> Result<Vec<String>, TopoError> {
-    require_admin("netlab down")?;
+    require_admin("wirelab down")?;
     let mut removed = Vec::new();
-    for instance in instances() {
-        if prefix.is_some_and(|p| !instance.starts_with(p)) {
-            continue;
+    for scheme in Scheme::ALL {
+        for instance in instances_of(scheme) {
+            if prefix.is_some_and(|p| !instance.starts_with(p)) {
+                continue;
+            }
+            down_names(&Names::of(scheme, &instance))?;
+            removed.push(match scheme {
+                Scheme::Current => instance,
+                Scheme::Netlab => format!("netlab:{instance}"),
+            });
         }
-        down(&instance)?;
-        removed.push(instance);
     }
+    // The old name's run root goes too once it is empty (remove_dir never removes more).
+    let _ = fs::remove_dir(Scheme::Netlab.run_root());
     Ok(removed)
 }
 
@@ -652,7 +675,7 @@ pub fn status(instance: &str) -> Result<(State, Vec<bool>), TopoError> {
 /// `ip netns exec NS COMMAND...` for a node of a running instance.
 pub fn exec_command(instance: &str, node: &str, argv: &[String]) -> Result<Command, TopoError> {
     check_instance(instance)?;
-    require_admin("netlab exec")?;
+    require_admin("wirelab exec")?;
     let state = State::load(instance).ok_or_else(|| TopoError::NotUp(instance.to_string()))?;
     let Some(node_state) = state.node(node) else {
         let known: Vec<&str> = state.nodes.iter().map(|n| n.name.as_str()).collect();

@@ -1,5 +1,5 @@
 //! Real packets captured in the labs (lab 02), for tests, `--explain` examples and fuzz
-//! seeds. Each was taken with `tcpdump -xx` on h1 in `netlab up chain:3`, Ethernet header
+//! seeds. Each was taken with `tcpdump -xx` on h1 in `wirelab up chain:3`, Ethernet header
 //! removed.
 
 /// r1 (10.0.1.1) tells h1 (10.0.1.2) that our UDP probe 10.0.1.2:56118 -> 10.0.4.2:33434,

@@ -6,7 +6,7 @@
 //! One socket carries every probe: the TTL is set before each send, and answers are matched
 //! by the echo identifier and sequence number, ours in the reply and quoted in an error
 //! (the quoted ICMP header is the first 8 bytes after the quoted IP header, RFC 792 p.6).
-//! The socket comes from `lib/sock/icmp.rs`, shared with netlab-ping: an ICMP datagram
+//! The socket comes from `lib/sock/icmp.rs`, shared with wirelab-ping: an ICMP datagram
 //! socket when `net.ipv4.ping_group_range` allows it (errors then arrive on its IP_RECVERR
 //! queue), else a raw socket (errors arrive as packets).
 

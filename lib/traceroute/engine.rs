@@ -21,7 +21,7 @@ use crate::sock::icmp::{IcmpSocket, SocketKind};
 use crate::wire::icmp::Family;
 
 /// The tool name used in "how to fix it" messages about privileges.
-const TOOL: &str = "netlab-traceroute";
+const TOOL: &str = "wirelab-traceroute";
 
 /// What the engine remembers about one probe beyond the schedule's view of it.
 #[derive(Debug, Clone, Default)]

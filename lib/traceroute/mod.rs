@@ -1,4 +1,4 @@
-//! The TTL-probing engine behind `netlab-traceroute` (lab 02).
+//! The TTL-probing engine behind `wirelab-traceroute` (lab 02).
 //!
 //! How traceroute finds the hops (Van Jacobson, 1988; RFC 1393 describes the idea): every IP
 //! packet carries a Time To Live that each router decrements (RFC 791 §3.2, RFC 8200 §3 for

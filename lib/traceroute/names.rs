@@ -1,8 +1,8 @@
 //! Names and addresses for a trace (lab 02): the target's address (forward lookup), and the
 //! name of each router that answered (reverse lookup, the PTR records of RFC 1035 §3.5).
 //!
-//! Both go through netlab's own resolver ([`crate::dns::resolver`]): `/etc/hosts` first (in
-//! a lab, the node's file netlab writes, which names every node), then the DNS server of
+//! Both go through wirelab's own resolver ([`crate::dns::resolver`]): `/etc/hosts` first (in
+//! a lab, the node's file wirelab writes, which names every node), then the DNS server of
 //! `/etc/resolv.conf` (in the demo, Knot on srv, which serves the lab's PTR records). What
 //! is left here is what only traceroute wants:
 //!
@@ -34,7 +34,7 @@ pub enum FamilyChoice {
 /// server that says nothing at all.
 pub const TARGET_LOOKUP_TIMEOUT: Duration = Duration::from_secs(2);
 
-/// The target's address: a literal as is, a name through netlab's resolver: the first address
+/// The target's address: a literal as is, a name through wirelab's resolver: the first address
 /// of the wanted family; with neither -4 nor -6, the first IPv4 address if there is one, as
 /// Butskoy does (its `DEF_AF`), else the first of any family.
 pub fn resolve_target(host: &str, family: FamilyChoice) -> Result<IpAddr, TraceError> {
@@ -164,7 +164,7 @@ mod tests {
         // A loopback UDP socket that reads nothing: queries to it are never answered.
         let silent = std::net::UdpSocket::bind("127.0.0.1:0").expect("bind loopback");
         let port = silent.local_addr().expect("local address").port();
-        let dir = std::env::temp_dir().join(format!("netlab-trnames-{}", std::process::id()));
+        let dir = std::env::temp_dir().join(format!("wirelab-trnames-{}", std::process::id()));
         std::fs::create_dir_all(&dir).expect("temp dir");
         let (hosts, resolv) = (dir.join("hosts"), dir.join("resolv.conf"));
         std::fs::write(&hosts, "127.0.0.1 localhost\n").expect("hosts");

@@ -30,7 +30,7 @@ use crate::output::Out;
 /// Each piece is formatted with `write!` into one reused buffer rather than a `format!` per
 /// field: measured with callgrind on a 30-hop trace, the `format!` version spent 225k
 /// instructions allocating and formatting (a fifth of the whole run; Butskoy's printf takes
-/// 221k for everything it prints); see `netlab-traceroute` in the bench notes.
+/// 221k for everything it prints); see `wirelab-traceroute` in the bench notes.
 #[derive(Debug, Default)]
 pub struct TextRenderer {
     numeric: bool,
@@ -322,7 +322,7 @@ mod tests {
         }
     }
 
-    /// Captured from Butskoy traceroute 2.1.2 in `netlab up chain:3`:
+    /// Captured from Butskoy traceroute 2.1.2 in `wirelab up chain:3`:
     /// `traceroute -n 10.0.4.2`.
     #[test]
     fn numeric_trace_matches_butskoy_capture() {

@@ -6,7 +6,7 @@
 //! ICMP error arrives about a datagram a UDP socket sent, the kernel files it on that
 //! socket's *error queue*; `recvmsg(MSG_ERRQUEUE)` returns a `sock_extended_err` (the ICMP
 //! type, code and the router's address as the "offender") and, as the message's name, the
-//! destination of the packet the router quoted. This is why `netlab-traceroute` runs as any
+//! destination of the packet the router quoted. This is why `wirelab-traceroute` runs as any
 //! user. (trippy cannot trace unprivileged on Linux; this is the piece it lacks.)
 //!
 //! **How an answer is matched to its probe.** The router quotes our IP header and UDP header
@@ -36,7 +36,7 @@
 //! what classic traceroute did, and what `--explain` can then show byte by byte.
 //!
 //! The socket options (IP_RECVERR, no Don't Fragment) are set by `lib/sock/control.rs`, which
-//! netlab-ping shares; it also knows which errnos a pending error can be.
+//! wirelab-ping shares; it also knows which errnos a pending error can be.
 
 use std::collections::HashMap;
 use std::io;

@@ -808,7 +808,7 @@ mod tests {
             .collect()
     }
 
-    // Captured with `tcpdump -w` on h1 of `netlab up chain:1` while iputils ping ran
+    // Captured with `tcpdump -w` on h1 of `wirelab up chain:1` while iputils ping ran
     // (IP layer onwards). 10.0.1.2 = h1, 10.0.1.1 = r1, 10.0.2.2 = h2.
     const V4_REPLY: &str = "4500005436e500003f012dc10a0002020a000102000088462ed80001c9b8046b00000000b4e9070000000000101112131415161718191a1b1c1d1e1f202122232425262728292a2b2c2d2e2f3031323334353637";
     const V4_REQUEST: &str = "45000054677640004001bc2f0a0001020a000202080080462ed80001c9b8046b00000000b4e9070000000000101112131415161718191a1b1c1d1e1f202122232425262728292a2b2c2d2e2f3031323334353637";

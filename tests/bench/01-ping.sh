@@ -1,22 +1,22 @@
-# netlab-ping against iputils ping, interleaved in the same lab (chain:1, h1 — r1 — h2):
+# wirelab-ping against iputils ping, interleaved in the same lab (chain:1, h1 — r1 — h2):
 #   1. average RTT over 300 pings at a 2 ms interval (target: within max(5 us, 10 %));
 #   2. `-f -c 20000` through one router, wall time (target: at most iputils');
 #   3. `-c 1`, the whole process's wall time (target: at most iputils').
 source "$(dirname "$0")/lib.sh"
 instance=bping
-"$NETLAB" down --instance "$instance" >/dev/null 2>&1 || true
-trap '"$NETLAB" down --instance "$instance" >/dev/null 2>&1 || true' EXIT
-"$NETLAB" up chain:1 --instance "$instance" >/dev/null
+"$WIRELAB" down --instance "$instance" >/dev/null 2>&1 || true
+trap '"$WIRELAB" down --instance "$instance" >/dev/null 2>&1 || true' EXIT
+"$WIRELAB" up chain:1 --instance "$instance" >/dev/null
 target=10.0.2.2
-in_h1() { "$NETLAB" exec --instance "$instance" h1 -- "$@"; }
-ours="$NETLAB_BIN/netlab-ping"
+in_h1() { "$WIRELAB" exec --instance "$instance" h1 -- "$@"; }
+ours="$WIRELAB_BIN/wirelab-ping"
 # Warm up the path (ARP, routes) so the first run is not special.
 in_h1 ping -c 2 -i 0.2 -q "$target" >/dev/null
 
 # The avg of an rtt line, in microseconds.
 avg_us() { awk -F'/' '/^rtt/ {printf "%.0f\n", $5 * 1000}'; }
 # Median wall times in ms of our ping and iputils' for the same arguments, measured by
-# hyperfine inside h1 (so `netlab exec` is not in the figure), with warm-up runs so neither
+# hyperfine inside h1 (so `wirelab exec` is not in the figure), with warm-up runs so neither
 # pays for a cold page cache. hyperfine runs all of one command's runs before the other's, so
 # a change in machine load between the two blocks lands on one tool only: an A/A test (iputils
 # against itself, 40 runs each) on the 2-core bench VM gave ratios from 0.35 to 2.7 while a

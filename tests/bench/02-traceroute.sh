@@ -1,12 +1,12 @@
-# netlab-traceroute vs Butskoy traceroute 2.1 on a chain of 29 routers (the target is hop 30):
+# wirelab-traceroute vs Butskoy traceroute 2.1 on a chain of 29 routers (the target is hop 30):
 # wall time with every hop answering, and with every hop from 6 on silent (-w 1). Target: at
 # most traceroute's. Runs alternate ours / theirs so both see the same machine load.
 source "$(dirname "$0")/lib.sh"
 instance=btrace
-"$NETLAB" down --instance "$instance" >/dev/null 2>&1 || true
-trap '"$NETLAB" down --instance "$instance" >/dev/null 2>&1 || true' EXIT
-"$NETLAB" up chain:29 --instance "$instance" >/dev/null
-in_node() { local node=$1; shift; "$NETLAB" exec --instance "$instance" "$node" -- "$@"; }
+"$WIRELAB" down --instance "$instance" >/dev/null 2>&1 || true
+trap '"$WIRELAB" down --instance "$instance" >/dev/null 2>&1 || true' EXIT
+"$WIRELAB" up chain:29 --instance "$instance" >/dev/null
+in_node() { local node=$1; shift; "$WIRELAB" exec --instance "$instance" "$node" -- "$@"; }
 nodes="h1 h2"; for i in $(seq 1 29); do nodes="$nodes r$i"; done
 # Interleaved runs would otherwise spend the routers' ICMP token buckets (6 answers, then one
 # per second per destination; and the per-namespace global limit, whose count the kernel
@@ -17,7 +17,7 @@ for node in $nodes; do
 done
 target=10.0.30.2
 # Median wall times in ms of ours and Butskoy's for the same arguments, measured by hyperfine
-# inside h1 (so `netlab exec` is not in the figure), with warm-up runs. hyperfine runs all of
+# inside h1 (so `wirelab exec` is not in the figure), with warm-up runs. hyperfine runs all of
 # one command's runs before the other's, so a change in machine load between the two blocks
 # lands on one tool only (see 01-ping.sh): rounds alternate which tool goes first. Prints
 # "OURS REF" for a round.
@@ -27,10 +27,10 @@ hyperfine_pair() {
   local first second
   if (( round % 2 )); then
     in_node h1 hyperfine -N --style none --warmup 3 --runs "$runs" --export-csv "$csv" \
-      "$NETLAB_BIN/netlab-traceroute $*" "traceroute $*" >/dev/null 2>&1
+      "$WIRELAB_BIN/wirelab-traceroute $*" "traceroute $*" >/dev/null 2>&1
   else
     in_node h1 hyperfine -N --style none --warmup 3 --runs "$runs" --export-csv "$csv" \
-      "traceroute $*" "$NETLAB_BIN/netlab-traceroute $*" >/dev/null 2>&1
+      "traceroute $*" "$WIRELAB_BIN/wirelab-traceroute $*" >/dev/null 2>&1
   fi
   # CSV columns: command,mean,stddev,median,... in seconds, one row per command in order.
   read -r first second < <(awk -F, 'NR > 1 {printf "%.3f ", $4 * 1000}' "$csv")
@@ -55,7 +55,7 @@ table inet bench {
 NFT
 ours=(); theirs=()
 for run in 1 2 3; do
-  ours+=("$(wall_ms in_node h1 "$NETLAB_BIN/netlab-traceroute" -n -w 1 "$target")")
+  ours+=("$(wall_ms in_node h1 "$WIRELAB_BIN/wirelab-traceroute" -n -w 1 "$target")")
   theirs+=("$(wall_ms in_node h1 traceroute -n -w 1 "$target")")
 done
 row traceroute "chain:29 silent from hop 6, -n -w 1" "$(median "${ours[@]}")" "$(median "${theirs[@]}")" ms "<= 1.0x"

@@ -1,14 +1,14 @@
-# netlab-http against wrk on the same nginx (lab 04, port 8080: large keep-alive limits).
+# wirelab-http against wrk on the same nginx (lab 04, port 8080: large keep-alive limits).
 # Rows: one keep-alive connection (wrk -t1 -c1), pipelined at depth 16 (wrk with a Lua script
 # that sends 16 requests per write), and keep-alive vs --no-keepalive (the lab's ratio).
 # Medians over interleaved runs; rounds alternate which tool goes first, so a change in machine
 # load lands on both (as in 01-ping.sh and 02-traceroute.sh).
 source "$(dirname "$0")/lib.sh"
 instance=bhttp
-"$NETLAB" down --instance "$instance" >/dev/null 2>&1 || true
+"$WIRELAB" down --instance "$instance" >/dev/null 2>&1 || true
 lua=$(mktemp --suffix=.lua)
-trap '"$NETLAB" down --instance "$instance" >/dev/null 2>&1; rm -f "$lua"' EXIT
-"$NETLAB" up 04 --instance "$instance" >/dev/null
+trap '"$WIRELAB" down --instance "$instance" >/dev/null 2>&1; rm -f "$lua"' EXIT
+"$WIRELAB" up 04 --instance "$instance" >/dev/null
 cat >"$lua" <<'LUA'
 -- wrk pipelining: one write carries 16 GET requests.
 init = function(args)
@@ -19,9 +19,9 @@ end
 request = function() return req end
 LUA
 chmod 644 "$lua"
-in_h1() { "$NETLAB" exec --instance "$instance" h1 -- timeout 60 "$@"; }
+in_h1() { "$WIRELAB" exec --instance "$instance" h1 -- timeout 60 "$@"; }
 # Text mode prints nothing per request (the throughput path); the summary has the rate.
-ours_rate() { in_h1 "$NETLAB_BIN/netlab-http" "$@" | awk '/ req\/s over / {print $1}'; }
+ours_rate() { in_h1 "$WIRELAB_BIN/wirelab-http" "$@" | awk '/ req\/s over / {print $1}'; }
 wrk_rate() { in_h1 wrk "$@" | awk '/Requests\/sec/ {print $2}'; }
 url=http://srv:8080/
 

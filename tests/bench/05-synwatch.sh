@@ -1,5 +1,5 @@
-# netlab-synwatch (lab 05): a 200 000-SYN hping3 flood at its fastest bounded rate (-i u1,
-# always -c), watched by netlab-synwatch and by `tcpdump -w /dev/null` with the same filter at
+# wirelab-synwatch (lab 05): a 200 000-SYN hping3 flood at its fastest bounded rate (-i u1,
+# always -c), watched by wirelab-synwatch and by `tcpdump -w /dev/null` with the same filter at
 # the same time. Rows: SYNs counted vs an nft counter in srv (the kernel's own count of SYNs
 # that arrived), capture drops, and CPU time vs tcpdump: `perf stat -e task-clock`, the time
 # the process (and its children: `timeout` for tcpdump) spent on a CPU, to the microsecond
@@ -11,10 +11,10 @@
 source "$(dirname "$0")/lib.sh"
 instance=bsynwatch
 work=$(mktemp -d)
-cleanup() { "$NETLAB" down --instance "$instance" >/dev/null 2>&1 || true; rm -rf "$work"; }
+cleanup() { "$WIRELAB" down --instance "$instance" >/dev/null 2>&1 || true; rm -rf "$work"; }
 trap cleanup EXIT
-"$NETLAB" up 05 --instance "$instance" >/dev/null
-in_srv() { "$NETLAB" exec --instance "$instance" srv -- "$@"; }
+"$WIRELAB" up 05 --instance "$instance" >/dev/null
+in_srv() { "$WIRELAB" exec --instance "$instance" srv -- "$@"; }
 # The reference: the kernel counts every pure SYN to :8080 that reaches srv's input hook.
 in_srv nft add table inet bench
 in_srv nft add chain inet bench input '{ type filter hook input priority 0; }'
@@ -28,7 +28,7 @@ ours_syn=() ref_syn=() ours_drops=() ours_cpu=() dump_cpu=() rate=()
 for run in 1 2 3; do
   before=$(nft_syns)
   in_srv perf stat -x, -e task-clock -o "$work/ours.time" \
-    "$NETLAB_BIN/netlab-synwatch" -i eth-r1 -p 8080 --json --duration "$watch_secs" >"$work/ours.json" 2>/dev/null &
+    "$WIRELAB_BIN/wirelab-synwatch" -i eth-r1 -p 8080 --json --duration "$watch_secs" >"$work/ours.json" 2>/dev/null &
   ours_pid=$!
   in_srv perf stat -x, -e task-clock -o "$work/tcpdump.time" timeout -s INT "$watch_secs" \
     tcpdump -i eth-r1 -B 4096 -w /dev/null 'tcp port 8080 and tcp[tcpflags] & (tcp-syn|tcp-ack|tcp-rst|tcp-fin) != 0' \
@@ -36,7 +36,7 @@ for run in 1 2 3; do
   dump_pid=$!
   sleep 2
   start=$(date +%s%N)
-  "$NETLAB" exec --instance "$instance" attacker -- \
+  "$WIRELAB" exec --instance "$instance" attacker -- \
     timeout 60 hping3 -q -S -p 8080 --rand-source -c "$count" -i u1 srv >/dev/null 2>&1 || true
   end=$(date +%s%N)
   wait "$ours_pid" || true

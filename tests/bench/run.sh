@@ -2,9 +2,9 @@
 # `make bench`: run every tests/bench/NN-*.sh and print one table of medians and ratios.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
-export NETLAB_BIN=${NETLAB_BIN:-$here/../../target/release}
-export NETLAB="$NETLAB_BIN/netlab"
-export NETLAB_LABS="$here/../../labs"
+export WIRELAB_BIN=${WIRELAB_BIN:-$here/../../target/release}
+export WIRELAB="$WIRELAB_BIN/wirelab"
+export WIRELAB_LABS="$here/../../labs"
 [ "$(id -u)" = 0 ] || { echo "make bench needs root (namespaces, raw sockets): sudo make bench" >&2; exit 2; }
 command -v bc >/dev/null || { echo "bench needs bc: apt-get install bc" >&2; exit 2; }
 rows=$(mktemp); trap 'rm -f "$rows"' EXIT

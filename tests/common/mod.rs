@@ -2,7 +2,7 @@
 //! run the built binaries inside its nodes, and take it down again on drop, also when the
 //! test panics.
 //!
-//! Binaries always run through `netlab exec` (that is, `ip netns exec`), never by switching
+//! Binaries always run through `wirelab exec` (that is, `ip netns exec`), never by switching
 //! the test process's own namespace, so a test sees exactly what a student at a shell would.
 //! Every command gets a `timeout` so no test can hang CI.
 #![allow(dead_code)]
@@ -14,7 +14,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 /// The longest any one command inside a lab may run.
 pub const COMMAND_TIMEOUT_SECS: u32 = 60;
 
-/// A built binary of this package (`netlab`, `netlab-ping`, ...), next to the test's own
+/// A built binary of this package (`wirelab`, `wirelab-ping`, ...), next to the test's own
 /// target directory.
 pub fn bin(name: &str) -> PathBuf {
     let exe = std::env::current_exe().expect("test executable path");
@@ -61,13 +61,13 @@ impl Lab {
             std::process::id(),
             NEXT.fetch_add(1, Ordering::SeqCst)
         );
-        let output = Command::new(bin("netlab"))
+        let output = Command::new(bin("wirelab"))
             .args(["up", topology, "--instance", &instance])
             .output()
-            .expect("run netlab up");
+            .expect("run wirelab up");
         assert!(
             output.status.success(),
-            "netlab up {topology} failed: {}{}",
+            "wirelab up {topology} failed: {}{}",
             String::from_utf8_lossy(&output.stdout),
             String::from_utf8_lossy(&output.stderr)
         );
@@ -76,10 +76,10 @@ impl Lab {
             instance,
             state: serde_json::Value::Null,
         };
-        let status = Command::new(bin("netlab"))
+        let status = Command::new(bin("wirelab"))
             .args(["status", "--json", "--instance", &lab.instance])
             .output()
-            .expect("run netlab status");
+            .expect("run wirelab status");
         lab.state = serde_json::from_slice(&status.stdout).expect("status --json is JSON");
         lab
     }
@@ -119,7 +119,7 @@ impl Lab {
 
     /// A `Command` that runs `argv` inside `node`, bounded by [`COMMAND_TIMEOUT_SECS`].
     pub fn command(&self, node: &str, argv: &[&str]) -> Command {
-        let mut command = Command::new(bin("netlab"));
+        let mut command = Command::new(bin("wirelab"));
         command
             .args(["exec", "--instance", &self.instance, node, "--"])
             .args(["timeout", "-k", "2", &COMMAND_TIMEOUT_SECS.to_string()])
@@ -132,7 +132,7 @@ impl Lab {
         self.command(node, argv)
             .stdin(Stdio::null())
             .output()
-            .expect("run netlab exec")
+            .expect("run wirelab exec")
     }
 
     /// Run a shell line inside `node`.
@@ -147,19 +147,19 @@ impl Lab {
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
-            .expect("spawn netlab exec")
+            .expect("spawn wirelab exec")
     }
 }
 
 impl Drop for Lab {
     fn drop(&mut self) {
-        let result = Command::new(bin("netlab"))
+        let result = Command::new(bin("wirelab"))
             .args(["down", "--instance", &self.instance])
             .output();
         let ok = result.as_ref().is_ok_and(|o| o.status.success());
         if !ok {
             let message = format!(
-                "netlab down --instance {} failed: {result:?}",
+                "wirelab down --instance {} failed: {result:?}",
                 self.instance
             );
             // Never panic while already unwinding: that would abort and hide the first failure.
@@ -184,7 +184,7 @@ pub fn stderr(output: &Output) -> String {
 
 /// Names of the namespaces that belong to `instance`.
 pub fn namespaces_of(instance: &str) -> Vec<String> {
-    let prefix = format!("nl-{instance}-");
+    let prefix = format!("wl-{instance}-");
     std::fs::read_dir("/run/netns")
         .map(|entries| {
             entries
@@ -207,7 +207,7 @@ impl NobodyBin {
     pub fn new(name: &str) -> NobodyBin {
         use std::os::unix::fs::PermissionsExt;
         let n = NEXT.fetch_add(1, Ordering::SeqCst);
-        let dir = PathBuf::from("/tmp").join(format!("netlab-nobody-{}-{n}", std::process::id()));
+        let dir = PathBuf::from("/tmp").join(format!("wirelab-nobody-{}-{n}", std::process::id()));
         std::fs::create_dir_all(&dir).expect("create temp dir");
         std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755)).expect("chmod dir");
         let path = dir.join(name);
@@ -243,7 +243,7 @@ impl Drop for NobodyBin {
 }
 
 /// The commands a worksheet tells the student to run inside a node: every
-/// `netlab exec NODE -- COMMAND` line inside the README's code blocks, as (node, command).
+/// `wirelab exec NODE -- COMMAND` line inside the README's code blocks, as (node, command).
 /// Lab tests run exactly these, so a worksheet cannot drift from what works.
 pub fn worksheet_commands(lab_dir: &str) -> Vec<(String, String)> {
     let path = format!("{}/labs/{lab_dir}/README.md", env!("CARGO_MANIFEST_DIR"));
@@ -255,22 +255,22 @@ pub fn worksheet_commands(lab_dir: &str) -> Vec<(String, String)> {
             in_block = !in_block;
             continue;
         }
-        let Some(rest) = line.strip_prefix("netlab exec ").filter(|_| in_block) else {
+        let Some(rest) = line.strip_prefix("wirelab exec ").filter(|_| in_block) else {
             continue;
         };
         let (node, command) = rest
             .split_once(" -- ")
-            .unwrap_or_else(|| panic!("{path}: not `netlab exec NODE -- CMD`: {line}"));
+            .unwrap_or_else(|| panic!("{path}: not `wirelab exec NODE -- CMD`: {line}"));
         commands.push((node.to_string(), command.to_string()));
     }
     commands
 }
 
-/// Write `answers` as an answers.toml and grade it with `netlab check LAB`.
+/// Write `answers` as an answers.toml and grade it with `wirelab check LAB`.
 pub fn check_answers(lab: &str, answers: &[(&str, String)]) -> (String, Output) {
     let n = NEXT.fetch_add(1, Ordering::SeqCst);
     let file = std::env::temp_dir().join(format!(
-        "netlab-answers-{lab}-{}-{n}.toml",
+        "wirelab-answers-{lab}-{}-{n}.toml",
         std::process::id()
     ));
     let text: String = answers
@@ -278,11 +278,11 @@ pub fn check_answers(lab: &str, answers: &[(&str, String)]) -> (String, Output) 
         .map(|(key, value)| format!("{key} = {value:?}\n"))
         .collect();
     std::fs::write(&file, &text).expect("write answers");
-    let output = Command::new(bin("netlab"))
+    let output = Command::new(bin("wirelab"))
         .args(["check", lab, "--answers"])
         .arg(&file)
         .output()
-        .expect("run netlab check");
+        .expect("run wirelab check");
     let _ = std::fs::remove_file(&file);
     (text, output)
 }

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Hostile DNS responders for netlab-dig's tests (lab 03): each mode misbehaves in one way a
+"""Hostile DNS responders for wirelab-dig's tests (lab 03): each mode misbehaves in one way a
 real client must survive. Run inside a lab node; listens on port 53 (UDP, and TCP where the
 mode needs it), prints "ready" once bound, and answers until killed or until it has served
 --limit queries.

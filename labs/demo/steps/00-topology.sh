@@ -1,3 +1,3 @@
 # The topology and plain connectivity: what every later step stands on.
-"$NETLAB" status --instance "$INSTANCE"
+"$WIRELAB" status --instance "$INSTANCE"
 in_node h1 ping -c 2 -i 0.2 srv

@@ -1,4 +1,4 @@
-//! `netlab`: the lab runner (all labs). Builds network-namespace topologies, runs commands
+//! `wirelab`: the lab runner (all labs). Builds network-namespace topologies, runs commands
 //! inside their nodes, reports what is up and what the machine lacks, and grades worksheets.
 //!
 //! Exit codes: 0 success, 1 the thing asked about is not so (an instance not up, a wrong
@@ -9,19 +9,19 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use netlab::cli::{self, Failure, Verbosity};
-use netlab::output::Out;
-use netlab::topo::{self, builtin, Names, Plan};
+use wirelab::cli::{self, Failure, Verbosity};
+use wirelab::output::Out;
+use wirelab::topo::{self, builtin, Names, Plan};
 
-const TOOL: &str = "netlab";
+const TOOL: &str = "wirelab";
 /// The instance used when `--instance` is not given.
 const DEFAULT_INSTANCE: &str = "lab";
 
 #[derive(Parser)]
 #[command(
-    name = "netlab",
+    name = "wirelab",
     version,
-    about = "Build network-namespace labs and run the netlab worksheets"
+    about = "Build network-namespace labs and run the wirelab worksheets"
 )]
 struct Cli {
     #[command(flatten)]
@@ -48,14 +48,14 @@ enum Cmd {
         topology: Option<String>,
         #[arg(long, default_value = DEFAULT_INSTANCE)]
         instance: String,
-        /// Remove everything netlab ever made, also after a crash
+        /// Remove everything wirelab ever made, also after a crash
         #[arg(long, conflicts_with = "instance")]
         all: bool,
         /// With --all: only instances whose name starts with this
         #[arg(long, requires = "all", hide = true)]
         matching: Option<String>,
     },
-    /// Run a command inside a node: netlab exec h1 -- ping -c1 h2
+    /// Run a command inside a node: wirelab exec h1 -- ping -c1 h2
     Exec {
         #[arg(long, default_value = DEFAULT_INSTANCE)]
         instance: String,
@@ -129,7 +129,7 @@ fn run(command: Cmd, out: &mut Out) -> Result<ExitCode, Failure> {
                 ))?;
             }
             out.line(format!(
-                "try: netlab exec{} {} -- ip addr",
+                "try: wirelab exec{} {} -- ip addr",
                 instance_flag(&instance),
                 state.nodes[0].name
             ))?;
@@ -214,7 +214,7 @@ fn run(command: Cmd, out: &mut Out) -> Result<ExitCode, Failure> {
         }
         Cmd::List => {
             out.line("labs:")?;
-            for lab in netlab::lab::list() {
+            for lab in wirelab::lab::list() {
                 out.line(format!("  {:<22} {}", lab.name, lab.title))?;
             }
             out.line("built-in topologies:")?;
@@ -226,7 +226,7 @@ fn run(command: Cmd, out: &mut Out) -> Result<ExitCode, Failure> {
             Ok(ExitCode::SUCCESS)
         }
         Cmd::Doctor => {
-            let report = netlab::doctor::checks();
+            let report = wirelab::doctor::checks();
             for check in &report {
                 let mark = if check.ok { "ok  " } else { "MISS" };
                 let fix = check
@@ -250,12 +250,12 @@ fn run(command: Cmd, out: &mut Out) -> Result<ExitCode, Failure> {
                 if local.is_file() {
                     local
                 } else {
-                    netlab::lab::find(&lab)
+                    wirelab::lab::find(&lab)
                         .map(|d| d.join("answers.toml"))
                         .unwrap_or(local)
                 }
             });
-            let verdicts = netlab::lab::check(&lab, &answers)?;
+            let verdicts = wirelab::lab::check(&lab, &answers)?;
             for verdict in &verdicts {
                 let line = match (verdict.correct, verdict.answered) {
                     (true, _) => format!("right      {}", verdict.key),
