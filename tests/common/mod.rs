@@ -7,6 +7,8 @@
 //! Every command gets a `timeout` so no test can hang CI.
 #![allow(dead_code)]
 
+pub mod diff;
+
 use std::path::PathBuf;
 use std::process::{Child, Command, Output, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
