@@ -199,6 +199,16 @@ fn run(command: Cmd, out: &mut Out) -> Result<ExitCode, Failure> {
                         node.addresses.join(" ")
                     ))?;
                 }
+                for segment in &state.segments {
+                    out.line(format!(
+                        "  {:<6} {:<6} {:<14} {} {}",
+                        segment.name,
+                        if segment.hub { "hub" } else { "switch" },
+                        segment.ns,
+                        segment.subnet4,
+                        segment.nodes.join(" ")
+                    ))?;
+                }
                 for (service, up) in state.services.iter().zip(alive) {
                     let health = if up { "running" } else { "NOT RUNNING" };
                     out.line(format!(
