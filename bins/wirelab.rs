@@ -219,6 +219,16 @@ fn run(command: Cmd, out: &mut Out) -> Result<ExitCode, Failure> {
                         node.addresses.join(" ")
                     ))?;
                 }
+                for segment in &state.segments {
+                    out.line(format!(
+                        "  {:<6} {:<6} {:<14} {} {}",
+                        segment.name,
+                        if segment.hub { "hub" } else { "switch" },
+                        segment.ns,
+                        segment.subnet4,
+                        segment.nodes.join(" ")
+                    ))?;
+                }
                 for service in &state.services {
                     let health = if service.running == Some(true) {
                         "running"

@@ -48,6 +48,9 @@ struct RawTopology {
     route: Vec<RawRoute>,
     #[serde(default)]
     service: Vec<RawService>,
+    /// Shared L2 segments (a bridge joining several nodes): see `segment.rs`.
+    #[serde(default)]
+    segment: Vec<super::segment::RawSegment>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -74,6 +77,8 @@ struct RawLink {
     hosts: Option<Spanned<[u32; 2]>>,
     /// Interface names for the two ends; default `eth-<peer>`.
     ifnames: Option<Spanned<[String; 2]>>,
+    /// The MTU of both ends (default: the kernel's 1500).
+    mtu: Option<Spanned<i64>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -118,6 +123,7 @@ pub enum Role {
 pub struct Interface {
     pub name: String,
     pub link: usize,
+    /// The node at the other end of a veth link, or the segment's name on a shared segment.
     pub peer: String,
     pub addr4: Ipv4Net,
     pub addr6: Option<Ipv6Net>,
@@ -145,11 +151,27 @@ impl Node {
     }
 }
 
+/// A link: a veth pair between two nodes, or a shared segment (a bridge) joining several.
 #[derive(Debug, Clone)]
 pub struct Link {
-    pub ends: [String; 2],
+    /// The nodes on it: two for a veth pair, two or more for a segment.
+    pub ends: Vec<String>,
     pub subnet4: Ipv4Net,
     pub subnet6: Option<Ipv6Net>,
+    /// The MTU of every interface on it; None leaves the kernel's default (1500).
+    pub mtu: Option<u32>,
+    /// Set when this link is a shared segment.
+    pub segment: Option<super::segment::Segment>,
+}
+
+impl Link {
+    /// The segment's name, or `A-B` for a veth link: how messages name a link.
+    pub fn label(&self) -> String {
+        match &self.segment {
+            Some(segment) => segment.name.clone(),
+            None => self.ends.join("-"),
+        }
+    }
 }
 
 /// An explicit route from the file; it overrides the computed one for the same prefix.
@@ -494,11 +516,25 @@ impl Topology {
                     addr6,
                 });
             }
+            let mtu = match &raw_link.mtu {
+                Some(mtu) => Some(
+                    check_mtu(*mtu.get_ref(), subnet6.is_some())
+                        .map_err(|m| invalid(mtu.span(), "link.mtu", m))?,
+                ),
+                None => None,
+            };
             links.push(Link {
-                ends: names,
+                ends: names.to_vec(),
                 subnet4,
                 subnet6,
+                mtu,
+                segment: None,
             });
+        }
+
+        // Shared segments come after the links, and number on from them (10.0.N.0/24).
+        for raw_segment in &raw.segment {
+            super::segment::resolve(raw_segment, &index, &mut nodes, &mut links, &invalid)?;
         }
 
         let mut routes = Vec::new();
@@ -541,7 +577,7 @@ impl Topology {
                     let shared = nodes[node_index]
                         .interfaces
                         .iter()
-                        .find(|i| &i.peer == via_text);
+                        .find(|i| links[i.link].ends.contains(via_text));
                     let Some(shared) = shared else {
                         return Err(invalid(
                             raw_route.via.span(),
@@ -674,7 +710,7 @@ fn line_of(text: &str, offset: usize) -> usize {
     text[..offset.min(text.len())].matches('\n').count() + 1
 }
 
-fn parse_net4(text: &str) -> Result<Ipv4Net, String> {
+pub(super) fn parse_net4(text: &str) -> Result<Ipv4Net, String> {
     let net: Ipv4Net = text.parse().map_err(|_| {
         netmask_hint(text)
             .unwrap_or_else(|| format!("'{text}' is not an IPv4 prefix like 10.0.1.0/24"))
@@ -713,7 +749,7 @@ fn parse_net4(text: &str) -> Result<Ipv4Net, String> {
     Ok(net)
 }
 
-fn parse_net6(text: &str) -> Result<Ipv6Net, String> {
+pub(super) fn parse_net6(text: &str) -> Result<Ipv6Net, String> {
     let net: Ipv6Net = text
         .parse()
         .map_err(|_| format!("'{text}' is not an IPv6 prefix like fd00:0:0:1::/64"))?;
@@ -769,7 +805,7 @@ const NODE_NAME_MAX: usize = 63;
 /// What Linux accepts as an interface name (`dev_valid_name`: no '/', ':' or white space, not
 /// `.` or `..`), narrowed to what is also safe in an `ip -batch` line, where white space splits
 /// words, quotes group them and `#` starts a comment: letters, digits, `-`, `_` and `.`.
-fn check_ifname(name: &str) -> Result<(), String> {
+pub(super) fn check_ifname(name: &str) -> Result<(), String> {
     if !name
         .chars()
         .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
@@ -872,12 +908,30 @@ fn parse_ready(text: &str) -> Result<Readiness, String> {
     }
 }
 
-fn subnets_overlap4(a: &Ipv4Net, b: &Ipv4Net) -> bool {
+/// An MTU a link may have: IPv4 needs 68 bytes (RFC 791), IPv6 1280 (RFC 8200 §5), and the
+/// kernel removes every IPv6 address from an interface whose MTU drops below that.
+pub(super) fn check_mtu(mtu: i64, ipv6: bool) -> Result<u32, String> {
+    let least = if ipv6 { 1280 } else { 68 };
+    if mtu > 65535 {
+        return Err(format!("{mtu} is more than a veth carries (65535)"));
+    }
+    if mtu < least && ipv6 {
+        return Err(format!(
+            "{mtu} is below IPv6's minimum of 1280 (RFC 8200 §5): set ipv6 = false for a smaller MTU"
+        ));
+    }
+    if mtu < least {
+        return Err(format!("{mtu} is below IPv4's minimum of 68 (RFC 791)"));
+    }
+    Ok(mtu as u32)
+}
+
+pub(super) fn subnets_overlap4(a: &Ipv4Net, b: &Ipv4Net) -> bool {
     a.contains(&b.network()) || b.contains(&a.network())
 }
 
 /// The `host`-th address of a subnet, never the network or broadcast address.
-fn nth_host4(net: &Ipv4Net, host: u32) -> Option<Ipv4Net> {
+pub(super) fn nth_host4(net: &Ipv4Net, host: u32) -> Option<Ipv4Net> {
     let size = 1u64 << (32 - net.prefix_len());
     if host == 0 || u64::from(host) >= size - 1 {
         return None;
@@ -887,7 +941,7 @@ fn nth_host4(net: &Ipv4Net, host: u32) -> Option<Ipv4Net> {
 }
 
 /// The `host`-th address of a subnet, never the subnet-router anycast address (host 0).
-fn nth_host6(net: &Ipv6Net, host: u32) -> Option<Ipv6Net> {
+pub(super) fn nth_host6(net: &Ipv6Net, host: u32) -> Option<Ipv6Net> {
     let host_bits = 128 - u32::from(net.prefix_len());
     if host == 0 || (host_bits < 32 && host >= 1u32 << host_bits) {
         return None;

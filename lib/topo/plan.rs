@@ -17,6 +17,7 @@ use std::path::PathBuf;
 
 use super::model::{Readiness, Role, Topology};
 use super::routes;
+use super::segment;
 
 /// Every name an instance uses, derived from the instance name so instances never collide.
 #[derive(Debug, Clone)]
@@ -202,12 +203,15 @@ pub struct Plan {
 impl Plan {
     pub fn build(topo: &Topology, names: &Names) -> Plan {
         let mut steps = Vec::new();
+        // Shared segments' switches (a bridge in a namespace of their own): segment.rs.
+        let segments = segment::steps(&topo.links, names);
         // 1. Namespaces.
         for node in &topo.nodes {
             steps.push(Step::Namespace {
                 ns: names.ns(&node.name),
             });
         }
+        steps.extend(segments.namespaces);
         // 2. Sysctls: routers forward; no node delays its IPv6 addresses with DAD.
         for node in &topo.nodes {
             let ns = names.ns(&node.name);
@@ -231,8 +235,13 @@ impl Plan {
                 });
             }
         }
+        steps.extend(segments.sysctls);
         // 3. Veth pairs, each end born in its namespace.
+        steps.extend(segments.veths);
         for (number, link) in topo.links.iter().enumerate() {
+            if link.segment.is_some() {
+                continue;
+            }
             let ends: Vec<(String, String)> = link
                 .ends
                 .iter()
@@ -268,6 +277,15 @@ impl Plan {
             // neighbour solicitations for about a second after the link comes up (measured
             // here), which loses the first ping of a lab.
             for interface in &node.interfaces {
+                if let Some(mtu) = topo.links[interface.link].mtu {
+                    steps.push(ip(&[
+                        "link",
+                        "set",
+                        &interface.name,
+                        "mtu",
+                        &mtu.to_string(),
+                    ]));
+                }
                 steps.push(ip(&["link", "set", &interface.name, "up"]));
             }
             for interface in &node.interfaces {
@@ -298,6 +316,7 @@ impl Plan {
                 steps.push(ip(&["route", "add", &to, "via", &route.via.to_string()]));
             }
         }
+        steps.extend(segments.switch);
         // 5. Firewall rules.
         for node in &topo.nodes {
             for rule in &node.nft {

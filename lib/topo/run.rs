@@ -54,6 +54,9 @@ pub struct State {
     pub nodes: Vec<NodeState>,
     #[serde(default)]
     pub services: Vec<ServiceState>,
+    /// Shared segments: each one's switch namespace and members (segment.rs).
+    #[serde(default)]
+    pub segments: Vec<super::segment::SegmentState>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -106,6 +109,7 @@ impl State {
             source: source.to_string(),
             nodes,
             services: Vec::new(),
+            segments: super::segment::states(topo, names),
         }
     }
 
@@ -867,8 +871,21 @@ pub fn exec_command(instance: &str, node: &str, argv: &[String]) -> Result<Comma
     check_instance(instance)?;
     require_admin("wirelab exec")?;
     let state = State::load(instance).ok_or_else(|| TopoError::NotUp(instance.to_string()))?;
-    let Some(node_state) = state.node(node) else {
-        let known: Vec<&str> = state.nodes.iter().map(|n| n.name.as_str()).collect();
+    // A segment's switch is a namespace too: `wirelab exec lan -- bridge fdb show`.
+    let ns = state.node(node).map(|n| &n.ns).or_else(|| {
+        state
+            .segments
+            .iter()
+            .find(|s| s.name == node)
+            .map(|s| &s.ns)
+    });
+    let Some(ns) = ns else {
+        let known: Vec<&str> = state
+            .nodes
+            .iter()
+            .map(|n| n.name.as_str())
+            .chain(state.segments.iter().map(|s| s.name.as_str()))
+            .collect();
         return Err(TopoError::NoNode {
             node: node.to_string(),
             instance: instance.to_string(),
@@ -876,6 +893,6 @@ pub fn exec_command(instance: &str, node: &str, argv: &[String]) -> Result<Comma
         });
     };
     let mut command = Command::new("ip");
-    command.args(["netns", "exec", &node_state.ns]).args(argv);
+    command.args(["netns", "exec", ns]).args(argv);
     Ok(command)
 }
