@@ -13,6 +13,7 @@
 //! | [`dns`]      | DNS over UDP with TCP fallback, and a small resolver       | 03 |
 //! | [`http`]     | an HTTP/1.1 keep-alive client                              | 04 |
 //! | [`synwatch`] | watching half-open connections during a SYN flood          | 05 |
+//! | [`udp`]      | datagrams: loss, reordering, duplication, delay and jitter | 08, 09 |
 //! | [`lab`]      | finding labs and grading a student's answers               | all |
 //! | [`doctor`]   | what this machine has and lacks for the labs               | all |
 //! | [`cli`], [`output`], [`privilege`], [`signals`] | conventions every binary shares | all |
@@ -30,4 +31,5 @@ pub mod sock;
 pub mod synwatch;
 pub mod topo;
 pub mod traceroute;
+pub mod udp;
 pub mod wire;

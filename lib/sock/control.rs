@@ -101,6 +101,20 @@ pub fn reported_on_error_queue(err: &io::Error) -> bool {
     )
 }
 
+/// Ask for each datagram's destination address (IP_PKTINFO, ip(7); IPV6_RECVPKTINFO,
+/// ipv6(7)). A socket bound to 0.0.0.0 or [::] hears every address of the host, and only this
+/// says which one a sender used. On an IPv6 socket that also hears IPv4, both are set.
+pub fn enable_destination_address(socket: &Socket, ipv6: bool) -> io::Result<()> {
+    if ipv6 {
+        set_int(socket, libc::SOL_IPV6, libc::IPV6_RECVPKTINFO, 1)?;
+        // Fails on an IPv6-only socket, which never receives IPv4 anyway.
+        let _ = set_int(socket, libc::SOL_IP, libc::IP_PKTINFO, 1);
+        Ok(())
+    } else {
+        set_int(socket, libc::SOL_IP, libc::IP_PKTINFO, 1)
+    }
+}
+
 /// `setsockopt` with an `int` value, for the options socket2 has no method for.
 pub fn set_int(socket: &Socket, level: i32, name: i32, value: i32) -> io::Result<()> {
     // SAFETY: the pointer and length describe `value`, which outlives the call.
@@ -159,6 +173,9 @@ pub struct Received {
     pub ttl: Option<u8>,
     /// When the kernel received it (CLOCK_REALTIME, nanoseconds).
     pub kernel_time: Option<SystemTime>,
+    /// The address the packet was sent to (IP_PKTINFO, IPV6_PKTINFO; see
+    /// [`enable_destination_address`]): on a socket bound to every address, which one.
+    pub destination: Option<IpAddr>,
     /// Set when reading the error queue: which error this is.
     pub error: Option<QueuedError>,
 }
@@ -253,6 +270,20 @@ fn receive_with_flags(
                 // SAFETY: length checked.
                 let value = unsafe { data.cast::<i32>().read_unaligned() };
                 received.ttl = u8::try_from(value).ok();
+            }
+            (libc::SOL_IP, libc::IP_PKTINFO) if data_len >= size_of::<libc::in_pktinfo>() => {
+                // SAFETY: length checked. ipi_addr is the header's destination address.
+                let info: libc::in_pktinfo =
+                    unsafe { data.cast::<libc::in_pktinfo>().read_unaligned() };
+                received.destination = Some(IpAddr::V4(Ipv4Addr::from(u32::from_be(
+                    info.ipi_addr.s_addr,
+                ))));
+            }
+            // `struct in6_pktinfo` (RFC 3542 §6.1): the address, then the interface index.
+            (libc::SOL_IPV6, libc::IPV6_PKTINFO) if data_len >= 16 + size_of::<u32>() => {
+                // SAFETY: length checked.
+                let address: [u8; 16] = unsafe { data.cast::<[u8; 16]>().read_unaligned() };
+                received.destination = Some(IpAddr::V6(Ipv6Addr::from(address)));
             }
             (libc::SOL_IP, libc::IP_RECVERR) | (libc::SOL_IPV6, libc::IPV6_RECVERR)
                 if data_len >= size_of::<libc::sock_extended_err>() =>
