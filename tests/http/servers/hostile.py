@@ -452,6 +452,18 @@ def te_chunked_uppercase(conn, req):
     return send(conn, chunked([b"Wiki", b"pedia"]).replace(b"chunked", b"CHUNKED", 1))
 
 
+# --- volume (make bench: peak RSS against curl's) ---------------------------------------------
+@case
+def gib_chunked(conn, req):
+    """1 GiB of chunked body, 64 KiB a chunk: memory must not grow with the body."""
+    chunk = b"10000\r\n" + b"g" * 65536 + b"\r\n"
+    conn.sendall(response(headers=("Transfer-Encoding: chunked",)))
+    for _ in range(16384):
+        conn.sendall(chunk)
+    conn.sendall(b"0\r\n\r\n")
+    return True
+
+
 # --- redirects --------------------------------------------------------------------------------
 @case
 def redirect_chain(conn, req):
