@@ -355,6 +355,37 @@ impl From<HttpError> for ReadFailure {
     }
 }
 
+/// The requests of a run: how many are planned, which go (again) before the next planned
+/// one, and which are written and not yet answered.
+struct Plan {
+    /// The next planned request, 0-based.
+    next_seq: u64,
+    total: u64,
+    /// Requests to send again, or redirect hops, before any new one.
+    resend: VecDeque<Job>,
+    in_flight: VecDeque<InFlight>,
+}
+
+impl Plan {
+    /// The next request: one to send again first, else the next planned one.
+    fn next_job(&self, count: u64) -> Option<Job> {
+        match self.resend.front() {
+            Some(&job) => Some(job),
+            None if self.next_seq < self.total => Some(Job {
+                seq: self.next_seq,
+                url: (self.next_seq / count) as usize,
+                retried: false,
+                hops: 0,
+            }),
+            None => None,
+        }
+    }
+
+    fn finished(&self) -> bool {
+        self.in_flight.is_empty() && self.resend.is_empty() && self.next_seq >= self.total
+    }
+}
+
 /// The engine. Build it with [`Client::new`] and [`Client::run`] it once.
 pub struct Client {
     options: Options,
@@ -467,319 +498,330 @@ impl Client {
             .is_some_and(|deadline| Instant::now() >= deadline)
     }
 
-    /// The next request: one to send again first, else the next planned one.
-    fn next_job(&self, resend: &VecDeque<Job>, next_seq: u64, total: u64) -> Option<Job> {
-        match resend.front() {
-            Some(&job) => Some(job),
-            None if next_seq < total => Some(Job {
-                seq: next_seq,
-                url: (next_seq / self.options.count) as usize,
-                retried: false,
-                hops: 0,
-            }),
-            None => None,
-        }
-    }
-
     fn run_all(
         &mut self,
         body: &mut Option<&mut dyn Write>,
         on_event: &mut EventSink<'_>,
     ) -> Result<(), HttpError> {
-        let total = self.options.urls.len() as u64 * self.options.count;
-        let depth = self.options.pipeline.max(1);
-        let keepalive = self.options.spec.wants_keepalive();
-        let idempotent = self.options.spec.idempotent();
-        let mut next_seq = 0u64;
-        // Requests to send (again, or redirect hops), before any new one.
-        let mut resend: VecDeque<Job> = VecDeque::new();
-        let mut in_flight: VecDeque<InFlight> = VecDeque::with_capacity(depth);
+        let mut plan = Plan {
+            next_seq: 0,
+            total: self.options.urls.len() as u64 * self.options.count,
+            resend: VecDeque::new(),
+            in_flight: VecDeque::with_capacity(self.options.pipeline.max(1)),
+        };
         let mut outgoing = std::mem::take(&mut self.outgoing);
         let mut conn: Option<Connection> = None;
         let mut first = true;
-        loop {
-            // Write phase: fill the pipeline. The requests go out in one write, as wrk
-            // does, so a pipeline of 16 costs one system call, not 16.
-            let batch_start = in_flight.len();
-            outgoing.clear();
-            while in_flight.len() < depth {
-                let Some(job) = self.next_job(&resend, next_seq, total) else {
-                    break;
-                };
-                let origin = self.origin_of[job.url];
-                if let Some(open) = &conn {
-                    if open.origin != origin {
-                        if !in_flight.is_empty() {
-                            break;
-                        }
-                        self.close(conn.take(), CloseReason::OtherOrigin, on_event)?;
-                    }
-                }
-                if conn.as_ref().is_some_and(|open| !open.writable) {
-                    // A pipelined write failed: read what was answered, then reconnect.
-                    if !in_flight.is_empty() {
-                        break;
-                    }
-                    self.close(conn.take(), CloseReason::WriteFailed, on_event)?;
-                }
-                if !in_flight.is_empty()
-                    && (!keepalive || !self.options.interval.is_zero() || self.alone_next)
-                {
-                    // Nothing follows a request that ends its connection; an interval means
-                    // one request at a time; and after a failed connection the first request
-                    // on the next goes alone (RFC 9112 §9.3.2).
-                    break;
-                }
-                if !first && !self.options.interval.is_zero() {
-                    let pause = self.options.interval;
-                    if self.deadline.is_some() && self.wait_bound(0)? < pause {
-                        std::thread::sleep(self.wait_bound(0)?);
-                        return Err(self.max_time_error(0));
-                    }
-                    std::thread::sleep(pause);
-                }
-                let started = Instant::now();
-                // RFC 9112 §9.3.1: a server may close an idle connection at any time. Look
-                // before reusing one, instead of writing into a closed connection.
-                if in_flight.is_empty() {
-                    if let Some(open) = &conn {
-                        match self.idle_state(open) {
-                            IdleState::Open => {}
-                            IdleState::Closed => {
-                                self.close(conn.take(), CloseReason::IdleClosedByServer, on_event)?
-                            }
-                            // A 408 sent on an idle connection, the rest of a body a HEAD
-                            // response should not have had: RFC 9112 §6.3 lets the client
-                            // discard them and not reuse the connection, as curl does.
-                            IdleState::Unsolicited => {
-                                self.close(conn.take(), CloseReason::StrayBytes, on_event)?
-                            }
-                        }
-                    }
-                }
-                let (reused, dns, connect) = match &mut conn {
-                    Some(open) => {
-                        let idle = open.idle_since.elapsed();
-                        emit(
-                            on_event,
-                            &Event::Reused {
-                                conn: open.number,
-                                seq: job.seq + 1,
-                                idle,
-                                in_flight: in_flight.len(),
-                            },
-                        )?;
-                        (true, Duration::ZERO, Duration::ZERO)
-                    }
-                    None => {
-                        let (open, dns, connect) = self.open(origin, on_event)?;
-                        conn = Some(open);
-                        (false, dns, connect)
-                    }
-                };
-                let Some(open) = conn.as_ref() else { break };
-                let request = &self.encoded[job.url];
-                outgoing.extend_from_slice(request);
-                emit(
-                    on_event,
-                    &Event::RequestSent {
-                        seq: job.seq + 1,
-                        conn: open.number,
-                        bytes: request,
-                    },
-                )?;
-                if resend.pop_front().is_none() {
-                    next_seq += 1;
-                }
-                first = false;
-                in_flight.push_back(InFlight {
-                    job,
-                    reused,
-                    started,
-                    sent: started,
-                    dns,
-                    connect,
-                });
-            }
-            if let (Some(open), false) = (conn.as_mut(), outgoing.is_empty()) {
-                // Time to first byte counts from the start of the write: on a veth path the
-                // kernel may carry the request all the way to nginx inside write() itself.
-                let sent = Instant::now();
-                for request in in_flight.range_mut(batch_start..) {
-                    request.sent = sent;
-                }
-                match open.stream.write_all(&outgoing) {
-                    Ok(()) => self.stats.requests = next_seq + self.stats.redirects,
-                    Err(source) => {
-                        let batch: Vec<InFlight> = in_flight.drain(batch_start..).collect();
-                        let Some(head) = batch.first().copied() else {
-                            continue;
-                        };
-                        for request in batch.iter().rev() {
-                            resend.push_front(request.job);
-                        }
-                        // The requests go again on a new connection, the first one alone.
-                        self.alone_next = true;
-                        if !in_flight.is_empty() {
-                            // The server closed while requests were pipelined (nginx after
-                            // keepalive_requests): its answers to the earlier ones may still
-                            // be readable; this batch goes again on the next connection.
-                            open.writable = false;
-                        } else if head.reused && !head.job.retried && idempotent {
-                            let number = open.number;
-                            self.close(conn.take(), CloseReason::FailedOnReuse, on_event)?;
-                            emit(
-                                on_event,
-                                &Event::Retrying {
-                                    seq: head.job.seq + 1,
-                                    conn: number,
-                                    why: "sending on the reused connection failed",
-                                },
-                            )?;
-                            if let Some(job) = resend.front_mut() {
-                                job.retried = true;
-                            }
-                            self.stats.retried += 1;
-                            continue;
-                        } else {
-                            let addr = open.remote;
-                            self.close(conn.take(), CloseReason::Error, on_event)?;
-                            return Err(HttpError::Send { addr, source });
-                        }
-                    }
-                }
-            }
-
-            // Read phase: responses come in request order (RFC 9112 §9.3.2). Read every
-            // response already buffered before writing again, so writes stay batched.
-            while let Some(request) = in_flight.pop_front() {
-                let Some(open) = conn.as_mut() else { break };
-                match self.read_response(open, &request, body, on_event) {
-                    Ok(response) => {
-                        open.responses += 1;
-                        open.idle_since = Instant::now();
-                        // A response arrived: this connection works, pipelining may resume.
-                        self.alone_next = false;
-                        let done = Instant::now();
-                        let job = request.job;
-                        let report = RequestReport {
-                            seq: job.seq + 1,
-                            url: job.url,
-                            conn: open.number,
-                            reused: request.reused,
-                            retried: job.retried,
-                            local_port: open.local_port,
-                            dns: request.dns,
-                            connect: request.connect,
-                            ttfb: response.first_byte.saturating_duration_since(request.sent),
-                            total: done.saturating_duration_since(request.started),
-                            status: response.head.status,
-                            body_bytes: response.body_bytes,
-                            framing: response.head.framing,
-                            trailer_fields: response.trailer_fields,
-                            hop: job.hops,
-                        };
-                        self.stats.record(&report);
-                        emit(on_event, &Event::Done(&report))?;
-                        if let Some(target) = response.redirect {
-                            let hop = self.add_redirect(job, target, response.head.status)?;
-                            emit(
-                                on_event,
-                                &Event::Redirect {
-                                    seq: job.seq + 1,
-                                    status: response.head.status,
-                                    url: hop.url,
-                                    target: &self.urls[hop.url],
-                                },
-                            )?;
-                            resend.push_front(hop);
-                        }
-                        let mut closing = persistence(keepalive, &response.head)
-                            .err()
-                            .or(response.eof.then_some(CloseReason::BodyUntilClose));
-                        if closing.is_none() && in_flight.is_empty() && self.start != self.end {
-                            // Bytes beyond the response with nothing asked (past the
-                            // Content-Length, after a 204, a HEAD response's body).
-                            closing = Some(CloseReason::StrayBytes);
-                        }
-                        if let Some(reason) = closing {
-                            let number = open.number;
-                            self.close(conn.take(), reason, on_event)?;
-                            // Pipelined requests behind the last answered one were never
-                            // processed: send them again on a new connection (§9.3.2). Unless
-                            // the server announced the close, that connection failed, so the
-                            // first of them goes alone.
-                            let unanswered: Vec<InFlight> = in_flight.drain(..).collect();
-                            if !unanswered.is_empty() && !announced(reason) {
-                                self.alone_next = true;
-                            }
-                            for request in &unanswered {
-                                emit(
-                                    on_event,
-                                    &Event::Retrying {
-                                        seq: request.job.seq + 1,
-                                        conn: number,
-                                        why:
-                                            "pipelined and not answered before the connection ended",
-                                    },
-                                )?;
-                                self.stats.resent += 1;
-                            }
-                            for request in unanswered.iter().rev() {
-                                resend.push_front(request.job);
-                            }
-                        }
-                    }
-                    Err(ReadFailure::BeforeResponse(err))
-                        if request.reused && !request.job.retried =>
-                    {
-                        let addr = open.remote;
-                        let number = open.number;
-                        self.close(conn.take(), CloseReason::FailedOnReuse, on_event)?;
-                        if !idempotent {
-                            return Err(HttpError::NotRetried {
-                                addr,
-                                method: self.options.spec.method.clone(),
-                            });
-                        }
-                        tracing::debug!("retrying after: {err}");
-                        emit(
-                            on_event,
-                            &Event::Retrying {
-                                seq: request.job.seq + 1,
-                                conn: number,
-                                why: "the reused connection closed before any response byte",
-                            },
-                        )?;
-                        self.stats.retried += 1;
-                        self.alone_next = true;
-                        for unanswered in in_flight.drain(..).rev() {
-                            resend.push_front(unanswered.job);
-                        }
-                        resend.push_front(Job {
-                            retried: true,
-                            ..request.job
-                        });
-                    }
-                    Err(ReadFailure::BeforeResponse(err)) | Err(ReadFailure::Other(err)) => {
-                        self.close(conn.take(), CloseReason::Error, on_event)?;
-                        return Err(*err);
-                    }
-                }
-                let writable = conn.as_ref().is_some_and(|open| open.writable);
-                if self.start == self.end && writable && in_flight.len() <= depth / 2 {
-                    // Nothing more buffered and the pipeline half empty: top it up before
-                    // waiting. Waiting for half keeps writes large (few system calls) while
-                    // the server still has requests queued.
-                    break;
-                }
-            }
-            if in_flight.is_empty() && resend.is_empty() && next_seq >= total {
-                break;
+        while !plan.finished() {
+            if self.write_batch(&mut plan, &mut conn, &mut outgoing, &mut first, on_event)? {
+                self.read_batch(&mut plan, &mut conn, body, on_event)?;
             }
         }
         self.outgoing = outgoing;
         self.close(conn.take(), CloseReason::EndOfRun, on_event)
+    }
+
+    /// Write phase: fill the pipeline (up to `--pipeline` requests unanswered) and send the
+    /// batch in one write. Ok(false): the write failed and its requests wait to go again on a
+    /// new connection, so there is nothing to read yet.
+    fn write_batch(
+        &mut self,
+        plan: &mut Plan,
+        conn: &mut Option<Connection>,
+        outgoing: &mut Vec<u8>,
+        first: &mut bool,
+        on_event: &mut EventSink<'_>,
+    ) -> Result<bool, HttpError> {
+        let depth = self.options.pipeline.max(1);
+        let keepalive = self.options.spec.wants_keepalive();
+        let idempotent = self.options.spec.idempotent();
+        // The requests go out in one write, as wrk does, so a pipeline of 16 costs one system
+        // call, not 16.
+        let batch_start = plan.in_flight.len();
+        outgoing.clear();
+        while plan.in_flight.len() < depth {
+            let Some(job) = plan.next_job(self.options.count) else {
+                break;
+            };
+            let origin = self.origin_of[job.url];
+            if let Some(open) = &conn {
+                if open.origin != origin {
+                    if !plan.in_flight.is_empty() {
+                        break;
+                    }
+                    self.close(conn.take(), CloseReason::OtherOrigin, on_event)?;
+                }
+            }
+            if conn.as_ref().is_some_and(|open| !open.writable) {
+                // A pipelined write failed: read what was answered, then reconnect.
+                if !plan.in_flight.is_empty() {
+                    break;
+                }
+                self.close(conn.take(), CloseReason::WriteFailed, on_event)?;
+            }
+            if !plan.in_flight.is_empty()
+                && (!keepalive || !self.options.interval.is_zero() || self.alone_next)
+            {
+                // Nothing follows a request that ends its connection; an interval means
+                // one request at a time; and after a failed connection the first request
+                // on the next goes alone (RFC 9112 §9.3.2).
+                break;
+            }
+            if !*first && !self.options.interval.is_zero() {
+                let pause = self.options.interval;
+                if self.deadline.is_some() && self.wait_bound(0)? < pause {
+                    std::thread::sleep(self.wait_bound(0)?);
+                    return Err(self.max_time_error(0));
+                }
+                std::thread::sleep(pause);
+            }
+            let started = Instant::now();
+            // RFC 9112 §9.3.1: a server may close an idle connection at any time. Look
+            // before reusing one, instead of writing into a closed connection.
+            if plan.in_flight.is_empty() {
+                if let Some(open) = &conn {
+                    match self.idle_state(open) {
+                        IdleState::Open => {}
+                        IdleState::Closed => {
+                            self.close(conn.take(), CloseReason::IdleClosedByServer, on_event)?
+                        }
+                        // A 408 sent on an idle connection, the rest of a body a HEAD
+                        // response should not have had: RFC 9112 §6.3 lets the client
+                        // discard them and not reuse the connection, as curl does.
+                        IdleState::Unsolicited => {
+                            self.close(conn.take(), CloseReason::StrayBytes, on_event)?
+                        }
+                    }
+                }
+            }
+            let (reused, dns, connect) = match conn {
+                Some(open) => {
+                    let idle = open.idle_since.elapsed();
+                    emit(
+                        on_event,
+                        &Event::Reused {
+                            conn: open.number,
+                            seq: job.seq + 1,
+                            idle,
+                            in_flight: plan.in_flight.len(),
+                        },
+                    )?;
+                    (true, Duration::ZERO, Duration::ZERO)
+                }
+                None => {
+                    let (open, dns, connect) = self.open(origin, on_event)?;
+                    *conn = Some(open);
+                    (false, dns, connect)
+                }
+            };
+            let Some(open) = conn.as_ref() else { break };
+            let request = &self.encoded[job.url];
+            outgoing.extend_from_slice(request);
+            emit(
+                on_event,
+                &Event::RequestSent {
+                    seq: job.seq + 1,
+                    conn: open.number,
+                    bytes: request,
+                },
+            )?;
+            if plan.resend.pop_front().is_none() {
+                plan.next_seq += 1;
+            }
+            *first = false;
+            plan.in_flight.push_back(InFlight {
+                job,
+                reused,
+                started,
+                sent: started,
+                dns,
+                connect,
+            });
+        }
+        if let (Some(open), false) = (conn.as_mut(), outgoing.is_empty()) {
+            // Time to first byte counts from the start of the write: on a veth path the
+            // kernel may carry the request all the way to nginx inside write() itself.
+            let sent = Instant::now();
+            for request in plan.in_flight.range_mut(batch_start..) {
+                request.sent = sent;
+            }
+            match open.stream.write_all(outgoing) {
+                Ok(()) => self.stats.requests = plan.next_seq + self.stats.redirects,
+                Err(source) => {
+                    let batch: Vec<InFlight> = plan.in_flight.drain(batch_start..).collect();
+                    let Some(head) = batch.first().copied() else {
+                        return Ok(false);
+                    };
+                    for request in batch.iter().rev() {
+                        plan.resend.push_front(request.job);
+                    }
+                    // The requests go again on a new connection, the first one alone.
+                    self.alone_next = true;
+                    if !plan.in_flight.is_empty() {
+                        // The server closed while requests were pipelined (nginx after
+                        // keepalive_requests): its answers to the earlier ones may still
+                        // be readable; this batch goes again on the next connection.
+                        open.writable = false;
+                    } else if head.reused && !head.job.retried && idempotent {
+                        let number = open.number;
+                        self.close(conn.take(), CloseReason::FailedOnReuse, on_event)?;
+                        emit(
+                            on_event,
+                            &Event::Retrying {
+                                seq: head.job.seq + 1,
+                                conn: number,
+                                why: "sending on the reused connection failed",
+                            },
+                        )?;
+                        if let Some(job) = plan.resend.front_mut() {
+                            job.retried = true;
+                        }
+                        self.stats.retried += 1;
+                        return Ok(false);
+                    } else {
+                        let addr = open.remote;
+                        self.close(conn.take(), CloseReason::Error, on_event)?;
+                        return Err(HttpError::Send { addr, source });
+                    }
+                }
+            }
+        }
+        Ok(true)
+    }
+
+    /// Read phase: responses come in request order (RFC 9112 §9.3.2). Read every response
+    /// already buffered before writing again, so writes stay batched; decide after each one
+    /// whether the connection lives on, and what must be sent again.
+    fn read_batch(
+        &mut self,
+        plan: &mut Plan,
+        conn: &mut Option<Connection>,
+        body: &mut Option<&mut dyn Write>,
+        on_event: &mut EventSink<'_>,
+    ) -> Result<(), HttpError> {
+        let depth = self.options.pipeline.max(1);
+        let keepalive = self.options.spec.wants_keepalive();
+        let idempotent = self.options.spec.idempotent();
+        while let Some(request) = plan.in_flight.pop_front() {
+            let Some(open) = conn.as_mut() else { break };
+            match self.read_response(open, &request, body, on_event) {
+                Ok(response) => {
+                    open.responses += 1;
+                    open.idle_since = Instant::now();
+                    // A response arrived: this connection works, pipelining may resume.
+                    self.alone_next = false;
+                    let done = Instant::now();
+                    let job = request.job;
+                    let report = RequestReport {
+                        seq: job.seq + 1,
+                        url: job.url,
+                        conn: open.number,
+                        reused: request.reused,
+                        retried: job.retried,
+                        local_port: open.local_port,
+                        dns: request.dns,
+                        connect: request.connect,
+                        ttfb: response.first_byte.saturating_duration_since(request.sent),
+                        total: done.saturating_duration_since(request.started),
+                        status: response.head.status,
+                        body_bytes: response.body_bytes,
+                        framing: response.head.framing,
+                        trailer_fields: response.trailer_fields,
+                        hop: job.hops,
+                    };
+                    self.stats.record(&report);
+                    emit(on_event, &Event::Done(&report))?;
+                    if let Some(target) = response.redirect {
+                        let hop = self.add_redirect(job, target, response.head.status)?;
+                        emit(
+                            on_event,
+                            &Event::Redirect {
+                                seq: job.seq + 1,
+                                status: response.head.status,
+                                url: hop.url,
+                                target: &self.urls[hop.url],
+                            },
+                        )?;
+                        plan.resend.push_front(hop);
+                    }
+                    let mut closing = persistence(keepalive, &response.head)
+                        .err()
+                        .or(response.eof.then_some(CloseReason::BodyUntilClose));
+                    if closing.is_none() && plan.in_flight.is_empty() && self.start != self.end {
+                        // Bytes beyond the response with nothing asked (past the
+                        // Content-Length, after a 204, a HEAD response's body).
+                        closing = Some(CloseReason::StrayBytes);
+                    }
+                    if let Some(reason) = closing {
+                        let number = open.number;
+                        self.close(conn.take(), reason, on_event)?;
+                        // Pipelined requests behind the last answered one were never
+                        // processed: send them again on a new connection (§9.3.2). Unless
+                        // the server announced the close, that connection failed, so the
+                        // first of them goes alone.
+                        let unanswered: Vec<InFlight> = plan.in_flight.drain(..).collect();
+                        if !unanswered.is_empty() && !announced(reason) {
+                            self.alone_next = true;
+                        }
+                        for request in &unanswered {
+                            emit(
+                                on_event,
+                                &Event::Retrying {
+                                    seq: request.job.seq + 1,
+                                    conn: number,
+                                    why: "pipelined and not answered before the connection ended",
+                                },
+                            )?;
+                            self.stats.resent += 1;
+                        }
+                        for request in unanswered.iter().rev() {
+                            plan.resend.push_front(request.job);
+                        }
+                    }
+                }
+                Err(ReadFailure::BeforeResponse(err)) if request.reused && !request.job.retried => {
+                    let addr = open.remote;
+                    let number = open.number;
+                    self.close(conn.take(), CloseReason::FailedOnReuse, on_event)?;
+                    if !idempotent {
+                        return Err(HttpError::NotRetried {
+                            addr,
+                            method: self.options.spec.method.clone(),
+                        });
+                    }
+                    tracing::debug!("retrying after: {err}");
+                    emit(
+                        on_event,
+                        &Event::Retrying {
+                            seq: request.job.seq + 1,
+                            conn: number,
+                            why: "the reused connection closed before any response byte",
+                        },
+                    )?;
+                    self.stats.retried += 1;
+                    self.alone_next = true;
+                    for unanswered in plan.in_flight.drain(..).rev() {
+                        plan.resend.push_front(unanswered.job);
+                    }
+                    plan.resend.push_front(Job {
+                        retried: true,
+                        ..request.job
+                    });
+                }
+                Err(ReadFailure::BeforeResponse(err)) | Err(ReadFailure::Other(err)) => {
+                    self.close(conn.take(), CloseReason::Error, on_event)?;
+                    return Err(*err);
+                }
+            }
+            let writable = conn.as_ref().is_some_and(|open| open.writable);
+            if self.start == self.end && writable && plan.in_flight.len() <= depth / 2 {
+                // Nothing more buffered and the pipeline half empty: top it up before
+                // waiting. Waiting for half keeps writes large (few system calls) while
+                // the server still has requests queued.
+                break;
+            }
+        }
+        Ok(())
     }
 
     /// `-L`: the next hop of `job`, counted against `--max-redirs` (curl's default is 50).
