@@ -613,23 +613,35 @@ fn printable(byte: u8) -> String {
 /// Fuzz entry point (`make fuzz`, target `http_response`): frame a whole response from
 /// arbitrary bytes, head and body, fed in uneven pieces. It must never panic, whatever arrives.
 pub fn fuzz_response(data: &[u8]) {
+    use std::io::Write;
     let Ok(Some(head)) = parse_head(data, false) else {
         return;
     };
     let mut rest = data.get(head.head_len..).unwrap_or_default();
     let mut body_bytes = 0usize;
     let mut decoder = BodyDecoder::new(head.framing);
+    // The transfer codings too: a decoder fed garbage must fail, never panic.
+    let mut sink = super::coding::BodySink::new(None);
+    let mut layers = super::coding::chain(&head.codings, &mut sink);
+    let mut coding_failed = false;
     // Feed in pieces of 1, 2, 3... bytes: the decoder must not care where reads split.
     let mut piece = 1;
     while !rest.is_empty() && !decoder.is_done() {
         let take = piece.min(rest.len());
-        match decoder.feed(&rest[..take], &mut |bytes| body_bytes += bytes.len()) {
+        let mut pass = |bytes: &[u8]| {
+            body_bytes += bytes.len();
+            coding_failed = coding_failed || layers.write_all(bytes).is_err();
+        };
+        match decoder.feed(&rest[..take], &mut pass) {
             Ok(used) => rest = &rest[used..],
             Err(_) => return,
         }
         piece += 1;
     }
     decoder.server_closed();
+    if !coding_failed {
+        let _ = super::coding::Layer::finish(&mut layers);
+    }
     assert!(body_bytes <= data.len());
 }
 
@@ -900,5 +912,7 @@ mod tests {
             }
         }
         fuzz_response(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nffffffffffffffff\r\n");
+        fuzz_response(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip, chunked\r\n\r\n5\r\n\x1f\x8b\x08\x00\x00\r\n0\r\n\r\n");
+        fuzz_response(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: deflate\r\n\r\nnot deflate at all");
     }
 }
