@@ -189,6 +189,26 @@ fn regression_bytes_after_a_complete_response_are_discarded_and_the_connection_n
     );
 }
 
+/// Issue #14 item 5: a `408 Request Timeout` a server sends on a connection left idle, then
+/// closes: not an answer to anything, so the next request goes on a new connection.
+#[test]
+fn regression_408_on_an_idle_connection_is_discarded() {
+    let addr = hostile(|_, stream| {
+        if read_request(stream) {
+            let _ = stream.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok");
+            thread::sleep(Duration::from_millis(100));
+            let _ = stream.write_all(
+                b"HTTP/1.1 408 Request Timeout\r\nConnection: close\r\nContent-Length: 0\r\n\r\n",
+            );
+        }
+    });
+    let (output, _) = http(addr, &["-n", "2", "--interval", "400ms", "--each"]);
+    let text = stdout(&output);
+    assert!(output.status.success(), "{text}{}", stderr(&output));
+    assert!(text.contains("request 2: 200 "), "{text}");
+    assert!(text.contains("2 connections opened, 0 reused"), "{text}");
+}
+
 /// Issue #14 item 5: gunicorn 20.1 sends a body with its HEAD responses.
 #[test]
 fn regression_head_response_with_a_body_succeeds() {
