@@ -14,10 +14,12 @@
 //! | [`http`]     | an HTTP/1.1 keep-alive client                              | 04 |
 //! | [`synwatch`] | watching half-open connections during a SYN flood          | 05 |
 //! | [`udp`]      | datagrams: loss, reordering, duplication, delay and jitter | 08, 09 |
+//! | [`chart`]    | congestion window and sequence-number charts (SVG)        | 08, 09 |
 //! | [`lab`]      | finding labs and grading a student's answers               | all |
 //! | [`doctor`]   | what this machine has and lacks for the labs               | all |
 //! | [`cli`], [`output`], [`privilege`], [`signals`] | conventions every binary shares | all |
 
+pub mod chart;
 pub mod cli;
 pub mod dns;
 pub mod doctor;

@@ -1,0 +1,226 @@
+//! Charts of one TCP connection (labs 08, 09): congestion control you can see. Two panels on
+//! one time axis, as SVG that any browser opens:
+//!
+//! 1. **The congestion window** (RFC 5681): `cwnd`, `ssthresh` and the segments in flight over
+//!    time, in segments of one MSS, with each loss event marked (a fast retransmit as ×, a
+//!    retransmission timeout as ▲) and the kernel's congestion-avoidance state shaded behind
+//!    the curves (Linux's `tcp_ca_state`: Open, Disorder, CWR, Recovery, Loss). Slow start is
+//!    where cwnd climbs below ssthresh, doubling each round trip; congestion avoidance is the
+//!    slow climb above it; a fast retransmit halves cwnd (Reno's sawtooth) and a timeout drops
+//!    it to 1.
+//! 2. **Sequence number against time**, the graph W. Richard Stevens drew in *TCP/IP
+//!    Illustrated* and tcptrace and Wireshark ("Stevens" style) draw today: each data segment
+//!    sent as a short vertical bar from its first byte to its last, the ACKs coming back as a
+//!    step line below them, the receiver's window as a line above them (ACK + window: the
+//!    sender may not go past it), retransmissions in red. Its slope is the throughput; a flat
+//!    stretch is a stall; bars below the ACK line are resent data.
+//!
+//! The input is this module's own small model ([`TcpChart`]: time series and segment records,
+//! times in seconds), so the drawing is tested on synthetic data and does not depend on how a
+//! recording is stored; `jsonl.rs` fills it from a `wirelab-tcp --json` recording.
+//!
+//! | file       | what it holds                                              |
+//! |------------|------------------------------------------------------------|
+//! | `mod.rs`   | the model: samples, states, losses, segments, ACKs         |
+//! | `draw.rs`  | the two panels with plotters' SVG backend                  |
+//! | `jsonl.rs` | a wirelab-tcp recording (JSON lines) → [`TcpChart`]        |
+//!
+//! Text in the SVG is plain `<text>` in a generic sans-serif: no font is read at run time, the
+//! browser picks one. (A PNG would need a font rasterised into it, so wirelab draws none; a
+//! browser's "save as" or `chromium --headless --screenshot` makes one from the SVG.)
+
+pub mod draw;
+pub mod jsonl;
+
+use serde::Serialize;
+
+pub use draw::{svg, write_svg};
+
+/// Linux's congestion-avoidance state of a socket (`tcp_ca_state`, include/net/tcp.h), as
+/// `tcp_info.tcpi_ca_state` reports it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub enum CaState {
+    /// Nothing wrong: slow start or congestion avoidance.
+    Open,
+    /// Duplicate ACKs or SACKs seen, not yet enough to call a loss.
+    Disorder,
+    /// The window was reduced for another reason (ECN, a local queue full).
+    Cwr,
+    /// Fast retransmit done, fast recovery under way (RFC 5681 §3.2, RFC 6675).
+    Recovery,
+    /// A retransmission timeout: cwnd is 1 and everything in flight is presumed lost.
+    Loss,
+}
+
+impl CaState {
+    /// As `ss -i` and wirelab-tcp name it.
+    pub fn from_name(name: &str) -> Option<CaState> {
+        Some(match name {
+            "Open" | "open" => CaState::Open,
+            "Disorder" | "disorder" => CaState::Disorder,
+            "CWR" | "Cwr" | "cwr" => CaState::Cwr,
+            "Recovery" | "recovery" => CaState::Recovery,
+            "Loss" | "loss" => CaState::Loss,
+            _ => return None,
+        })
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            CaState::Open => "Open",
+            CaState::Disorder => "Disorder",
+            CaState::Cwr => "CWR",
+            CaState::Recovery => "Recovery",
+            CaState::Loss => "Loss",
+        }
+    }
+}
+
+/// One look at the sender's window, in segments.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct WindowSample {
+    /// Seconds since the chart's start.
+    pub t: f64,
+    pub cwnd: f64,
+    /// None while the kernel still holds it "infinite" (before the first loss).
+    pub ssthresh: Option<f64>,
+    pub in_flight: f64,
+}
+
+/// How a loss was detected.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub enum LossKind {
+    /// Three duplicate ACKs (or SACK): fast retransmit, then fast recovery (RFC 5681 §3.2).
+    FastRetransmit,
+    /// The retransmission timer ran out (RFC 6298): cwnd back to 1 (RFC 5681 §3.1).
+    Timeout,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct Loss {
+    pub t: f64,
+    pub kind: LossKind,
+}
+
+/// A data segment the recorded side sent: bytes `seq .. seq + len` (relative numbers).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct DataSegment {
+    pub t: f64,
+    pub seq: u64,
+    pub len: u64,
+    pub retransmission: bool,
+}
+
+/// An ACK the recorded side received: everything below `ack` arrived, and the receiver can
+/// take `window` bytes more from there.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct AckSample {
+    pub t: f64,
+    pub ack: u64,
+    pub window: Option<u64>,
+}
+
+/// Everything the two panels show.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct TcpChart {
+    /// Drawn above the top panel, e.g. "10.0.1.2:41234 → 10.0.2.2:5001 (reno)".
+    pub title: String,
+    pub windows: Vec<WindowSample>,
+    /// State changes, in time order: each holds until the next.
+    pub ca_states: Vec<(f64, CaState)>,
+    pub losses: Vec<Loss>,
+    pub data: Vec<DataSegment>,
+    pub acks: Vec<AckSample>,
+    /// The MSS in bytes, for the axis label.
+    pub mss: Option<u32>,
+    /// The stretch of time to draw (seconds); None: from 0 to the last event.
+    pub span: Option<(f64, f64)>,
+}
+
+impl TcpChart {
+    /// The last time anything happened (the right end of both time axes).
+    pub fn end(&self) -> f64 {
+        let last = |t: Option<f64>| t.unwrap_or(0.0);
+        [
+            last(self.windows.last().map(|w| w.t)),
+            last(self.ca_states.last().map(|s| s.0)),
+            last(self.losses.last().map(|l| l.t)),
+            last(self.data.last().map(|d| d.t)),
+            last(self.acks.last().map(|a| a.t)),
+        ]
+        .into_iter()
+        .fold(0.0, f64::max)
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.windows.is_empty() && self.data.is_empty() && self.acks.is_empty()
+    }
+
+    /// The time axis: the span asked for, else 0 to the last event.
+    pub fn time_range(&self) -> (f64, f64) {
+        let (from, to) = self.span.unwrap_or((0.0, self.end()));
+        (from, to.max(from + 1e-3))
+    }
+
+    /// Only what happened from `from` to `to` seconds, to look closely at one loss (a
+    /// Stevens graph read at full length shows the slope, zoomed in it shows each segment).
+    /// The window and state in force at `from` carry over, so the lines start where they were.
+    pub fn between(&self, from: f64, to: f64) -> TcpChart {
+        let inside = |t: f64| t >= from && t <= to;
+        let mut windows: Vec<WindowSample> = Vec::new();
+        if let Some(before) = self.windows.iter().rev().find(|w| w.t < from) {
+            windows.push(WindowSample { t: from, ..*before });
+        }
+        windows.extend(self.windows.iter().filter(|w| inside(w.t)).copied());
+        let mut ca_states: Vec<(f64, CaState)> = Vec::new();
+        if let Some(&(_, state)) = self.ca_states.iter().rev().find(|s| s.0 < from) {
+            ca_states.push((from, state));
+        }
+        ca_states.extend(self.ca_states.iter().filter(|s| inside(s.0)).copied());
+        let mut acks: Vec<AckSample> = Vec::new();
+        if let Some(before) = self.acks.iter().rev().find(|a| a.t < from) {
+            acks.push(AckSample { t: from, ..*before });
+        }
+        acks.extend(self.acks.iter().filter(|a| inside(a.t)).copied());
+        TcpChart {
+            title: self.title.clone(),
+            windows,
+            ca_states,
+            losses: self
+                .losses
+                .iter()
+                .filter(|l| inside(l.t))
+                .copied()
+                .collect(),
+            data: self.data.iter().filter(|d| inside(d.t)).copied().collect(),
+            acks,
+            mss: self.mss,
+            span: Some((from, to)),
+        }
+    }
+}
+
+/// Why a chart could not be made.
+#[derive(Debug, thiserror::Error)]
+pub enum ChartError {
+    #[error("nothing to draw: the recording has no tcp_info samples and no data segments")]
+    Empty,
+    #[error("cannot draw the chart: {0}")]
+    Draw(String),
+    #[error("cannot write {path}: {source}")]
+    Write {
+        path: std::path::PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{path}:{line}: {message}")]
+    Record {
+        path: String,
+        line: usize,
+        message: String,
+    },
+    #[error("cannot read {path}: {source}")]
+    Read {
+        path: String,
+        source: std::io::Error,
+    },
+}
