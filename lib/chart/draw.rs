@@ -17,6 +17,8 @@ pub const WIDTH: u32 = 1200;
 pub const HEIGHT: u32 = 900;
 /// Pixel columns the time axis spans, roughly (the plot area inside the axis labels).
 const COLUMNS: f64 = 1100.0;
+/// Up to this many bars in the sequence panel, each gets end caps.
+const CAPPED_BARS: usize = 4000;
 
 const CWND: RGBColor = RGBColor(31, 119, 180);
 const SSTHRESH: RGBColor = RGBColor(214, 39, 40);
@@ -191,6 +193,7 @@ fn window_panel(
     plot.configure_mesh()
         .x_desc("time (s)")
         .y_desc(unit)
+        .y_label_formatter(&|segments| format!("{segments:.0}"))
         .light_line_style(RGBColor(235, 235, 235))
         .draw()
         .map_err(draw_error)?;
@@ -399,6 +402,16 @@ fn sequence_panel(
     .map_err(draw_error)?
     .label("data sent")
     .legend(|(x, y)| PathElement::new(vec![(x + 9, y - 6), (x + 9, y + 6)], DATA));
+    // Zoomed in, each segment is a short bar; small caps at its ends (as tcptrace draws them)
+    // keep it visible. At full length the bars merge into a line and caps would only add bytes.
+    if bars.len() <= CAPPED_BARS {
+        plot.draw_series(bars.iter().filter(|b| !b.retransmission).flat_map(|b| {
+            [b.low, b.high].map(|edge| {
+                EmptyElement::at((b.t, edge as f64)) + PathElement::new(vec![(-2, 0), (2, 0)], DATA)
+            })
+        }))
+        .map_err(draw_error)?;
+    }
     if bars.iter().any(|b| b.retransmission) {
         plot.draw_series(bars.iter().filter(|b| b.retransmission).map(|b| {
             EmptyElement::at((b.t, b.low as f64))

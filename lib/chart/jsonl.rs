@@ -260,8 +260,10 @@ fn build(events: &[&Value]) -> TcpChart {
                         last_state = Some(state);
                     }
                 }
-                if chart.mss.is_none() {
-                    chart.mss = u64_of(event, "mss").and_then(|m| u32::try_from(m).ok());
+                // The last MSS seen: the first samples can predate the handshake's MSS option
+                // (the kernel's default of 536, less options).
+                if let Some(mss) = u64_of(event, "mss").and_then(|m| u32::try_from(m).ok()) {
+                    chart.mss = Some(mss);
                 }
                 if chart.title.is_empty() {
                     if let Some(cc) = event.get("cc").and_then(Value::as_str) {
@@ -289,7 +291,7 @@ mod tests {
 
     /// A few lines in the recording's documented shape (lib/tcp/mod.rs).
     const RECORDING: &str = r#"{"event":"state","t_us":0,"conn":1,"side":"client","local":"10.0.1.2:40000","remote":"10.0.2.2:5001","from":null,"to":"SYN-SENT","source":"tracepoint"}
-{"event":"info","t_us":100,"conn":1,"side":"client","state":"ESTAB","cc":"reno","ca_state":"Open","cwnd":10,"in_flight":0,"mss":1448}
+{"event":"info","t_us":100,"conn":1,"side":"client","state":"ESTAB","cc":"reno","ca_state":"Open","cwnd":10,"in_flight":0,"mss":524}
 {"event":"segment","t_us":200,"conn":1,"dir":"out","from":"10.0.1.2:40000","to":"10.0.2.2:5001","flags":"P.","seq":1,"len":1448,"ack":1,"win":502}
 {"event":"segment","t_us":300,"conn":1,"dir":"out","flags":"P.","seq":1449,"len":1448,"ack":1}
 {"event":"segment","t_us":400,"conn":1,"dir":"out","flags":"P.","seq":2897,"len":1448,"ack":1}
