@@ -22,15 +22,194 @@ use super::{AckSample, CaState, ChartError, DataSegment, Loss, LossKind, TcpChar
 pub const MAX_LINE: usize = 64 * 1024;
 pub const MAX_LINES: usize = 4_000_000;
 
-/// One recording, parsed line by line.
-#[derive(Debug, Default)]
-struct Recording {
-    events: Vec<Value>,
+/// How many connections one recording may chart from; more are ignored (a `watch` of a busy
+/// node sees many, and each costs memory until the end).
+pub const MAX_CONNECTIONS: usize = 256;
+
+fn seconds(event: &Value) -> f64 {
+    event.get("t_us").and_then(Value::as_f64).unwrap_or(0.0) / 1e6
 }
 
-fn read_lines(input: impl Read, path: &str) -> Result<Recording, ChartError> {
+fn u64_of(event: &Value, key: &str) -> Option<u64> {
+    event.get(key).and_then(Value::as_u64)
+}
+
+fn str_of<'v>(event: &'v Value, key: &str) -> &'v str {
+    event.get(key).and_then(Value::as_str).unwrap_or("")
+}
+
+/// What one direction of one connection sent: its data segments (with the recorder's
+/// retransmission kind) and the ACKs it carried.
+#[derive(Debug, Default)]
+struct Direction {
+    data: Vec<(DataSegment, Option<LossKind>)>,
+    acks: Vec<AckSample>,
+    bytes: u64,
+}
+
+/// One local socket's tcp_info samples and congestion-avoidance states.
+#[derive(Debug, Default)]
+struct SideInfo {
+    windows: Vec<WindowSample>,
+    states: Vec<(f64, CaState)>,
+    mss: Option<u32>,
+    cc: Option<String>,
+}
+
+/// Everything kept about one connection, in compact form (a few dozen bytes a segment).
+#[derive(Debug, Default)]
+struct Connection {
+    /// `out` and `in`, as the recorder names them.
+    out: Direction,
+    incoming: Direction,
+    client: SideInfo,
+    server: SideInfo,
+    /// The recorded side and the addresses, from the summary.
+    side: Option<String>,
+    local: Option<String>,
+    remote: Option<String>,
+}
+
+/// Builds charts from a recording's events, one at a time: from a file (`wirelab-tcp chart`)
+/// or live, as the recorder emits them (`--chart`).
+#[derive(Debug, Default)]
+pub struct Builder {
+    connections: Vec<(u64, Connection)>,
+}
+
+impl Builder {
+    pub fn new() -> Builder {
+        Builder::default()
+    }
+
+    /// Take one event (a recording's JSON object). Unknown events and fields are ignored.
+    pub fn event(&mut self, event: &Value) {
+        let Some(number) = u64_of(event, "conn") else {
+            return;
+        };
+        let index = match self.connections.iter().position(|(n, _)| *n == number) {
+            Some(index) => index,
+            None if self.connections.len() < MAX_CONNECTIONS => {
+                self.connections.push((number, Connection::default()));
+                self.connections.len() - 1
+            }
+            None => return,
+        };
+        let connection = &mut self.connections[index].1;
+        let t = seconds(event);
+        match str_of(event, "event") {
+            "segment" => {
+                let direction = match str_of(event, "dir") {
+                    "out" => &mut connection.out,
+                    "in" => &mut connection.incoming,
+                    _ => return,
+                };
+                let len = u64_of(event, "len").unwrap_or(0);
+                if len > 0 {
+                    let kind = match str_of(event, "retransmission") {
+                        "timeout" => Some(LossKind::Timeout),
+                        "fast" => Some(LossKind::FastRetransmit),
+                        _ => None,
+                    };
+                    direction.data.push((
+                        DataSegment {
+                            t,
+                            seq: u64_of(event, "seq").unwrap_or(0),
+                            len,
+                            retransmission: event.get("retransmission").is_some(),
+                        },
+                        kind,
+                    ));
+                    direction.bytes += len;
+                }
+                if let Some(ack) = u64_of(event, "ack") {
+                    direction.acks.push(AckSample {
+                        t,
+                        ack,
+                        window: u64_of(event, "wnd"),
+                    });
+                }
+            }
+            "info" => {
+                let info = match str_of(event, "side") {
+                    "server" => &mut connection.server,
+                    _ => &mut connection.client,
+                };
+                if let Some(cwnd) = event.get("cwnd").and_then(Value::as_f64) {
+                    info.windows.push(WindowSample {
+                        t,
+                        cwnd,
+                        ssthresh: event.get("ssthresh").and_then(Value::as_f64),
+                        in_flight: event
+                            .get("in_flight")
+                            .and_then(Value::as_f64)
+                            .unwrap_or(0.0),
+                    });
+                }
+                if let Some(state) = CaState::from_name(str_of(event, "ca_state")) {
+                    if info.states.last().map(|s| s.1) != Some(state) {
+                        info.states.push((t, state));
+                    }
+                }
+                // The last MSS seen: the first samples can predate the handshake's MSS option
+                // (the kernel's default of 536, less options).
+                if let Some(mss) = u64_of(event, "mss").and_then(|m| u32::try_from(m).ok()) {
+                    info.mss = Some(mss);
+                }
+                if let Some(cc) = event.get("cc").and_then(Value::as_str) {
+                    info.cc = Some(cc.to_string());
+                }
+            }
+            "summary" => {
+                connection.side = Some(str_of(event, "side").to_string());
+                connection.local = Some(str_of(event, "local").to_string());
+                connection.remote = Some(str_of(event, "remote").to_string());
+            }
+            _ => {}
+        }
+    }
+
+    /// The connection numbers seen, busiest (most data bytes) first.
+    pub fn connections(&self) -> Vec<u64> {
+        let mut numbers: Vec<(u64, u64)> = self
+            .connections
+            .iter()
+            .map(|(n, c)| (*n, c.out.bytes.max(c.incoming.bytes)))
+            .collect();
+        numbers.sort_by_key(|&(n, bytes)| (std::cmp::Reverse(bytes), n));
+        numbers.into_iter().map(|(n, _)| n).collect()
+    }
+
+    /// The chart of connection `number` (None: the busiest).
+    pub fn chart(&self, number: Option<u64>) -> Result<TcpChart, ChartError> {
+        let number = match number {
+            Some(n) => n,
+            None => *self.connections().first().ok_or(ChartError::Empty)?,
+        };
+        let connection = self
+            .connections
+            .iter()
+            .find(|(n, _)| *n == number)
+            .map(|(_, c)| c)
+            .ok_or(ChartError::NoConnection(number))?;
+        Ok(build(connection))
+    }
+}
+
+/// Read a recording and build the chart of connection `connection` (None: the one that moved
+/// the most data).
+pub fn chart_from(
+    input: impl Read,
+    path: &str,
+    connection: Option<u64>,
+) -> Result<TcpChart, ChartError> {
+    let mut builder = Builder::new();
+    read_lines(input, path, &mut builder)?;
+    builder.chart(connection)
+}
+
+fn read_lines(input: impl Read, path: &str, builder: &mut Builder) -> Result<(), ChartError> {
     let mut reader = BufReader::new(input);
-    let mut recording = Recording::default();
     let mut line = Vec::new();
     let mut number = 0;
     loop {
@@ -46,243 +225,117 @@ fn read_lines(input: impl Read, path: &str) -> Result<Recording, ChartError> {
                 source,
             })?;
         if read == 0 {
-            break;
+            return Ok(());
         }
+        let refuse = |message: String| ChartError::Record {
+            path: path.to_string(),
+            line: number,
+            message,
+        };
         if line.len() > MAX_LINE {
-            return Err(ChartError::Record {
-                path: path.to_string(),
-                line: number,
-                message: format!("a line longer than {MAX_LINE} bytes is not a recording"),
-            });
+            return Err(refuse(format!(
+                "a line longer than {MAX_LINE} bytes is not a recording"
+            )));
         }
         if number > MAX_LINES {
-            return Err(ChartError::Record {
-                path: path.to_string(),
-                line: number,
-                message: format!("more than {MAX_LINES} lines"),
-            });
+            return Err(refuse(format!("more than {MAX_LINES} lines")));
         }
         let text = String::from_utf8_lossy(&line);
         let text = text.trim();
         if text.is_empty() {
             continue;
         }
-        let value: Value = serde_json::from_str(text).map_err(|err| ChartError::Record {
-            path: path.to_string(),
-            line: number,
-            message: format!(
+        let value: Value = serde_json::from_str(text).map_err(|err| {
+            refuse(format!(
                 "not a JSON object ({err}): is this a `wirelab-tcp --json` recording?"
-            ),
+            ))
         })?;
-        if !value.is_object() || value.get("event").and_then(Value::as_str).is_none() {
-            return Err(ChartError::Record {
-                path: path.to_string(),
-                line: number,
-                message: "an object without \"event\": is this a `wirelab-tcp --json` recording?"
-                    .into(),
-            });
+        if value.get("event").and_then(Value::as_str).is_none() {
+            return Err(refuse(
+                "an object without \"event\": is this a `wirelab-tcp --json` recording?".into(),
+            ));
         }
-        recording.events.push(value);
+        builder.event(&value);
     }
-    Ok(recording)
 }
 
-fn seconds(event: &Value) -> f64 {
-    event.get("t_us").and_then(Value::as_f64).unwrap_or(0.0) / 1e6
-}
-
-fn u64_of(event: &Value, key: &str) -> Option<u64> {
-    event.get(key).and_then(Value::as_u64)
-}
-
-fn kind(event: &Value) -> &str {
-    event.get("event").and_then(Value::as_str).unwrap_or("")
-}
-
-fn conn(event: &Value) -> Option<u64> {
-    u64_of(event, "conn")
-}
-
-/// Read a recording and build the chart of connection `connection` (None: the one that moved
-/// the most data).
-pub fn chart_from(
-    input: impl Read,
-    path: &str,
-    connection: Option<u64>,
-) -> Result<TcpChart, ChartError> {
-    let recording = read_lines(input, path)?;
-    let chosen = match connection {
-        Some(n) => n,
-        None => busiest(&recording).ok_or(ChartError::Empty)?,
-    };
-    let events: Vec<&Value> = recording
-        .events
-        .iter()
-        .filter(|e| conn(e) == Some(chosen))
-        .collect();
-    if events.is_empty() {
-        return Err(ChartError::Record {
-            path: path.to_string(),
-            line: 0,
-            message: format!("no events of connection {chosen}"),
-        });
-    }
-    Ok(build(&events))
-}
-
-/// The connection with the most data bytes in either direction.
-fn busiest(recording: &Recording) -> Option<u64> {
-    let mut totals: Vec<(u64, u64)> = Vec::new();
-    for event in &recording.events {
-        let Some(n) = conn(event) else { continue };
-        let bytes = if kind(event) == "segment" {
-            u64_of(event, "len").unwrap_or(0)
-        } else {
-            0
-        };
-        match totals.iter_mut().find(|(c, _)| *c == n) {
-            Some(total) => total.1 += bytes,
-            None => totals.push((n, bytes)),
-        }
-    }
-    totals
-        .iter()
-        .max_by_key(|(c, bytes)| (*bytes, u64::MAX - c))
-        .map(|(c, _)| *c)
-}
-
-fn build(events: &[&Value]) -> TcpChart {
-    // Which direction carried the data, and so which side sent it.
-    let bytes_in = |dir: &str| -> u64 {
-        events
-            .iter()
-            .filter(|e| kind(e) == "segment" && e.get("dir").and_then(Value::as_str) == Some(dir))
-            .filter_map(|e| u64_of(e, "len"))
-            .sum()
-    };
-    let data_dir = if bytes_in("in") > bytes_in("out") {
-        "in"
+/// One connection's chart: the direction that carried more data is the transfer.
+fn build(connection: &Connection) -> TcpChart {
+    let data_out = connection.out.bytes >= connection.incoming.bytes;
+    let (data, acks) = if data_out {
+        (&connection.out, &connection.incoming)
     } else {
-        "out"
+        (&connection.incoming, &connection.out)
     };
-    let recorded_side = events
-        .iter()
-        .find(|e| kind(e) == "summary")
-        .and_then(|e| e.get("side").and_then(Value::as_str))
-        .unwrap_or("client")
-        .to_string();
-    let sender_side = match (data_dir, recorded_side.as_str()) {
-        ("out", side) => side.to_string(),
-        (_, "client") => "server".to_string(),
-        _ => "client".to_string(),
+    // Which local socket sent the data: the recorded side when it went out, else its peer.
+    let recorded = connection.side.as_deref().unwrap_or("client");
+    let sender = match (data_out, recorded) {
+        (true, side) => side,
+        (false, "client") => "server",
+        (false, _) => "client",
     };
-    let infos: Vec<&&Value> = events.iter().filter(|e| kind(e) == "info").collect();
-    let sender_has_info = infos
-        .iter()
-        .any(|e| e.get("side").and_then(Value::as_str) == Some(sender_side.as_str()));
+    let (mine, other) = match sender {
+        "server" => (&connection.server, &connection.client),
+        _ => (&connection.client, &connection.server),
+    };
+    // A recording made at the receiver has only the receiver's tcp_info: better than nothing.
+    let info = if mine.windows.is_empty() { other } else { mine };
 
-    let mut chart = TcpChart::default();
-    let mut last_state: Option<CaState> = None;
-    let mut snd_nxt = 0u64;
+    let mut chart = TcpChart {
+        windows: info.windows.clone(),
+        ca_states: info.states.clone(),
+        data: data.data.iter().map(|(segment, _)| *segment).collect(),
+        acks: acks.acks.clone(),
+        mss: info.mss,
+        ..TcpChart::default()
+    };
+    chart.losses = loss_events(&data.data, &acks.acks);
+    let cc = info
+        .cc
+        .as_deref()
+        .map(|cc| format!(" ({cc})"))
+        .unwrap_or_default();
+    chart.title = match (&connection.local, &connection.remote) {
+        (Some(local), Some(remote)) => format!("{local} -> {remote}{cc}"),
+        _ => cc.trim().to_string(),
+    };
+    chart
+}
+
+/// Loss events from retransmissions, in time order: each timeout is one; fast retransmissions
+/// are one event until the ACKs pass the highest byte sent when it began (RFC 6582 §3.2).
+fn loss_events(data: &[(DataSegment, Option<LossKind>)], acks: &[AckSample]) -> Vec<Loss> {
+    let mut losses = Vec::new();
+    let mut acks = acks.iter().peekable();
     let mut highest_ack = 0u64;
+    let mut snd_nxt = 0u64;
     let mut recovery_point: Option<u64> = None;
-    for event in events {
-        let t = seconds(event);
-        match kind(event) {
-            "segment" => {
-                let dir = event.get("dir").and_then(Value::as_str).unwrap_or("");
-                let len = u64_of(event, "len").unwrap_or(0);
-                let seq = u64_of(event, "seq").unwrap_or(0);
-                if dir == data_dir && len > 0 {
-                    let retransmission = event.get("retransmission").and_then(Value::as_str);
-                    match retransmission {
-                        Some("timeout") => {
-                            chart.losses.push(Loss {
-                                t,
-                                kind: LossKind::Timeout,
-                            });
-                            recovery_point = Some(snd_nxt);
-                        }
-                        Some("fast") => {
-                            let new_episode =
-                                recovery_point.is_none_or(|point| highest_ack >= point);
-                            if new_episode {
-                                chart.losses.push(Loss {
-                                    t,
-                                    kind: LossKind::FastRetransmit,
-                                });
-                                recovery_point = Some(snd_nxt);
-                            }
-                        }
-                        _ => {}
-                    }
-                    chart.data.push(DataSegment {
-                        t,
-                        seq,
-                        len,
-                        retransmission: retransmission.is_some(),
-                    });
-                    snd_nxt = snd_nxt.max(seq + len);
-                } else if dir != data_dir {
-                    if let Some(ack) = u64_of(event, "ack") {
-                        highest_ack = highest_ack.max(ack);
-                        chart.acks.push(AckSample {
-                            t,
-                            ack,
-                            window: u64_of(event, "wnd"),
-                        });
-                    }
-                }
+    for (segment, kind) in data {
+        while let Some(ack) = acks.next_if(|a| a.t <= segment.t) {
+            highest_ack = highest_ack.max(ack.ack);
+        }
+        match kind {
+            Some(LossKind::Timeout) => {
+                losses.push(Loss {
+                    t: segment.t,
+                    kind: LossKind::Timeout,
+                });
+                recovery_point = Some(snd_nxt);
             }
-            "info" => {
-                let side = event.get("side").and_then(Value::as_str).unwrap_or("");
-                if sender_has_info && side != sender_side {
-                    continue;
-                }
-                if let Some(cwnd) = event.get("cwnd").and_then(Value::as_f64) {
-                    chart.windows.push(WindowSample {
-                        t,
-                        cwnd,
-                        ssthresh: event.get("ssthresh").and_then(Value::as_f64),
-                        in_flight: event
-                            .get("in_flight")
-                            .and_then(Value::as_f64)
-                            .unwrap_or(0.0),
-                    });
-                }
-                if let Some(state) = event
-                    .get("ca_state")
-                    .and_then(Value::as_str)
-                    .and_then(CaState::from_name)
-                {
-                    if last_state != Some(state) {
-                        chart.ca_states.push((t, state));
-                        last_state = Some(state);
-                    }
-                }
-                // The last MSS seen: the first samples can predate the handshake's MSS option
-                // (the kernel's default of 536, less options).
-                if let Some(mss) = u64_of(event, "mss").and_then(|m| u32::try_from(m).ok()) {
-                    chart.mss = Some(mss);
-                }
-                if chart.title.is_empty() {
-                    if let Some(cc) = event.get("cc").and_then(Value::as_str) {
-                        chart.title = format!("({cc})");
-                    }
-                }
+            Some(LossKind::FastRetransmit)
+                if recovery_point.is_none_or(|point| highest_ack >= point) =>
+            {
+                losses.push(Loss {
+                    t: segment.t,
+                    kind: LossKind::FastRetransmit,
+                });
+                recovery_point = Some(snd_nxt);
             }
             _ => {}
         }
+        snd_nxt = snd_nxt.max(segment.seq + segment.len);
     }
-    // "LOCAL -> REMOTE (cc)" from the summary, where there is one.
-    if let Some(summary) = events.iter().find(|e| kind(e) == "summary") {
-        let local = summary.get("local").and_then(Value::as_str).unwrap_or("?");
-        let remote = summary.get("remote").and_then(Value::as_str).unwrap_or("?");
-        chart.title = format!("{local} -> {remote} {}", chart.title)
-            .trim()
-            .to_string();
-    }
-    chart
+    losses
 }
 
 #[cfg(test)]
@@ -367,7 +420,7 @@ mod tests {
         ));
         let err = chart_from(RECORDING.as_bytes(), "x.jsonl", Some(9)).expect_err("refused");
         assert!(
-            err.to_string().contains("no events of connection 9"),
+            err.to_string().contains("has no connection 9"),
             "{err}"
         );
     }

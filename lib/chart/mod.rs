@@ -218,6 +218,8 @@ pub enum ChartError {
         line: usize,
         message: String,
     },
+    #[error("the recording has no connection {0} (`--conn` picks one of those it has)")]
+    NoConnection(u64),
     #[error("cannot read {path}: {source}")]
     Read {
         path: String,
