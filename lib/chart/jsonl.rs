@@ -383,6 +383,11 @@ mod tests {
         assert_eq!(chart.acks.len(), 3);
         assert_eq!(chart.acks[0].window, Some(64000));
         assert!((chart.end() - 0.0901).abs() < 1e-9);
+        assert_eq!(
+            chart.describe(),
+            "10.0.1.2:40000 -> 10.0.2.2:5001 (reno), 0.1 s: 2 loss events (1 fast retransmit, \
+             1 timeout), cwnd peak 10, 6 data segments"
+        );
         assert!(super::super::svg(&chart).is_ok());
     }
 
@@ -419,9 +424,6 @@ mod tests {
             Err(ChartError::Empty)
         ));
         let err = chart_from(RECORDING.as_bytes(), "x.jsonl", Some(9)).expect_err("refused");
-        assert!(
-            err.to_string().contains("has no connection 9"),
-            "{err}"
-        );
+        assert!(err.to_string().contains("has no connection 9"), "{err}");
     }
 }

@@ -200,6 +200,37 @@ impl TcpChart {
     }
 }
 
+impl TcpChart {
+    /// One line saying what the chart shows, for the tool to print beside the file's name:
+    /// `10.0.1.2:40000 -> 10.0.2.2:5001 (reno), 9.8 s: 4 loss events (3 fast retransmits,
+    /// 1 timeout), cwnd peak 146, 16223 data segments`.
+    pub fn describe(&self) -> String {
+        let fast = self
+            .losses
+            .iter()
+            .filter(|l| l.kind == LossKind::FastRetransmit)
+            .count();
+        let timeouts = self.losses.len() - fast;
+        let peak = self.windows.iter().map(|w| w.cwnd).fold(0.0, f64::max);
+        let (from, to) = self.time_range();
+        format!(
+            "{}{:.1} s: {} loss event{} ({fast} fast retransmit{}, {timeouts} timeout{}), cwnd \
+             peak {peak:.0}, {} data segments",
+            if self.title.is_empty() {
+                String::new()
+            } else {
+                format!("{}, ", self.title)
+            },
+            to - from,
+            self.losses.len(),
+            if self.losses.len() == 1 { "" } else { "s" },
+            if fast == 1 { "" } else { "s" },
+            if timeouts == 1 { "" } else { "s" },
+            self.data.len()
+        )
+    }
+}
+
 /// Why a chart could not be made.
 #[derive(Debug, thiserror::Error)]
 pub enum ChartError {
