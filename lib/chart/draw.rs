@@ -173,7 +173,8 @@ fn window_panel(
         .iter()
         .map(|w| w.cwnd.max(w.in_flight).max(w.ssthresh.unwrap_or(0.0)))
         .fold(1.0, f64::max);
-    let top = highest * 1.15;
+    // Headroom above the highest curve for the legend, so it never hides a loss.
+    let top = highest * 1.5;
     let caption = if chart.title.is_empty() {
         "congestion window".to_string()
     } else {
