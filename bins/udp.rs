@@ -128,11 +128,11 @@ fn code_of(err: &UdpError) -> u8 {
 }
 
 /// Text, JSON, and explain on top of text.
-fn render_with(faces: &Faces) -> impl FnMut(&Event<'_>) -> std::io::Result<()> {
+fn render_with(faces: &Faces, intervals: bool) -> impl FnMut(&Event<'_>) -> std::io::Result<()> {
     let mut renderer = if faces.json {
         Renderer::json(Out::stdout())
     } else {
-        Renderer::text(Out::stdout())
+        Renderer::text(Out::stdout(), intervals)
     };
     let mut explainer = faces.explain.then(Explainer::default);
     let mut explain_out = Out::stdout();
@@ -171,7 +171,7 @@ fn serve(args: ServeArgs) -> ExitCode {
     }
     config.idle = args.idle;
     config.stop = wirelab::signals::stop_on_interrupt();
-    let mut sink = render_with(&args.faces);
+    let mut sink = render_with(&args.faces, config.interval.is_some());
     config.ipv6_only = args.ipv6;
     finish(udp::serve::run(&config, &mut sink).map(|()| ExitCode::SUCCESS))
 }
@@ -210,7 +210,7 @@ fn send(args: SendArgs) -> ExitCode {
     };
     config.interval = (!args.interval.is_zero()).then_some(args.interval);
     config.stop = wirelab::signals::stop_on_interrupt();
-    let mut sink = render_with(&args.faces);
+    let mut sink = render_with(&args.faces, config.interval.is_some());
     finish(udp::send::run(&config, &mut sink).map(|outcome| {
         if outcome.report.is_some() {
             ExitCode::SUCCESS

@@ -156,9 +156,11 @@ pub enum Renderer {
 }
 
 impl Renderer {
-    pub fn text(out: Out) -> Renderer {
+    /// `intervals`: whether interval lines will follow (their header is printed only then).
+    pub fn text(out: Out, intervals: bool) -> Renderer {
         Renderer::Text(TextRenderer {
             out,
+            intervals,
             size: 0,
             sent: 0,
         })
@@ -182,6 +184,7 @@ impl Renderer {
 /// The iperf3-like lines.
 pub struct TextRenderer {
     out: Out,
+    intervals: bool,
     /// The sender's datagram size and count, for its summary.
     size: usize,
     sent: u64,
@@ -228,7 +231,10 @@ impl TextRenderer {
                     address(local),
                     address(remote)
                 ))?;
-                out.line(SENDER_HEADER)
+                if self.intervals {
+                    out.line(SENDER_HEADER)?;
+                }
+                Ok(())
             }
             Event::SendInterval(Interval {
                 start,
@@ -315,7 +321,10 @@ impl TextRenderer {
                     address(local),
                     payload.len()
                 ))?;
-                out.line(RECEIVER_HEADER)
+                if self.intervals {
+                    out.line(RECEIVER_HEADER)?;
+                }
+                Ok(())
             }
             Event::ReceiveInterval { id, interval } => out.line(receiver_line(
                 id,
@@ -554,7 +563,7 @@ mod tests {
     #[test]
     fn receiver_summary_reads_like_iperf3() {
         let capture = Capture::default();
-        let mut renderer = Renderer::text(Out::to_writer(capture.clone()));
+        let mut renderer = Renderer::text(Out::to_writer(capture.clone()), true);
         let report = Report {
             received: 847,
             lost: 3,
