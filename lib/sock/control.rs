@@ -115,6 +115,14 @@ pub fn enable_destination_address(socket: &Socket, ipv6: bool) -> io::Result<()>
     }
 }
 
+/// Ask for the socket's drop counter with every packet (SO_RXQ_OVFL, socket(7)): how many
+/// packets the kernel threw away because this socket's receive buffer was full. A receiver
+/// that reads too slowly loses datagrams on its own host; this tells them apart from losses
+/// in the network.
+pub fn enable_drop_count(socket: &Socket) -> io::Result<()> {
+    set_int(socket, libc::SOL_SOCKET, libc::SO_RXQ_OVFL, 1)
+}
+
 /// `setsockopt` with an `int` value, for the options socket2 has no method for.
 pub fn set_int(socket: &Socket, level: i32, name: i32, value: i32) -> io::Result<()> {
     // SAFETY: the pointer and length describe `value`, which outlives the call.
@@ -176,6 +184,9 @@ pub struct Received {
     /// The address the packet was sent to (IP_PKTINFO, IPV6_PKTINFO; see
     /// [`enable_destination_address`]): on a socket bound to every address, which one.
     pub destination: Option<IpAddr>,
+    /// How many packets this socket has dropped since it was opened because its receive
+    /// buffer was full (SO_RXQ_OVFL, socket(7); see [`enable_drop_count`]).
+    pub dropped: Option<u32>,
     /// Set when reading the error queue: which error this is.
     pub error: Option<QueuedError>,
 }
@@ -278,6 +289,10 @@ fn receive_with_flags(
                 received.destination = Some(IpAddr::V4(Ipv4Addr::from(u32::from_be(
                     info.ipi_addr.s_addr,
                 ))));
+            }
+            (libc::SOL_SOCKET, libc::SO_RXQ_OVFL) if data_len >= size_of::<u32>() => {
+                // SAFETY: length checked.
+                received.dropped = Some(unsafe { data.cast::<u32>().read_unaligned() });
             }
             // `struct in6_pktinfo` (RFC 3542 §6.1): the address, then the interface index.
             (libc::SOL_IPV6, libc::IPV6_PKTINFO) if data_len >= 16 + size_of::<u32>() => {

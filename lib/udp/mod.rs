@@ -225,6 +225,10 @@ pub enum Event<'a> {
         /// Sequence numbers too far ahead to believe, and too old to check for copies.
         implausible: u64,
         beyond_window: u64,
+        /// Datagrams this receiver's own socket dropped (its buffer was full) while the session
+        /// lasted: lost on the receiving host, not in the network. (Shared by the sessions
+        /// that ran at the same time.)
+        socket_drops: u64,
         /// Whether a report went back (an end datagram smaller than a report gets none).
         answered: bool,
     },

@@ -342,6 +342,7 @@ impl TextRenderer {
                 report,
                 implausible,
                 beyond_window,
+                socket_drops,
                 answered,
                 ..
             } => {
@@ -375,6 +376,12 @@ impl TextRenderer {
                     _ => "the receiver was stopped before the sender's end datagram".into(),
                 };
                 out.line(format!("[{id:>3}] {how}"))?;
+                if socket_drops > 0 {
+                    out.line(format!(
+                        "[{id:>3}] {socket_drops} datagrams were dropped by this receiver's own \
+                         socket buffer (it read too slowly): lost on this host, not in the network"
+                    ))?;
+                }
                 if implausible + beyond_window > 0 {
                     out.line(format!(
                         "[{id:>3}] {implausible} datagrams ignored (sequence too far ahead), \
@@ -513,6 +520,7 @@ pub fn json_of(event: &Event<'_>) -> Option<serde_json::Value> {
             report,
             implausible,
             beyond_window,
+            socket_drops,
             answered,
         } => {
             let mut value = report_json(report);
@@ -524,6 +532,7 @@ pub fn json_of(event: &Event<'_>) -> Option<serde_json::Value> {
             value["sent"] = json!(sent);
             value["implausible"] = json!(implausible);
             value["beyond_window"] = json!(beyond_window);
+            value["socket_drops"] = json!(socket_drops);
             value["answered"] = json!(answered);
             value
         }
@@ -587,6 +596,7 @@ mod tests {
                 report,
                 implausible: 0,
                 beyond_window: 0,
+                socket_drops: 0,
                 answered: true,
             })
             .expect("render");

@@ -27,6 +27,8 @@ use crate::sock::control;
 
 /// The largest UDP payload there is: 65535 minus the 8-byte header (IPv6, no jumbograms).
 const BUFFER_LEN: usize = 65_536;
+/// The receive buffer asked for: about 1700 full-size datagrams queued.
+const RECEIVE_BUFFER: i32 = 4 << 20;
 /// Datagrams read per wake-up before the timers get a look.
 const BATCH: usize = 256;
 /// The longest wait between looks at the clock and the stop flag.
@@ -60,6 +62,8 @@ struct Session {
     /// loop reads it.
     first_arrival: SystemTime,
     arrivals: u64,
+    /// The socket's drop counter when this session began.
+    drops_at_start: u32,
     /// The interval being counted: its start (since `started`) and the counts at its start.
     interval_start: Duration,
     at_start: Snapshot,
@@ -205,6 +209,20 @@ fn open(listen: SocketAddr, ipv6_only: bool) -> Result<(Socket, SocketAddr), Udp
     };
     control::set_int(&socket, libc::SOL_SOCKET, libc::SO_TIMESTAMPNS, 1).map_err(setup)?;
     control::enable_destination_address(&socket, address.is_ipv6()).map_err(setup)?;
+    control::enable_drop_count(&socket).map_err(setup)?;
+    // A roomy receive buffer, so a burst does not overflow it while this loop is busy: the
+    // losses counted should be the network's. Past net.core.rmem_max only root may go
+    // (SO_RCVBUFFORCE); anyone else gets what rmem_max allows.
+    if control::set_int(
+        &socket,
+        libc::SOL_SOCKET,
+        libc::SO_RCVBUFFORCE,
+        RECEIVE_BUFFER,
+    )
+    .is_err()
+    {
+        let _ = socket.set_recv_buffer_size(RECEIVE_BUFFER as usize);
+    }
     let local = socket
         .local_addr()
         .ok()
@@ -224,6 +242,8 @@ struct Receiver<'c> {
     ended: u64,
     /// With `once`, after the session ended: leave when this passes.
     leave_at: Option<Instant>,
+    /// The socket's drop counter (SO_RXQ_OVFL) as of the last datagram.
+    drops: u32,
 }
 
 /// Listen and count until stopped (or, with `once`, until the first session ends and its
@@ -241,6 +261,7 @@ pub fn run(config: &ServeConfig, sink: &mut Sink<'_>) -> Result<(), UdpError> {
         foreign: 0,
         ended: 0,
         leave_at: None,
+        drops: 0,
     };
     let mut buffer = vec![0u8; BUFFER_LEN];
     loop {
@@ -322,6 +343,9 @@ impl Receiver<'_> {
         received: &control::Received,
         sink: &mut Sink<'_>,
     ) -> Result<(), UdpError> {
+        if let Some(dropped) = received.dropped {
+            self.drops = dropped;
+        }
         let Some(reply_to) = received.peer else {
             return Ok(());
         };
@@ -453,6 +477,7 @@ impl Receiver<'_> {
             last_heard: now,
             first_arrival: received.kernel_time.unwrap_or_else(SystemTime::now),
             arrivals: 0,
+            drops_at_start: self.drops,
             interval_start: Duration::ZERO,
             at_start: Snapshot::default(),
         });
@@ -506,6 +531,7 @@ impl Receiver<'_> {
             report,
             implausible: session.tally.sequences.implausible,
             beyond_window: session.tally.sequences.beyond_window,
+            socket_drops: u64::from(self.drops.wrapping_sub(session.drops_at_start)),
             answered,
         })?;
         if self.finished.len() >= REMEMBERED {
