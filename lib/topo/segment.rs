@@ -282,6 +282,7 @@ pub(super) fn resolve(
             name: name.clone(),
             hub: raw.hub,
         }),
+        impair: Default::default(),
     });
     Ok(())
 }
