@@ -77,6 +77,7 @@ pub struct Options {
 }
 
 /// What the daemon holds for a packet: its id, and all of it only if it may be copied.
+#[derive(Clone)]
 struct Packet {
     id: u32,
     copy: Option<Vec<u8>>,
@@ -135,7 +136,9 @@ fn interface_exists(name: &str) -> bool {
 
 /// Run until `stop` is set or the interface disappears. Returns the final counters.
 pub fn run(options: &Options, stop: &AtomicBool) -> Result<Counters, DaemonError> {
-    let copies = options.impairment.duplicate.is_some_and(|p| p.0 > 0.0);
+    // Duplicates and held packets are sent again by us, so we need all of their bytes.
+    let copies = options.impairment.duplicate.is_some_and(|p| p.0 > 0.0)
+        || options.impairment.hold.is_some();
     let (copy_range, flags) = if copies {
         (0xffff, 0)
     } else {
@@ -200,7 +203,8 @@ pub fn run(options: &Options, stop: &AtomicBool) -> Result<Counters, DaemonError
                     flush(&mut nfq, &mut accept_up_to).map_err(fail("verdict"))?;
                     release(&mut nfq, now_release).map_err(fail("verdict"))?;
                 }
-                Arrival::Drop(packet) => {
+                Arrival::Drop(packet) | Arrival::Resend(packet) => {
+                    flush(&mut nfq, &mut accept_up_to).map_err(fail("verdict"))?;
                     nfq.verdict(packet.id, NF_DROP).map_err(fail("verdict"))?;
                 }
                 Arrival::Waiting => {

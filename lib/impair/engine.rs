@@ -6,7 +6,11 @@
 //! sleeps until the first key is due. The rules, in the order they are applied:
 //! 1. `drop`: the Nth packet matching the filter is dropped, once.
 //! 2. `hold`: the Nth packet matching the filter is held for its time, once, whatever the
-//!    others do: it is how a retransmitted SYN overtakes the first one.
+//!    others do: it is how a retransmitted SYN overtakes the first one. The original is
+//!    dropped at once and a copy sent when the time is up ([`Arrival::Resend`]): a sender's
+//!    TCP will not retransmit a segment whose first copy is still queued in its own host
+//!    (`skb_still_in_host_queue`), so holding the original itself would hold back the
+//!    retransmission too.
 //! 3. A full queue (`limit` packets) drops the newcomer, like a router's tail drop; counted.
 //! 4. `duplicate`: the packet is marked to be copied when it leaves.
 //! 5. `delay` plus `jitter`: a normal distribution with the jitter as its standard deviation
@@ -55,6 +59,8 @@ pub struct Counters {
 pub struct Release<T> {
     pub packet: T,
     pub duplicate: bool,
+    /// Send this packet's bytes as a new packet: the original was dropped when it was held.
+    pub resend: bool,
 }
 
 /// What happened to an arriving packet.
@@ -66,6 +72,9 @@ pub enum Arrival<T> {
     Now(Release<T>),
     /// Kept; [`Schedule::due`] gives it back when its time comes.
     Waiting,
+    /// Held by a `hold` rule: drop this original now; a copy comes back from
+    /// [`Schedule::due`] (with `resend`) when its time is up.
+    Resend(T),
 }
 
 /// A chosen-packet rule and how many matching packets it has seen.
@@ -126,7 +135,7 @@ pub struct Schedule<T> {
     pub counters: Counters,
 }
 
-impl<T> Schedule<T> {
+impl<T: Clone> Schedule<T> {
     /// `limit`: the most packets held at once. `seed` makes a run repeatable.
     pub fn new(impairment: &Impairment, limit: usize, seed: u64) -> Schedule<T> {
         Schedule {
@@ -189,18 +198,23 @@ impl<T> Schedule<T> {
             self.push(
                 now + hold_for,
                 Release {
-                    packet,
+                    packet: packet.clone(),
                     duplicate: false,
+                    resend: true,
                 },
             );
             self.note_waiting();
-            return Arrival::Waiting;
+            return Arrival::Resend(packet);
         }
         let duplicate = self.duplicate > 0.0 && self.rng.random_bool(self.duplicate);
         if duplicate {
             self.counters.duplicated += 1;
         }
-        let release = Release { packet, duplicate };
+        let release = Release {
+            packet,
+            duplicate,
+            resend: false,
+        };
         let mut at = now + self.delay;
         if !self.jitter.is_zero() {
             let offset = self.delay.as_secs_f64() + self.jitter_sample();
@@ -364,7 +378,7 @@ mod tests {
         };
         let mut schedule = Schedule::new(&rule, 100, 1);
         let t0 = Instant::now();
-        assert_eq!(schedule.arrive(t0, Some(&syn()), 1), Arrival::Waiting);
+        assert_eq!(schedule.arrive(t0, Some(&syn()), 1), Arrival::Resend(1));
         // The retransmission 1 s later passes at once (queue holds only the first).
         let second = schedule.arrive(t0 + Duration::from_secs(1), Some(&syn()), 2);
         assert!(matches!(second, Arrival::Waiting | Arrival::Now(_)));
