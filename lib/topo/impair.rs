@@ -807,6 +807,7 @@ pub fn execute(actions: &[Action], names: &Names, state: &mut State) -> Result<(
                     pid: started.0,
                     start_time: started.1,
                     log: log.clone(),
+                    running: None,
                 });
                 state.save(names)?;
                 // Ready when it has bound its queue and written its first counters.

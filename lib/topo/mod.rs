@@ -60,6 +60,10 @@ pub enum TopoError {
     AlreadyUp(String),
     #[error("instance '{0}' is not up: start it with `wirelab up TOPOLOGY --instance {0}`")]
     NotUp(String),
+    #[error("instance '{0}' is half there (its state file is missing or damaged, after a crash?): remove it with `wirelab down --instance {0}`")]
+    Damaged(String),
+    #[error("interrupted; what was made so far has been taken down")]
+    Interrupted,
     #[error("no node '{node}' in instance '{instance}' (nodes: {known})")]
     NoNode {
         node: String,

@@ -133,6 +133,8 @@ pub(super) fn resolve(
             ));
         }
         // The switch end of the member's cable is named after the node.
+        model::check_ifname(member.get_ref())
+            .map_err(|m| invalid(member.span(), "segment.nodes", format!("switch port: {m}")))?;
         if member.get_ref().len() > IFNAME_MAX {
             return Err(invalid(
                 member.span(),
@@ -257,6 +259,16 @@ pub(super) fn resolve(
                 format!("host number {host} does not fit in {subnet4}"),
             )
         })?;
+        let addr6 = match subnet6 {
+            Some(net) => Some(model::nth_host6(&net, *host).ok_or_else(|| {
+                invalid(
+                    raw.hosts.as_ref().map_or(name_span.clone(), Spanned::span),
+                    "segment.hosts",
+                    format!("host number {host} does not fit in {net}"),
+                )
+            })?),
+            None => None,
+        };
         let node = &mut nodes[index[member]];
         if node.interfaces.iter().any(|i| i.name == ifname) {
             return Err(invalid(
@@ -270,7 +282,7 @@ pub(super) fn resolve(
             link: number,
             peer: name.clone(),
             addr4,
-            addr6: subnet6.map(|net| model::nth_host6(&net, *host)),
+            addr6,
         });
     }
     links.push(Link {
