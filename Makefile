@@ -13,7 +13,8 @@ CAP_BINS := $(filter wirelab-ping wirelab-traceroute wirelab-synwatch,$(BINS))
 # Debian packages the labs, tests and benchmarks use.
 DEBS     := iproute2 nftables procps iputils-ping traceroute iputils-tracepath \
             bind9-dnsutils knot knot-dnsutils nginx-light curl wrk hping3 tcpdump \
-            hyperfine libcap2-bin bc bsdextrautils python3 time linux-perf
+            hyperfine libcap2-bin bc bsdextrautils python3 time linux-perf \
+            iptables iperf3
 
 .PHONY: all build release deps test lint demo bench fuzz install uninstall-netlab clean
 

@@ -273,6 +273,18 @@ fn run(command: Cmd, out: &mut Out) -> Result<ExitCode, Failure> {
                         segment.nodes.join(" ")
                     ))?;
                 }
+                for link in &state.links {
+                    for side in 0..2 {
+                        if !link.impair[side].is_empty() {
+                            out.line(format!(
+                                "  link {} -> {}: {}",
+                                link.nodes[side],
+                                link.nodes[1 - side],
+                                link.impair[side].describe()
+                            ))?;
+                        }
+                    }
+                }
                 for service in &state.services {
                     let health = if service.running == Some(true) {
                         "running"

@@ -488,6 +488,32 @@ fn bad_link_commands_are_one_line_and_exit_2() {
 }
 
 #[test]
+fn doctor_says_which_backend_this_kernel_gets() {
+    if !root_or_skip("doctor_says_which_backend_this_kernel_gets") {
+        return;
+    }
+    let output = Command::new(bin("wirelab"))
+        .arg("doctor")
+        .output()
+        .expect("doctor");
+    let text = stdout(&output);
+    let line = text
+        .lines()
+        .find(|l| l.contains("link impairment backend"))
+        .unwrap_or_else(|| panic!("no backend line:\n{text}"));
+    // Whichever iptables queues here, and netem or the kernel-and-daemon mix.
+    assert!(line.starts_with("ok "), "{line}");
+    assert!(
+        line.contains("wirelab-impaird on NFQUEUE through iptables-"),
+        "{line}"
+    );
+    assert!(
+        line.contains("netem (") || line.contains("no netem, so: tbf"),
+        "{line}"
+    );
+}
+
+#[test]
 fn dry_run_prints_the_tc_nft_iptables_and_daemon_commands() {
     let output = Command::new(bin("wirelab"))
         .args([
