@@ -185,3 +185,65 @@ impl ImpairArgs {
         args
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    #[derive(Parser)]
+    struct Cli {
+        #[command(flatten)]
+        impair: ImpairArgs,
+    }
+
+    fn parse(args: &[&str]) -> Result<Impairment, String> {
+        let cli = Cli::try_parse_from(std::iter::once("t").chain(args.iter().copied()))
+            .map_err(|e| e.to_string())?;
+        cli.impair.impairment()
+    }
+
+    #[test]
+    fn daemon_command_line_reads_back_as_the_same_impairment() {
+        let impairment = parse(&[
+            "--delay",
+            "10ms",
+            "--jitter",
+            "2ms",
+            "--reorder",
+            "5%",
+            "--drop",
+            "tcp data",
+            "--nth",
+            "3",
+            "--hold",
+            "tcp syn",
+            "--hold-for",
+            "3s",
+        ])
+        .expect("valid");
+        let argv = ImpairArgs::of(&impairment);
+        let args: Vec<&str> = argv.iter().map(String::as_str).collect();
+        assert_eq!(parse(&args).expect("round trip"), impairment);
+    }
+
+    #[test]
+    fn each_bad_flag_is_named_in_one_line() {
+        assert_eq!(
+            parse(&["--loss", "101%"]).unwrap_err(),
+            "--loss: '101%' is outside 0% to 100%"
+        );
+        assert!(parse(&["--rate", "fast"])
+            .unwrap_err()
+            .starts_with("--rate: "));
+        assert!(parse(&["--nth", "2"])
+            .unwrap_err()
+            .contains("goes with --drop"));
+        assert!(parse(&["--hold", "tcp syn"])
+            .unwrap_err()
+            .contains("needs --hold-for"));
+        assert!(parse(&["--drop", "tcp", "--nth", "0"])
+            .unwrap_err()
+            .starts_with("--nth: "));
+    }
+}
