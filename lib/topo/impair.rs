@@ -911,7 +911,9 @@ fn reconfigure(
 ) -> Result<(), TopoError> {
     let link = state.links[index].clone();
     let direction = direction_of(state, &link, side);
-    // Stop the old daemon first (it releases what it holds), then the rules that fed it.
+    // First the rules, so no new packet is queued; then the old daemon, which releases what it
+    // holds as it stops; then the new configuration.
+    execute(&clear_actions(&direction, side), names, state)?;
     let service = direction.service_name();
     let mut kept = Vec::new();
     for running in std::mem::take(&mut state.services) {
@@ -922,17 +924,13 @@ fn reconfigure(
         }
     }
     state.services = kept;
-    let mut actions = clear_actions(&direction, side);
-    actions.extend(apply_actions(
-        &direction,
-        side,
-        &wanted,
-        link.backend,
-        names,
-    ));
-    state.links[index].impair[side] = wanted;
+    state.links[index].impair[side] = wanted.clone();
     state.save(names)?;
-    execute(&actions, names, state)?;
+    execute(
+        &apply_actions(&direction, side, &wanted, link.backend, names),
+        names,
+        state,
+    )?;
     state.save(names)
 }
 
@@ -968,7 +966,16 @@ pub fn set(
         reconfigure(&names, &mut state, index, side, wanted)?;
     }
     if let Some(wait) = hold_for {
-        std::thread::sleep(wait);
+        // Ctrl-C during the wait ends it early: what was there before is put back all the same.
+        let stop = crate::signals::stop_on_interrupt();
+        let until = Instant::now() + wait;
+        while Instant::now() < until && !stop.load(std::sync::atomic::Ordering::Relaxed) {
+            std::thread::sleep(
+                until
+                    .saturating_duration_since(Instant::now())
+                    .min(Duration::from_millis(50)),
+            );
+        }
         for &side in &sides {
             reconfigure(&names, &mut state, index, side, link.impair[side].clone())?;
         }
