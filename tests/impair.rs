@@ -444,7 +444,16 @@ fn killed_daemon_is_reported_and_down_cleans_up() {
         assert!(!output.status.success(), "{}", stdout(&output));
     }
     assert!(namespaces_of(&instance).is_empty());
-    assert!(!std::path::Path::new(&format!("/proc/{pid}")).exists());
+    assert!(!running(pid));
+}
+
+/// Whether `pid` is a live process (a zombie waiting for its new parent to reap it is not).
+fn running(pid: i32) -> bool {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    let state = stat
+        .rsplit_once(')')
+        .and_then(|(_, rest)| rest.split_whitespace().next());
+    matches!(state, Some(s) if s != "Z" && s != "X")
 }
 
 #[test]
@@ -538,4 +547,52 @@ fn dry_run_prints_the_tc_nft_iptables_and_daemon_commands() {
         "{text}"
     );
     assert!(text.contains("nft 'add rule netdev wirelab_loss_link2 ingress numgen random mod 1000000 < 200000 counter drop'"), "{text}");
+}
+
+#[test]
+fn crashed_up_with_impaired_links_is_cleaned_by_down_all() {
+    if !root_or_skip("crashed_up_with_impaired_links_is_cleaned_by_down_all") {
+        return;
+    }
+    use std::os::unix::process::ExitStatusExt;
+    let instance = format!("test{}x90", std::process::id());
+    // The runner kills itself once the daemons run (fault injection: no clean-up can run).
+    let output = Command::new(bin("wirelab"))
+        .args([
+            "up",
+            &format!(
+                "{}/tests/topo/impair-delay.toml",
+                env!("CARGO_MANIFEST_DIR")
+            ),
+            "--instance",
+            &instance,
+        ])
+        .env("WIRELAB_FAULT_KILL", "services")
+        .output()
+        .expect("run wirelab up");
+    assert_eq!(output.status.signal(), Some(9), "{output:?}");
+    let state: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(format!("/run/wirelab/{instance}/state.json")).expect("state"),
+    )
+    .expect("state json");
+    let pids: Vec<i64> = state["services"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|s| s["pid"].as_i64())
+        .collect();
+    assert_eq!(
+        pids.len(),
+        2,
+        "both directions of h1—r1 have a daemon: {state}"
+    );
+    let down = Command::new(bin("wirelab"))
+        .args(["down", "--all", "--matching", &instance])
+        .output()
+        .expect("down --all");
+    assert!(down.status.success(), "{down:?}");
+    assert!(namespaces_of(&instance).is_empty());
+    for pid in pids {
+        assert!(!running(pid as i32), "daemon {pid} survived");
+    }
 }
