@@ -154,6 +154,16 @@ pub fn run(options: &Options, stop: &AtomicBool) -> Result<Counters, DaemonError
     // Wake-ups to the microsecond, not the default 50 µs slack.
     // SAFETY: prctl with integer arguments.
     unsafe { libc::prctl(libc::PR_SET_TIMERSLACK, 1u64, 0u64, 0u64, 0u64) };
+    // A delay line that wakes late delays too much: netem's timers run in the kernel, ours in
+    // a process that a busy machine may not schedule for milliseconds. A low real-time
+    // priority puts it ahead of ordinary processes (it sleeps in ppoll between packets, and
+    // the kernel's RT throttling keeps 5 % of each CPU for everyone else). Best effort: without
+    // the privilege it runs as a normal process.
+    let param = libc::sched_param { sched_priority: 10 };
+    // SAFETY: sched_setscheduler on ourselves with a valid sched_param.
+    if unsafe { libc::sched_setscheduler(0, libc::SCHED_FIFO, &param) } != 0 {
+        tracing::debug!("no real-time priority: {}", io::Error::last_os_error());
+    }
     let copier = if copies { Some(Copier::open()) } else { None };
     let mut schedule: Schedule<Packet> =
         Schedule::new(&options.impairment, options.limit, options.seed);
