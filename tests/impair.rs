@@ -445,6 +445,25 @@ fn killed_daemon_is_reported_and_down_cleans_up() {
     }
     assert!(namespaces_of(&instance).is_empty());
     assert!(!running(pid));
+    // Nothing was ever put in the host's own namespace: every rule lived in the lab's.
+    let host_rules = Command::new("iptables-legacy")
+        .args(["-w", "-t", "mangle", "-S"])
+        .output()
+        .expect("iptables-legacy");
+    assert!(
+        !stdout(&host_rules).contains("NFQUEUE"),
+        "{}",
+        stdout(&host_rules)
+    );
+    let host_tables = Command::new("nft")
+        .args(["list", "tables"])
+        .output()
+        .expect("nft");
+    assert!(
+        !stdout(&host_tables).contains("wirelab_loss"),
+        "{}",
+        stdout(&host_tables)
+    );
 }
 
 /// Whether `pid` is a live process (a zombie waiting for its new parent to reap it is not).
