@@ -1,5 +1,5 @@
 //! `wirelab-impaird`: the link-impairment daemon (labs 04, 05). `wirelab up` and `wirelab link
-//! set` start one per impaired direction of a link, inside the receiving node, after adding
+//! set` start one per impaired direction of a link, inside the sending node, after adding
 //! the iptables rule that sends that direction's packets to its NFQUEUE; nobody needs to run
 //! it by hand (`wirelab up --dry-run` shows its command line).
 //!

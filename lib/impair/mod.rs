@@ -16,7 +16,7 @@
 //! |-------------------------------|----------------------------------------------|------------------|
 //! | rate, queue                   | `tc qdisc tbf` (+ a `pfifo` of `queue` packets) | sender's egress |
 //! | loss                          | nftables `numgen random` drop, netdev ingress | receiver         |
-//! | delay, jitter, reorder, duplicate, drop Nth, hold | `wirelab-impaird` on NFQUEUE | receiver's prerouting |
+//! | delay, jitter, reorder, duplicate, drop Nth, hold | `wirelab-impaird` on NFQUEUE | sender's postrouting |
 //!
 //! A link with only a rate or a loss never goes through userspace.
 //!
