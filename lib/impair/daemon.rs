@@ -165,6 +165,7 @@ pub fn run(options: &Options, stop: &AtomicBool) -> Result<Counters, DaemonError
         tracing::debug!("no real-time priority: {}", io::Error::last_os_error());
     }
     let copier = if copies { Some(Copier::open()) } else { None };
+    let needs_headers = options.impairment.drop.is_some() || options.impairment.hold.is_some();
     let mut schedule: Schedule<Packet> =
         Schedule::new(&options.impairment, options.limit, options.seed);
     let queue = options.queue;
@@ -200,7 +201,10 @@ pub fn run(options: &Options, stop: &AtomicBool) -> Result<Counters, DaemonError
         let now = Instant::now();
         let mut accept_up_to: Option<u32> = None;
         for queued in arrived.drain(..) {
-            let headers = filter::headers(&queued.payload);
+            // Only chosen-packet rules read headers.
+            let headers = needs_headers
+                .then(|| filter::headers(&queued.payload))
+                .flatten();
             let packet = Packet {
                 id: queued.id,
                 copy: copies.then_some(queued.payload),

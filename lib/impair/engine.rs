@@ -17,8 +17,9 @@
 //!    (as netem's `distribution normal`), cut at ±3σ and never below zero. A packet never
 //!    leaves before the one ahead of it: jitter alone does not reorder (so the measured
 //!    spread is a little less than asked when packets come faster than the jitter).
-//! 6. `reorder`: a packet picked with that probability waits for the packet behind it and
-//!    leaves right after it: the two swap. If no packet follows within [`REORDER_WAIT`] (or the
+//! 6. `reorder`: a packet picked at random waits for the packet behind it and leaves right
+//!    after it: the two swap, and the share of packets that overtake the one before them is
+//!    the `reorder` asked (at most 50 %: a swap takes two packets). If no packet follows within [`REORDER_WAIT`] (or the
 //!    delay, if longer) it leaves alone, late by that wait.
 
 use std::collections::BTreeMap;
@@ -142,7 +143,11 @@ impl<T: Clone> Schedule<T> {
             delay: impairment.delay.unwrap_or_default(),
             jitter: impairment.jitter.unwrap_or_default(),
             duplicate: impairment.duplicate.map_or(0.0, |p| p.fraction()),
-            reorder: impairment.reorder.map_or(0.0, |p| p.fraction()),
+            // A picked packet waits for the next one, which cannot be picked itself: to have a
+            // share p of all packets overtake, pick a share p / (1 - p) of the candidates.
+            reorder: impairment.reorder.map_or(0.0, |p| {
+                (p.fraction() / (1.0 - p.fraction()).max(f64::EPSILON)).min(1.0)
+            }),
             drop: impairment.drop.as_ref().map(Rule::new),
             hold: impairment.hold.as_ref().map(Rule::new),
             limit: limit.max(1),
@@ -395,7 +400,7 @@ mod tests {
     fn reordered_packet_leaves_right_after_the_next() {
         let rule = Impairment {
             delay: Some(ms(5)),
-            reorder: Some(Percent(100.0)),
+            reorder: Some(Percent(50.0)),
             ..Impairment::default()
         };
         let mut schedule = Schedule::new(&rule, 100, 1);
@@ -447,5 +452,50 @@ mod tests {
         assert_eq!(schedule.counters.peak_waiting, 2);
         let drained: Vec<u32> = schedule.drain().into_iter().map(|r| r.packet).collect();
         assert_eq!(drained, [1, 2]);
+    }
+}
+/// The schedule driven as the daemon drives it: `due` between arrivals.
+#[cfg(test)]
+mod schedule_over_time {
+    use super::*;
+    use crate::impair::Percent;
+
+    fn run(reorder: f64, arrivals: u32, spacing: Duration, seed: u64) -> (Vec<u32>, Counters) {
+        let rule = Impairment {
+            delay: Some(Duration::from_millis(2)),
+            reorder: Some(Percent(reorder)),
+            ..Impairment::default()
+        };
+        let mut schedule: Schedule<u32> = Schedule::new(&rule, 100, seed);
+        let t0 = Instant::now();
+        let mut out = Vec::new();
+        for n in 0..arrivals {
+            let now = t0 + spacing * n;
+            schedule.due(now, &mut out);
+            schedule.arrive(now, None, n);
+            schedule.due(now, &mut out);
+        }
+        schedule.due(t0 + Duration::from_secs(3600), &mut out);
+        (
+            out.into_iter().map(|r| r.packet).collect(),
+            schedule.counters,
+        )
+    }
+
+    #[test]
+    fn fifty_percent_reorder_swaps_every_pair() {
+        let (order, counters) = run(50.0, 100, Duration::from_millis(2), 7);
+        let swaps = order.windows(2).filter(|w| w[0] > w[1]).count();
+        assert_eq!(swaps, 50, "{order:?}");
+        assert_eq!(counters.reordered, 50);
+    }
+
+    #[test]
+    fn five_percent_reorder_is_five_percent_of_packets_overtaking() {
+        let (order, counters) = run(5.0, 20_000, Duration::from_micros(500), 11);
+        let swaps = order.windows(2).filter(|w| w[0] > w[1]).count();
+        let share = swaps as f64 / 20_000.0;
+        assert!((0.045..0.055).contains(&share), "{share}");
+        assert_eq!(counters.reordered as usize, swaps);
     }
 }

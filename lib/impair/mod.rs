@@ -241,6 +241,12 @@ impl Impairment {
         if self.jitter.is_some_and(|j| !j.is_zero()) && self.delay.is_none_or(|d| d.is_zero()) {
             return Err(("jitter", "jitter varies a delay: set delay too".into()));
         }
+        if self.reorder.is_some_and(|p| p.0 > 50.0) {
+            return Err((
+                "reorder",
+                "at most 50%: each packet that overtakes another needs one to overtake".into(),
+            ));
+        }
         if self.queue.is_some() && self.rate.is_none() {
             return Err((
                 "queue",

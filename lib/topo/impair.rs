@@ -189,6 +189,7 @@ pub(super) fn resolve(
         if let Err((field, message)) = impairment.check() {
             let span = match field {
                 "jitter" => both.jitter.as_ref().map(Spanned::span),
+                "reorder" => both.reorder.as_ref().map(Spanned::span),
                 _ => both.queue.as_ref().map(Spanned::span),
             };
             return Err(invalid(
@@ -1242,6 +1243,8 @@ impair = { from = "h2", loss = "5%" }
             err.contains("link.queue: queue is the bottleneck's queue: set rate too"),
             "{err}"
         );
+        let err = error_of(&format!("{link}reorder = \"60%\"\n"));
+        assert_eq!(err, "lab.toml:7: link.reorder: at most 50%: each packet that overtakes another needs one to overtake");
         let err = error_of(&format!("{link}jitter = \"1ms\"\n"));
         assert!(err.contains("link.jitter: jitter varies a delay"), "{err}");
     }
