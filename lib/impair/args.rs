@@ -21,7 +21,7 @@ pub struct ImpairArgs {
     /// Random duplication: 0.5%
     #[arg(long, value_name = "P")]
     pub duplicate: Option<String>,
-    /// Share of packets that swap places with the packet behind them: 5%
+    /// Share of packets that overtake the one before them: 5% (at most 50%)
     #[arg(long, value_name = "P")]
     pub reorder: Option<String>,
     /// Bottleneck rate: 10mbit, 500kbit

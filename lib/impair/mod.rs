@@ -183,7 +183,7 @@ pub struct Impairment {
     pub loss: Option<Percent>,
     #[serde(default, skip_serializing_if = "Option::is_none", with = "serde_text")]
     pub duplicate: Option<Percent>,
-    /// The share of packets that swap places with the packet right behind them.
+    /// The share of packets that overtake the packet right before them (at most 50 %).
     #[serde(default, skip_serializing_if = "Option::is_none", with = "serde_text")]
     pub reorder: Option<Percent>,
     #[serde(default, skip_serializing_if = "Option::is_none", with = "serde_text")]

@@ -8,7 +8,7 @@
 //! jitter = "2ms"       # standard deviation of a normal spread; never reorders by itself
 //! loss = "1%"          # 100% cuts the link (a blackout)
 //! duplicate = "0.5%"
-//! reorder = "5%"       # that share of packets swaps places with the packet behind it
+//! reorder = "5%"       # that share of packets overtakes the one before it (at most 50%)
 //! rate = "10mbit"      # bottleneck rate…
 //! queue = 40           # …and its queue in packets (tail drop)
 //! drop = { match = "tcp dport 80 data", nth = 3 }        # the 3rd data segment, once
