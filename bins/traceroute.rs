@@ -55,7 +55,7 @@ struct Cli {
     #[arg(short = 'F', long = "dont-fragment")]
     dont_fragment: bool,
     /// TTL of the first probes
-    #[arg(short = 'f', long = "first", value_name = "first_ttl", value_parser = args::c_uint)]
+    #[arg(short = 'f', long = "first", value_name = "first_ttl", value_parser = args::c_uint, allow_negative_numbers = true)]
     first: Option<u32>,
     /// Route packets through the specified gateway (not supported: see below)
     #[arg(short = 'g', long = "gateway", value_name = "gate")]
@@ -70,10 +70,10 @@ struct Cli {
     #[arg(short = 'i', long = "interface", value_name = "device")]
     interface: Option<String>,
     /// Largest TTL tried (hops max, at most 255)
-    #[arg(short = 'm', long = "max-hops", value_name = "max_ttl", value_parser = args::c_uint)]
+    #[arg(short = 'm', long = "max-hops", value_name = "max_ttl", value_parser = args::c_uint, allow_negative_numbers = true)]
     max_hops: Option<u32>,
     /// Probes in flight at once (default 16)
-    #[arg(short = 'N', long = "sim-queries", value_name = "squeries", value_parser = args::c_uint)]
+    #[arg(short = 'N', long = "sim-queries", value_name = "squeries", value_parser = args::c_uint, allow_negative_numbers = true)]
     sim_queries: Option<u32>,
     /// Print addresses only, do not look up names
     #[arg(short = 'n')]
@@ -81,20 +81,20 @@ struct Cli {
     /// First destination port, each probe uses the next (default 33434); with -I the first
     /// echo sequence number (default 1); the one port of -T (80), -U and -UL (53), -D
     /// (33434); the protocol of -P
-    #[arg(short = 'p', long = "port", value_name = "port", value_parser = args::port)]
+    #[arg(short = 'p', long = "port", value_name = "port", value_parser = args::port, allow_negative_numbers = true)]
     port: Option<u32>,
     /// The TOS (IPv4) or traffic class (IPv6) of the probes
-    #[arg(short = 't', long = "tos", value_name = "tos", value_parser = args::c_uint)]
+    #[arg(short = 't', long = "tos", value_name = "tos", value_parser = args::c_uint, allow_negative_numbers = true)]
     tos: Option<u32>,
     /// The IPv6 flow label of the probes
-    #[arg(short = 'l', long = "flowlabel", value_name = "flow_label", value_parser = args::c_uint)]
+    #[arg(short = 'l', long = "flowlabel", value_name = "flow_label", value_parser = args::c_uint, allow_negative_numbers = true)]
     flow_label: Option<u32>,
     /// Wait MAX seconds at most for a probe; or HERE times the RTT of an answer from the
     /// same hop, or NEAR times that of a later hop (MAX alone turns HERE and NEAR off)
-    #[arg(short = 'w', long = "wait", value_name = "MAX,HERE,NEAR", value_parser = args::wait_spec)]
+    #[arg(short = 'w', long = "wait", value_name = "MAX,HERE,NEAR", value_parser = args::wait_spec, allow_negative_numbers = true)]
     wait: Option<(f64, f64, f64)>,
     /// Probes per hop (1 to 10)
-    #[arg(short = 'q', long = "queries", value_name = "nqueries", value_parser = args::c_uint)]
+    #[arg(short = 'q', long = "queries", value_name = "nqueries", value_parser = args::c_uint, allow_negative_numbers = true)]
     queries: Option<u32>,
     /// Bypass the routing table: reach directly attached hosts only (SO_DONTROUTE)
     #[arg(short = 'r')]
@@ -103,7 +103,7 @@ struct Cli {
     #[arg(short = 's', long = "source", value_name = "src_addr")]
     source: Option<String>,
     /// Least time between two probes: seconds, or milliseconds if more than 10
-    #[arg(short = 'z', long = "sendwait", value_name = "sendwait", value_parser = args::c_double)]
+    #[arg(short = 'z', long = "sendwait", value_name = "sendwait", value_parser = args::c_double, allow_negative_numbers = true)]
     send_wait: Option<f64>,
     /// Show ICMP extensions (RFC 4884), MPLS labels included
     #[arg(short = 'e', long = "extensions")]
@@ -119,10 +119,10 @@ struct Cli {
     #[arg(short = 'O', long = "options", value_name = "OPTS")]
     options: Vec<String>,
     /// Source port of the probes (implies -N 1)
-    #[arg(long = "sport", value_name = "num", value_parser = args::port)]
+    #[arg(long = "sport", value_name = "num", value_parser = args::port, allow_negative_numbers = true)]
     sport: Option<u32>,
     /// Firewall mark of the probes (SO_MARK; needs CAP_NET_ADMIN)
-    #[arg(long = "fwmark", value_name = "num", value_parser = args::c_uint)]
+    #[arg(long = "fwmark", value_name = "num", value_parser = args::c_uint, allow_negative_numbers = true)]
     fwmark: Option<u32>,
     /// Probe with UDP to one port (default 53), a socket per probe
     #[arg(short = 'U', long = "udp")]
