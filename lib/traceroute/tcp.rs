@@ -35,6 +35,8 @@ const TCP_HEADER_LEN: usize = 20;
 struct Pending {
     socket: Socket,
     port: u16,
+    /// Our end's port: the destination port of the target's SYN-ACK or RST.
+    local_port: u16,
 }
 
 /// Sends one SYN per probe from its own TCP socket.
@@ -44,6 +46,12 @@ pub struct TcpProber {
     options: tune::SocketOptions,
     reading: Reading,
     pending: BTreeMap<usize, Pending>,
+    /// `--back` with CAP_NET_RAW: a raw TCP socket connected to the target, which sees a
+    /// copy of its SYN-ACK or RST with the TTL it arrived with. connect() alone never shows
+    /// the target's packet, so without the privilege the destination's hops back are unknown.
+    arrivals: Option<Socket>,
+    /// What the raw socket saw, by our port: TTL and arrival time.
+    seen: std::collections::HashMap<u16, (Option<u8>, Option<SystemTime>)>,
 }
 
 impl TcpProber {
@@ -53,6 +61,11 @@ impl TcpProber {
         let target = Address::new(config.wire_target(), config.target.scope_id);
         tune::route_check(target, &config.options)?;
         let family = Family::of(target.ip);
+        let arrivals = if config.backward {
+            raw_tcp_socket(target).ok()
+        } else {
+            None
+        };
         Ok(TcpProber {
             target,
             family,
@@ -66,11 +79,48 @@ impl TcpProber {
                 extensions: false,
             },
             pending: BTreeMap::new(),
+            arrivals,
+            seen: std::collections::HashMap::new(),
         })
     }
 
+    /// The TTL and arrival time of the target's answer to the probe from `local_port`, if the
+    /// raw socket saw it. Several answers may wait there at once: all are noted by port.
+    fn arrival(&mut self, local_port: u16, their_port: u16) -> (Option<u8>, Option<SystemTime>) {
+        let Some(raw) = &self.arrivals else {
+            return (None, None);
+        };
+        let mut buffer = [0u8; 512];
+        for _ in 0..256 {
+            let received = match control::receive(raw.as_fd(), &mut buffer, false) {
+                Ok(received) => received,
+                // A hard ICMP error about one of our SYNs fails one read: read on.
+                Err(err) if err.kind() != std::io::ErrorKind::WouldBlock => continue,
+                Err(_) => break,
+            };
+            let bytes = &buffer[..received.len];
+            let (tcp, ttl) = match self.family {
+                Family::V4 => match crate::wire::icmp::split_ipv4(bytes) {
+                    Ok((ip, rest)) => (rest, Some(ip.ttl)),
+                    Err(_) => continue,
+                },
+                Family::V6 => (bytes, received.ttl),
+            };
+            if tcp.len() < 4 || u16::from_be_bytes([tcp[0], tcp[1]]) != their_port {
+                continue;
+            }
+            let to = u16::from_be_bytes([tcp[2], tcp[3]]);
+            // The first segment counts (a SYN-ACK may be followed by our RST's answer).
+            self.seen.entry(to).or_insert((ttl, received.kernel_time));
+            if self.seen.len() > 4096 {
+                self.seen.clear();
+            }
+        }
+        self.seen.remove(&local_port).unwrap_or((None, None))
+    }
+
     fn drain(
-        &self,
+        &mut self,
         index: usize,
         ready: Ready,
         answers: &mut Vec<Answer>,
@@ -108,20 +158,43 @@ impl TcpProber {
             Err(_) => (false, false),
         };
         if arrived {
+            let (local_port, their_port) = (pending.local_port, pending.port);
+            let (reply_ttl, arrived_at) = self.arrival(local_port, their_port);
             answers.push(Answer {
                 index,
                 from: Some(self.target),
-                // No packet to take a kernel timestamp from: the time we saw the outcome.
-                received: SystemTime::now(),
+                // Without the raw socket's copy there is no packet to take a kernel
+                // timestamp from: the time we saw the outcome.
+                received: arrived_at.unwrap_or_else(SystemTime::now),
                 verdict: Verdict::Arrived,
                 evidence: Evidence::Connect { refused },
-                reply_ttl: None,
+                reply_ttl,
                 reported_mtu: None,
                 extension: None,
             });
         }
         Ok(())
     }
+}
+
+/// A raw TCP socket connected to `target`: it gets a copy of every TCP segment the target
+/// sends us (raw(7)), with the TTL. Needs CAP_NET_RAW.
+fn raw_tcp_socket(target: Address) -> std::io::Result<Socket> {
+    let domain = match target.ip {
+        std::net::IpAddr::V4(_) => Domain::IPV4,
+        std::net::IpAddr::V6(_) => Domain::IPV6,
+    };
+    let socket = Socket::new(domain, Type::RAW.nonblocking(), Some(Protocol::TCP))?;
+    // Timestamps and the TTL, but no IP_RECVERR: an ICMP error about one of our SYNs would
+    // then also set this socket's pending error and fail the next read.
+    control::set_int(&socket, libc::SOL_SOCKET, libc::SO_TIMESTAMPNS, 1)?;
+    if domain == Domain::IPV6 {
+        control::set_int(&socket, libc::SOL_IPV6, libc::IPV6_RECVHOPLIMIT, 1)?;
+    } else {
+        control::set_int(&socket, libc::SOL_IP, libc::IP_RECVTTL, 1)?;
+    }
+    socket.connect(&SockAddr::from(target.with_port(0)))?;
+    Ok(socket)
 }
 
 /// Butskoy's `-T` counts the SYN it sends: a TCP header with the options this host's kernel
@@ -177,6 +250,7 @@ impl Prober for TcpProber {
             Pending {
                 socket,
                 port: probe.sequence,
+                local_port: source.map_or(0, |address| address.port()),
             },
         );
         Ok(Sent { at, source })
