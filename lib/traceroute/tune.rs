@@ -310,18 +310,22 @@ pub fn hint(call: &str, err: &io::Error) -> String {
     if !matches!(err.raw_os_error(), Some(libc::EPERM | libc::EACCES)) {
         return String::new();
     }
-    let (what, capability) = match call {
-        "setsockopt SO_MARK" => ("--fwmark", "cap_net_admin"),
-        "setsockopt SO_DEBUG" => ("-d", "cap_net_admin"),
-        "setsockopt IPV6_FLOWLABEL_MGR" => ("-l", "cap_net_admin"),
-        "socket" => ("this method", "cap_net_raw"),
-        "bind" => ("a source port below 1024", "cap_net_bind_service"),
+    // SO_MARK takes either capability since Linux 5.17; CAP_NET_RAW is the narrower grant.
+    let (what, needs, capability) = match call {
+        "setsockopt SO_MARK" => ("--fwmark", "CAP_NET_RAW or CAP_NET_ADMIN", "cap_net_raw"),
+        "setsockopt SO_DEBUG" => ("-d", "CAP_NET_ADMIN", "cap_net_admin"),
+        "setsockopt IPV6_FLOWLABEL_MGR" => ("-l", "CAP_NET_ADMIN", "cap_net_admin"),
+        "socket" => ("this method", "CAP_NET_RAW", "cap_net_raw"),
+        "bind" => (
+            "a source port below 1024",
+            "CAP_NET_BIND_SERVICE",
+            "cap_net_bind_service",
+        ),
         _ => return String::new(),
     };
     format!(
-        " ({what} needs {}: run as root, or grant it with `sudo setcap {capability}+ep \
-         $(command -v wirelab-traceroute)`)",
-        capability.to_uppercase()
+        " ({what} needs {needs}: run as root, or grant it with `sudo setcap {capability}+ep \
+         $(command -v wirelab-traceroute)`)"
     )
 }
 

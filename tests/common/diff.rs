@@ -6,7 +6,8 @@
 //!
 //! A suite is a table of named cases run against one lab; every failing case is reported (with
 //! the first differing line of each stream), then the test fails once, naming them all. Cases
-//! run a few at a time so a suite of a hundred stays inside nextest's time limit.
+//! run a few at a time so a suite of a hundred stays inside nextest's time limit. With
+//! `DIFF_SHOW=1` in the environment every case prints both normalized runs.
 //!
 //! ```ignore
 //! let cases = vec![
@@ -228,6 +229,14 @@ impl<'a> Suite<'a> {
         );
         let classic = case.rules.apply_run(&self.rules.apply_run(&classic));
         let ours = case.rules.apply_run(&self.rules.apply_run(&ours));
+        if std::env::var_os("DIFF_SHOW").is_some() {
+            eprintln!(
+                "=== {}
+{classic:?}
+{ours:?}",
+                case.name
+            );
+        }
         match &case.deliberate {
             Some((why, check)) => check(&ours, &classic).map_err(|e| format!("({why}) {e}")),
             None => compare(&classic, &ours),
