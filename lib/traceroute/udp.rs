@@ -324,6 +324,9 @@ impl UdpProber {
             else {
                 continue;
             };
+            if !self.kernel_would_queue(matched.icmp) {
+                continue;
+            }
             let icmp_type = matched.icmp.first().copied().unwrap_or(0);
             let extension = if self.reading.extensions {
                 extension::from_quote(self.reading, icmp_type, matched.after_header)
@@ -350,6 +353,18 @@ impl UdpProber {
                 },
                 extension,
             });
+        }
+    }
+
+    /// Raw mode reads what the error queue would have held, no more, so both modes print
+    /// the same trace: the kernel drops IPv4 "fragmentation needed" about a datagram sent
+    /// without Don't Fragment (it only lowers its path MTU, `__udp4_lib_err`), and IPv4
+    /// Destination Unreachable codes above 15, which no RFC defines (`icmp_unreach`).
+    fn kernel_would_queue(&self, icmp: &[u8]) -> bool {
+        match (self.family, icmp.first(), icmp.get(1)) {
+            (Family::V4, Some(3), Some(4)) => self.options.dont_fragment,
+            (Family::V4, Some(3), Some(&code)) => code <= 15,
+            _ => true,
         }
     }
 
