@@ -121,7 +121,7 @@ struct Cli {
     /// Source port of the probes (implies -N 1)
     #[arg(long = "sport", value_name = "num", value_parser = args::port, allow_negative_numbers = true)]
     sport: Option<u32>,
-    /// Firewall mark of the probes (SO_MARK; needs CAP_NET_ADMIN)
+    /// Firewall mark of the probes (SO_MARK; needs CAP_NET_RAW or CAP_NET_ADMIN)
     #[arg(long = "fwmark", value_name = "num", value_parser = args::c_uint, allow_negative_numbers = true)]
     fwmark: Option<u32>,
     /// Probe with UDP to one port (default 53), a socket per probe
