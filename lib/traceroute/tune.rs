@@ -350,7 +350,7 @@ mod tests {
         let message = TraceError::sys("setsockopt SO_MARK", denied).to_string();
         assert!(
             message.starts_with(
-                "setsockopt SO_MARK: Operation not permitted (--fwmark needs CAP_NET_ADMIN"
+                "setsockopt SO_MARK: Operation not permitted (--fwmark needs CAP_NET_RAW or CAP_NET_ADMIN"
             ),
             "{message}"
         );
