@@ -155,6 +155,9 @@ const FRAMING_RFC: &[Rfc] = &[
     ("cl_and_chunked", 2, &[],
      "curl reuses a connection that framed a response with both Transfer-Encoding and Content-Length; RFC 9112 §6.3 item 3: a smuggling smell, handled as an error: we do not reuse it",
      same_but_not_reused),
+    ("http10_chunked_keep_alive", 3, &[],
+     "an HTTP/1.0 response with Transfer-Encoding may have faulty framing (RFC 9112 §6.1): read it as chunked, then close the connection, keep-alive or not",
+     same_but_not_reused),
 ];
 
 const HEADS_RFC: &[Rfc] = &[

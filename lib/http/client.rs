@@ -84,6 +84,8 @@ pub enum CloseReason {
     BodyUntilClose,
     /// `Transfer-Encoding` and `Content-Length` together (RFC 9112 §6.3 item 3).
     LengthAndChunked,
+    /// `Transfer-Encoding` in an HTTP/1.0 response (RFC 9112 §6.1).
+    Http10TransferEncoding,
     /// Found closed when about to reuse it (nginx: keepalive_timeout passed).
     IdleClosedByServer,
     /// Reused, but it failed before any byte of the response.
@@ -110,6 +112,9 @@ impl CloseReason {
             CloseReason::BodyUntilClose => "the body was delimited by closing the connection",
             CloseReason::LengthAndChunked => {
                 "Transfer-Encoding and Content-Length together (RFC 9112 §6.3)"
+            }
+            CloseReason::Http10TransferEncoding => {
+                "Transfer-Encoding in an HTTP/1.0 response: framing possibly faulty (RFC 9112 §6.1)"
             }
             CloseReason::IdleClosedByServer => "the server closed it while it was idle",
             CloseReason::FailedOnReuse => "it failed on reuse before any response byte",
@@ -1307,6 +1312,11 @@ pub fn persistence(request_keepalive: bool, head: &ResponseHead) -> Result<(), C
         Err(CloseReason::BodyUntilClose)
     } else if head.length_and_chunked {
         Err(CloseReason::LengthAndChunked)
+    } else if head.minor_version == 0 && head.transfer_encoding {
+        // RFC 9112 §6.1: HTTP/1.0 has no Transfer-Encoding; such a message was likely
+        // forwarded by something that did not understand its chunks, so its framing may be
+        // faulty: read it as chunked, but close the connection after it.
+        Err(CloseReason::Http10TransferEncoding)
     } else {
         Ok(())
     }
@@ -1341,9 +1351,24 @@ mod tests {
             connection_close: close,
             keep_alive,
             length_and_chunked: false,
+            transfer_encoding: framing == BodyFraming::Chunked,
             codings: Default::default(),
             location: None,
         }
+    }
+
+    /// Regression (#14 follow-up): RFC 9112 §6.1, an HTTP/1.0 response with
+    /// Transfer-Encoding is read, then its connection closed, keep-alive or not.
+    #[test]
+    fn http10_with_transfer_encoding_is_read_then_never_reused() {
+        assert_eq!(
+            persistence(true, &head(0, false, true, BodyFraming::Chunked)),
+            Err(CloseReason::Http10TransferEncoding)
+        );
+        assert_eq!(
+            persistence(true, &head(1, false, false, BodyFraming::Chunked)),
+            Ok(())
+        );
     }
 
     #[test]

@@ -141,6 +141,8 @@ pub struct ResponseHead {
     /// Both `Transfer-Encoding` and `Content-Length` were present (§6.3 item 3): framed by
     /// the chunks, but the connection must not be reused.
     pub length_and_chunked: bool,
+    /// A `Transfer-Encoding` field frames the body (none for a body-less response).
+    pub transfer_encoding: bool,
     /// Where the `Location` value sits in the head (offset, length), for redirects.
     pub location: Option<(usize, usize)>,
 }
@@ -295,6 +297,7 @@ fn describe(
         connection_close,
         keep_alive,
         length_and_chunked: transfer_encoding && content_length.is_some(),
+        transfer_encoding,
         location,
     }))
 }

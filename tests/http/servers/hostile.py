@@ -405,6 +405,13 @@ def http10_plain(conn, req):
 
 
 @case
+def http10_chunked_keep_alive(conn, req):
+    # RFC 9112 §6.1: HTTP/1.0 has no Transfer-Encoding; the framing may be faulty.
+    body = b"5\r\nhello\r\n0\r\n\r\n"
+    return send(conn, response(version="HTTP/1.0", headers=("Connection: keep-alive", "Transfer-Encoding: chunked"), body=body))
+
+
+@case
 def http10_until_close(conn, req):
     send(conn, response(version="HTTP/1.0", body=b"a body that ends when the server closes"))
     return False
