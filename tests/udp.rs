@@ -487,3 +487,119 @@ fn a_stalled_receiver_counts_its_own_socket_drops_apart() {
     assert_eq!(lost_total(&receiver).0, own, "{receiver}");
     assert!(own > 100, "{receiver}");
 }
+
+/// `wirelab link set A B --instance I ARGS...`, which must succeed.
+fn link_set(lab: &Lab, args: &[&str]) {
+    let output = std::process::Command::new(bin("wirelab"))
+        .args(["link", "set"])
+        .args(args)
+        .args(["--instance", &lab.instance])
+        .output()
+        .expect("wirelab link set");
+    assert!(
+        output.status.success(),
+        "link set {args:?}: {}",
+        stderr(&output)
+    );
+}
+
+/// The impairment's own counters for the direction r1 -> h2 (`wirelab link show --json`).
+fn counters_r1_h2(lab: &Lab) -> serde_json::Value {
+    let output = std::process::Command::new(bin("wirelab"))
+        .args(["link", "show", "--json", "--instance", &lab.instance])
+        .output()
+        .expect("wirelab link show");
+    let directions: serde_json::Value =
+        serde_json::from_slice(&output.stdout).expect("link show --json");
+    directions
+        .as_array()
+        .and_then(|all| all.iter().find(|d| d["from"] == "r1" && d["to"] == "h2"))
+        .cloned()
+        .unwrap_or_else(|| panic!("no r1 -> h2 in {directions}"))
+}
+
+/// A receiver's summary as JSON: its `summary` event.
+fn summary_of(output: &Output) -> serde_json::Value {
+    json_lines(&stdout(output))
+        .into_iter()
+        .find(|e| e["event"] == "summary")
+        .unwrap_or_else(|| panic!("no summary in {}", stdout(output)))
+}
+
+#[test]
+fn impaired_link_counts_agree_with_the_impairments_own_counters() {
+    if !root_or_skip("impaired_link_counts_agree_with_the_impairments_own_counters") {
+        return;
+    }
+    let lab = Lab::up("chain:1");
+
+    // Reordering and duplication by wirelab-impaird: each swap makes one late datagram, each
+    // copy one duplicate. (The end datagram can be swapped or copied too, which we do not
+    // count: at most 2 apart.)
+    link_set(
+        &lab,
+        &[
+            "r1",
+            "h2",
+            "--from",
+            "r1",
+            "--delay",
+            "5ms",
+            "--reorder",
+            "10%",
+            "--duplicate",
+            "5%",
+        ],
+    );
+    let server = serve(&lab, "h2", &["--once", "--json"]);
+    let sent = send(
+        &lab,
+        "h1",
+        &["h2", "--count", "2000", "--rate", "10M", "--interval", "0"],
+    );
+    assert_eq!(sent.status.code(), Some(0), "{}", stdout(&sent));
+    let ours = summary_of(&finish(server));
+    let daemon = counters_r1_h2(&lab)["daemon"].clone();
+    let (reordered, duplicated) = (
+        daemon["reordered"].as_i64().expect("reordered"),
+        daemon["duplicated"].as_i64().expect("duplicated"),
+    );
+    assert!(reordered > 100 && duplicated > 50, "{daemon}");
+    let ours_reordered = ours["reordered"].as_i64().expect("ours");
+    let ours_duplicated = ours["duplicated"].as_i64().expect("ours");
+    assert!(
+        (reordered - 2..=reordered).contains(&ours_reordered),
+        "{ours} vs {daemon}"
+    );
+    assert!(
+        (duplicated - 2..=duplicated).contains(&ours_duplicated),
+        "{ours} vs {daemon}"
+    );
+    assert_eq!(ours["lost"], 0, "late datagrams are not lost: {ours}");
+    // One-way delay: the 5 ms the link adds, and a little more.
+    let min = ours["delay_ms"]["min"].as_f64().expect("min");
+    assert!((5.0..7.0).contains(&min), "{ours}");
+
+    // Random loss in the kernel (nftables at h2's ingress): each drop is one datagram lost,
+    // or one of the sender's end datagrams (sent again).
+    std::process::Command::new(bin("wirelab"))
+        .args(["link", "clear", "r1", "h2", "--instance", &lab.instance])
+        .output()
+        .expect("link clear");
+    link_set(&lab, &["r1", "h2", "--from", "r1", "--loss", "5%"]);
+    let server = serve(&lab, "h2", &["--once", "--json"]);
+    let sent = send(
+        &lab,
+        "h1",
+        &["h2", "--count", "3000", "--rate", "10M", "--interval", "0"],
+    );
+    assert_eq!(sent.status.code(), Some(0), "{}", stdout(&sent));
+    let ours = summary_of(&finish(server));
+    let dropped = counters_r1_h2(&lab)["lost"].as_i64().expect("lost counter");
+    let lost = ours["lost"].as_i64().expect("lost") - ours["socket_drops"].as_i64().expect("own");
+    assert!(
+        (dropped - 3..=dropped).contains(&lost),
+        "{ours}: {dropped} dropped"
+    );
+    assert!((90..=210).contains(&lost), "about 5 % of 3000: {lost}");
+}

@@ -38,6 +38,9 @@ const REMEMBERED: usize = 64;
 /// An interval line waits this long past its end for datagrams that arrived in it but are
 /// still queued for this loop.
 const INTERVAL_GRACE: Duration = Duration::from_millis(50);
+/// After the end datagram, how long a session stays open for datagrams still on their way.
+const SETTLE_MIN: Duration = Duration::from_millis(10);
+const SETTLE_MAX: Duration = Duration::from_millis(200);
 /// With `once`, how long the receiver stays after its session ended, answering the end
 /// datagram again if the sender repeats it (its report was lost): three of the sender's
 /// 250 ms waits, counted again from each repeat.
@@ -64,6 +67,8 @@ struct Session {
     arrivals: u64,
     /// The socket's drop counter when this session began.
     drops_at_start: u32,
+    /// The end datagram arrived: (when to close, the sender's count, the end's length).
+    ending: Option<(Instant, u64, usize)>,
     /// The interval being counted: its start (since `started`) and the counts at its start.
     interval_start: Duration,
     at_start: Snapshot,
@@ -324,6 +329,21 @@ impl Receiver<'_> {
                 let next = session.interval_start + every + INTERVAL_GRACE;
                 wait = wait.min(next.saturating_sub(session.since_first(wall)));
             }
+            if let Some((close_at, sent, end_len)) = session.ending {
+                if now >= close_at {
+                    let session = self.sessions.remove(index);
+                    self.end(
+                        socket,
+                        session,
+                        EndedBy::EndDatagram,
+                        Some(sent),
+                        end_len,
+                        sink,
+                    )?;
+                    continue;
+                }
+                wait = wait.min(close_at - now);
+            }
             let idle = session.idle_deadline(self.config.idle);
             if now >= idle {
                 let session = self.sessions.remove(index);
@@ -414,15 +434,20 @@ impl Receiver<'_> {
                 }
             }
             Kind::End => {
-                let session = self.sessions.remove(index);
-                self.end(
-                    socket,
-                    session,
-                    EndedBy::EndDatagram,
-                    Some(header.sequence),
-                    bytes.len(),
-                    sink,
-                )?;
+                // Datagrams sent just before the end may still be on their way: the network
+                // can reorder the end ahead of them, or delay them more. Close after the
+                // spread of delays seen so far (10 ms at least, 200 ms at most: less than the
+                // sender waits before asking again), counting what arrives meanwhile.
+                if session.ending.is_none() {
+                    let delay = &session.tally.delay;
+                    let spread = if delay.count > 0 {
+                        Duration::from_nanos((delay.max_ns - delay.min_ns).clamp(0, 1 << 40) as u64)
+                    } else {
+                        Duration::ZERO
+                    };
+                    let settle = (SETTLE_MIN + spread).min(SETTLE_MAX);
+                    session.ending = Some((Instant::now() + settle, header.sequence, bytes.len()));
+                }
             }
             Kind::Report => {}
         }
@@ -478,6 +503,7 @@ impl Receiver<'_> {
             first_arrival: received.kernel_time.unwrap_or_else(SystemTime::now),
             arrivals: 0,
             drops_at_start: self.drops,
+            ending: None,
             interval_start: Duration::ZERO,
             at_start: Snapshot::default(),
         });
