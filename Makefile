@@ -13,7 +13,13 @@ CAP_BINS := $(filter wirelab-ping wirelab-traceroute wirelab-synwatch,$(BINS))
 # Debian packages the labs, tests and benchmarks use.
 DEBS     := iproute2 nftables procps iputils-ping traceroute iputils-tracepath \
             bind9-dnsutils knot knot-dnsutils nginx-light curl wrk hping3 tcpdump \
-            hyperfine libcap2-bin bc bsdextrautils python3 time linux-perf
+            hyperfine libcap2-bin bc bsdextrautils python3 time linux-perf \
+            bind9 bind9-utils unbound
+# Daemons the packages above would start on the machine itself at install. Labs run their own
+# copies inside namespaces, so `make deps` keeps these from starting (and from starting at
+# boot) when it is the one installing them: a named listening on every interface of the host
+# is not what a student asked for. (package:unit ...)
+DEB_DAEMONS := bind9:named unbound:unbound unbound:unbound-resolvconf
 
 .PHONY: all build release deps test lint demo bench fuzz install uninstall-netlab clean
 
@@ -32,7 +38,13 @@ deps:
 	if [ -z "$$missing" ]; then exit 0; fi; \
 	if [ "$$(id -u)" != 0 ]; then echo "missing Debian packages:" $$missing "(sudo make deps installs them)"; exit 0; fi; \
 	echo "installing:" $$missing; \
-	apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $$missing
+	guard=; if [ ! -e /usr/sbin/policy-rc.d ]; then \
+	  printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d && chmod 755 /usr/sbin/policy-rc.d && guard=1; fi; \
+	apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $$missing; \
+	status=$$?; [ -z "$$guard" ] || rm -f /usr/sbin/policy-rc.d; \
+	for pair in $(DEB_DAEMONS); do case " $$missing " in *" $${pair%%:*} "*) \
+	  ! command -v systemctl >/dev/null || systemctl disable --now "$${pair#*:}" >/dev/null 2>&1 || true;; esac; done; \
+	exit $$status
 
 lint:
 	$(CARGO) fmt --all -- --check
