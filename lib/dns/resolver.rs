@@ -24,12 +24,11 @@ use std::net::{IpAddr, SocketAddr};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use hickory_proto::rr::{RData, RecordType};
-
 use super::header::rcode_name;
 use super::hosts::{Hosts, HOSTS};
 use super::message::{QueryFlags, Question, Request};
 use super::transport::{exchange, Answer, DnsError, ExchangeOptions};
+use super::types::rtype;
 
 /// The standard resolver configuration file.
 pub const RESOLV_CONF: &str = "/etc/resolv.conf";
@@ -178,7 +177,7 @@ impl Resolver {
         let mut name_exists = false;
         for candidate in candidates(name, &search) {
             let mut addresses = Vec::new();
-            for record_type in [RecordType::A, RecordType::AAAA] {
+            for record_type in [rtype::A, rtype::AAAA] {
                 let answer = self
                     .ask(&candidate, record_type, server, deadline)
                     .map_err(dns_error)?;
@@ -198,9 +197,15 @@ impl Resolver {
                 // A CNAME (`www` → `srv`) comes with the target's records in the same answer
                 // when the server holds both: keep only the addresses.
                 addresses.extend(answer.message.answers.iter().filter_map(|record| {
-                    match &record.data {
-                        RData::A(a) => Some(IpAddr::V4(a.0)),
-                        RData::AAAA(aaaa) => Some(IpAddr::V6(aaaa.0)),
+                    match (record.rtype, record.rdata.len()) {
+                        (rtype::A, 4) => {
+                            let b: [u8; 4] = record.rdata[..].try_into().ok()?;
+                            Some(IpAddr::from(b))
+                        }
+                        (rtype::AAAA, 16) => {
+                            let b: [u8; 16] = record.rdata[..].try_into().ok()?;
+                            Some(IpAddr::from(b))
+                        }
                         _ => None,
                     }
                 }));
@@ -243,14 +248,12 @@ impl Resolver {
                 hosts: self.hosts_path.clone(),
                 source,
             })?;
-        Ok(answer
-            .message
-            .answers
-            .iter()
-            .find_map(|record| match &record.data {
-                RData::PTR(ptr) => Some(ptr.0.to_string().trim_end_matches('.').to_string()),
-                _ => None,
-            }))
+        Ok(answer.message.answers.iter().find_map(|record| {
+            (record.rtype == rtype::PTR)
+                .then(|| super::name::Name::read_uncompressed(&record.rdata, 0).ok())
+                .flatten()
+                .map(|(name, _)| name.to_text_with(true))
+        }))
     }
 
     fn hosts(&self, name: &str) -> Result<Hosts, ResolveError> {
@@ -282,7 +285,7 @@ impl Resolver {
     fn ask(
         &self,
         name: &str,
-        record_type: RecordType,
+        record_type: u16,
         server: SocketAddr,
         deadline: Instant,
     ) -> Result<Answer, DnsError> {
