@@ -17,7 +17,7 @@ use wirelab::cli;
 use wirelab::dns::args::{Lookup, Parser, Server, Stop};
 use wirelab::dns::lookup::{self, Context, DigEvent, Outcome};
 use wirelab::dns::render::{self, CookieCheck, MessageContext, Received, SoaFilter};
-use wirelab::dns::resolver::{nameservers, RESOLV_CONF};
+use wirelab::dns::resolver::{nameservers, resolv_options, RESOLV_CONF};
 
 const TOOL: &str = "wirelab-dig";
 
@@ -204,7 +204,8 @@ fn digrc_disabled(words: &[Vec<u8>]) -> bool {
 fn run(words: &[Vec<u8>], printer: &mut Printer) -> u8 {
     // dig converts names to and from IDN only when its output is a terminal.
     let idn = std::io::stdout().is_terminal() && std::env::var_os("IDN_DISABLE").is_none();
-    let mut parser = Parser::new(idn);
+    let resolv = std::fs::read_to_string(RESOLV_CONF).unwrap_or_default();
+    let mut parser = Parser::with_system(idn, &resolv_options(&resolv));
     if !digrc_disabled(words) {
         if let Some(home) = std::env::var_os("HOME") {
             if let Ok(text) = std::fs::read_to_string(Path::new(&home).join(".digrc")) {
@@ -287,7 +288,7 @@ fn flush_parse_output(parser: &mut Parser, printer: &mut Printer) {
         printer.out(&format!("{line}\n"));
     }
     for warning in std::mem::take(&mut parser.warnings) {
-        printer.err(&format!("{warning}\n"));
+        printer.err(&warning);
     }
 }
 
@@ -360,7 +361,10 @@ fn run_lookup(
         client_cookie,
     };
     let mut banner_pending = !lookup.banner.is_empty();
+    // A name dig cannot show under +idnout stops the run (dig's `fatal`).
+    let mut fatal: Option<String> = None;
     let mut on_event = |event: DigEvent<'_>| match event {
+        _ if fatal.is_some() => {}
         DigEvent::Transport(event) => {
             if globals.explain {
                 for line in render::explain_event(&event) {
@@ -403,7 +407,14 @@ fn run_lookup(
                     soa_filter: SoaFilter::All,
                 };
                 if !globals.short {
-                    printer.out(&render::message_text(&message, lookup, globals, &context));
+                    match render::message_text(&message, lookup, globals, &context) {
+                        Ok(text) => printer.out(&text),
+                        Err(failure) => {
+                            printer.out(&failure.printed);
+                            fatal = Some(failure.message);
+                            return;
+                        }
+                    }
                 }
                 if lookup.stats && !globals.short {
                     printer.out(&format!(";; QUERY SIZE: {}\n\n", request.bytes.len()));
@@ -442,12 +453,10 @@ fn run_lookup(
                     };
                     let server = reply.server.ip().to_string();
                     let identify = lookup.identify.then_some((server.as_str(), time));
-                    printer.out(&render::short_text(
-                        &reply.message,
-                        lookup,
-                        globals,
-                        identify,
-                    ));
+                    match render::short_text(&reply.message, lookup, globals, identify) {
+                        Ok(text) => printer.out(&text),
+                        Err(message) => fatal = Some(message),
+                    }
                 }
                 return;
             }
@@ -466,12 +475,13 @@ fn run_lookup(
                 sent_dnssec: lookup.dnssec,
                 soa_filter,
             };
-            printer.out(&render::message_text(
-                &reply.message,
-                lookup,
-                globals,
-                &context,
-            ));
+            match render::message_text(&reply.message, lookup, globals, &context) {
+                Ok(text) => printer.out(&text),
+                Err(failure) => {
+                    printer.out(&failure.printed);
+                    fatal = Some(failure.message);
+                }
+            }
         }
         DigEvent::Received { reply, transfer } => {
             if globals.json {
@@ -494,6 +504,11 @@ fn run_lookup(
         }
     };
     let outcome = lookup::run(lookup, &context, &mut on_event);
+    if let Some(message) = fatal {
+        printer.err(&format!("{TOOL}: {message}\n"));
+        // dig's fatal exits with the exit code so far, or 1.
+        return Some(if state.code != 0 { state.code } else { 1 });
+    }
     match outcome {
         Outcome::Answered => state.code = 0,
         Outcome::NoReply => state.code = 9,

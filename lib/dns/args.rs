@@ -77,6 +77,8 @@ pub struct Lookup {
     pub keepalive: bool,
     pub padding: u16,
     pub ednsopts: Vec<(u16, Vec<u8>)>,
+    /// `+ednsnegotiation` (default): after BADVERS, retry with the server's EDNS version.
+    pub ednsneg: bool,
     /// `+subnet=ADDR/LEN`: (family, source prefix length, address bytes).
     pub subnet: Option<(u16, u8, Vec<u8>)>,
     // Transport.
@@ -147,6 +149,7 @@ impl Lookup {
             keepalive: false,
             padding: 0,
             ednsopts: Vec::new(),
+            ednsneg: true,
             subnet: None,
             tcp: false,
             tcp_set: false,
@@ -265,7 +268,8 @@ pub struct Parser {
     pub globals: Globals,
     pub default: Lookup,
     pub lookups: Vec<Lookup>,
-    /// Warnings dig prints on stderr while parsing, in order.
+    /// What dig prints on stderr while parsing, in order, each with its own line end (dig's
+    /// "option is deprecated" notices have none).
     pub warnings: Vec<String>,
     /// Lines dig prints on stdout while parsing (`invalid port '...'`).
     pub stdout: Vec<String>,
@@ -357,9 +361,24 @@ fn split_option(option: &str) -> (&str, Option<&str>) {
 
 impl Parser {
     pub fn new(idn: bool) -> Parser {
+        Parser::with_system(idn, &super::resolver::ResolvOptions::default())
+    }
+
+    /// A parser with dig's defaults from resolv.conf: `options timeout:` is the default
+    /// `+time`, `attempts:` the default `+tries` (3 when absent or 0), `ndots:` the default
+    /// `+ndots`, as dig's `setup_system` reads them before the command line.
+    pub fn with_system(idn: bool, options: &super::resolver::ResolvOptions) -> Parser {
+        let mut globals = Globals::default();
+        globals.timeout_secs = options.timeout.unwrap_or(0);
+        globals.ndots = options.ndots.unwrap_or(1);
+        let mut default = Lookup::default_lookup(idn);
+        default.tries = options
+            .attempts
+            .filter(|&n| n != 0)
+            .unwrap_or(DEFAULT_TRIES);
         Parser {
-            globals: Globals::default(),
-            default: Lookup::default_lookup(idn),
+            globals,
+            default,
             lookups: Vec::new(),
             warnings: Vec::new(),
             stdout: Vec::new(),
@@ -396,7 +415,10 @@ impl Parser {
     /// Parse the command line (without the program name). `command_line` is the words as
     /// dig echoes them in the banner.
     pub fn parse_command_line(&mut self, args: &[Vec<u8>]) -> Result<(), Stop> {
-        preparse(args)?;
+        // -4 and -6 count from the start, wherever they are: dig reads them before the rest.
+        let (v4, v6) = preparse(args)?;
+        self.globals.ipv4_only |= v4;
+        self.globals.ipv6_only |= v6;
         let banner_args = banner_words(args);
         self.parse(args, Mode::CommandLine, &banner_args)?;
         if self.lookups.is_empty() && self.globals.batch.is_none() {
@@ -495,7 +517,7 @@ impl Parser {
                     }
                     Err(why) if mode == Mode::Batch => {
                         self.warnings.push(format!(
-                            "couldn't get address for '{host}': {why}: skipping lookup"
+                            "couldn't get address for '{host}': {why}: skipping lookup\n"
                         ));
                         return Ok(());
                     }
@@ -553,14 +575,15 @@ impl Parser {
                             continue;
                         }
                         if lookup.qtype_set {
-                            self.warnings.push(";; Warning, extra type option".into());
+                            self.warnings.push(";; Warning, extra type option\n".into());
                         }
                         set_type(lookup, qtype, true, &self.globals);
                         continue;
                     }
                     if let Some(qclass) = parse_class(&text) {
                         if lookup.qclass_set {
-                            self.warnings.push(";; Warning, extra class option".into());
+                            self.warnings
+                                .push(";; Warning, extra class option\n".into());
                         }
                         lookup.qclass = qclass;
                         lookup.qclass_set = true;
@@ -683,7 +706,8 @@ impl Parser {
             }
             'c' => {
                 if lookup.qclass_set {
-                    self.warnings.push(";; Warning, extra class option".into());
+                    self.warnings
+                        .push(";; Warning, extra class option\n".into());
                 }
                 *open_type_class = false;
                 match parse_class(&value) {
@@ -693,7 +717,7 @@ impl Parser {
                     }
                     None => self
                         .warnings
-                        .push(format!(";; Warning, ignoring invalid class {value}")),
+                        .push(format!(";; Warning, ignoring invalid class {value}\n")),
                 }
             }
             'f' => {
@@ -730,13 +754,13 @@ impl Parser {
                 match parse_type(&value).filter(|&t| t != rtype::IXFR) {
                     Some(qtype) => {
                         if lookup.qtype_set {
-                            self.warnings.push(";; Warning, extra type option".into());
+                            self.warnings.push(";; Warning, extra type option\n".into());
                         }
                         set_type(lookup, qtype, mode != Mode::Config, &self.globals);
                     }
                     None => self
                         .warnings
-                        .push(format!(";; Warning, ignoring invalid type {value}")),
+                        .push(format!(";; Warning, ignoring invalid type {value}\n")),
                 }
             }
             'x' => {
@@ -832,7 +856,7 @@ fn banner_words(args: &[Vec<u8>]) -> String {
 
 /// dig's `preparse_args`: unknown dash options and a missing value are caught before
 /// anything else runs, as is `-4` with `-6`.
-fn preparse(args: &[Vec<u8>]) -> Result<(), Stop> {
+fn preparse(args: &[Vec<u8>]) -> Result<(bool, bool), Stop> {
     let (mut v4, mut v6) = (false, false);
     let mut index = 0;
     while index < args.len() {
@@ -865,7 +889,7 @@ fn preparse(args: &[Vec<u8>]) -> Result<(), Stop> {
         }
         index += 1;
     }
-    Ok(())
+    Ok((v4, v6))
 }
 
 fn fatal(message: &str) -> Stop {
@@ -1132,7 +1156,10 @@ fn plus_option(
                         }
                     }
                 }
-                b'n' => check!("ednsnegotiation"),
+                b'n' => {
+                    check!("ednsnegotiation");
+                    lookup.ednsneg = state;
+                }
                 b'o' => {
                     check!("ednsopt");
                     if !state {
@@ -1428,7 +1455,7 @@ fn plus_option(
                     if width % 4 != 0 {
                         width = width.div_ceil(4) * 4;
                         warnings.push(format!(
-                            ";; Warning, split must be a multiple of 4; adjusting to {width}"
+                            ";; Warning, split must be a multiple of 4; adjusting to {width}\n"
                         ));
                     }
                     if width != 0 {
@@ -1790,7 +1817,7 @@ mod tests {
     #[test]
     fn bogus_type_warns_and_asks_a() {
         let p = parse("-t BOGUS x");
-        assert_eq!(p.warnings, [";; Warning, ignoring invalid type BOGUS"]);
+        assert_eq!(p.warnings, [";; Warning, ignoring invalid type BOGUS\n"]);
         assert_eq!(p.lookups[0].qtype, 1);
     }
 

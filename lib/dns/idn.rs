@@ -20,28 +20,44 @@ pub fn to_ascii(text: &[u8]) -> Result<Vec<u8>, String> {
         .map_err(|_| "string contains a disallowed character".to_string())
 }
 
-/// `+idnout`: a name's presentation text with A-labels decoded, or None to keep the text as
-/// it is (no A-label in it, or one that does not decode).
-pub fn to_unicode(text: &str) -> Option<String> {
-    if !text
-        .split('.')
-        .any(|label| label.len() > 4 && label[..4].eq_ignore_ascii_case("xn--"))
-    {
-        return None;
+/// `+idnout`: a name's presentation text with its A-labels decoded. Ok(None): nothing to
+/// decode. Err: dig's fatal message for an A-label that does not decode (dig stops there).
+pub fn to_unicode(text: &str) -> Result<Option<String>, String> {
+    let is_a_label = |label: &str| label.len() >= 4 && label[..4].eq_ignore_ascii_case("xn--");
+    if !text.split('.').any(is_a_label) || text.contains('\\') {
+        return Ok(None);
     }
-    if text.contains('\\') {
-        return None;
+    for label in text.split('.').filter(|label| is_a_label(label)) {
+        // An A-label must decode, and to something that is not plain ASCII (RFC 5891 §5.4),
+        // or libidn2 calls it invalid Punycode.
+        let decoded = idna::punycode::decode_to_string(&label[4..]);
+        if decoded.as_deref().is_none_or(str::is_ascii) {
+            return Err(format!(
+                "Bad ACE string '{text}' (string contains invalid punycode data), use +noidnout"
+            ));
+        }
     }
     let (unicode, result) = idna::domain_to_unicode(text);
-    result.ok().map(|()| unicode)
+    match result {
+        Ok(()) => Ok(Some(unicode)),
+        Err(_) => Err(format!(
+            "'{text}' is not a legal IDNA2008 name (string contains a disallowed character), use +noidnout"
+        )),
+    }
 }
 
 /// `+idnout` inside RDATA text: every space-separated word that is a name with an A-label.
-pub fn rdata_to_unicode(text: &str) -> String {
-    text.split(' ')
-        .map(|word| to_unicode(word).unwrap_or_else(|| word.to_string()))
-        .collect::<Vec<_>>()
-        .join(" ")
+pub fn rdata_to_unicode(text: &str) -> Result<String, String> {
+    let mut words = Vec::new();
+    for word in text.split(' ') {
+        let looks_like_name = word.ends_with('.') && !word.starts_with('"');
+        match to_unicode(word) {
+            Ok(Some(unicode)) if looks_like_name => words.push(unicode),
+            Err(message) if looks_like_name => return Err(message),
+            _ => words.push(word.to_string()),
+        }
+    }
+    Ok(words.join(" "))
 }
 
 #[cfg(test)]

@@ -236,8 +236,9 @@ fn result_text(error: &std::io::Error) -> String {
 fn dns_error_text(error: &DnsError) -> String {
     match error {
         DnsError::Timeout { .. } => "timed out".into(),
-        DnsError::Io { source, .. } | DnsError::TcpRetry { source, .. } => result_text(source),
-        DnsError::Udp { message, .. } => message.clone(),
+        DnsError::Io { source, .. }
+        | DnsError::TcpRetry { source, .. }
+        | DnsError::Udp { source, .. } => result_text(source),
         other => other.to_string(),
     }
 }
@@ -295,6 +296,9 @@ pub fn run(
         Some(hex) => super::args::cookie_bytes(hex).unwrap_or_default(),
         None => context.client_cookie.to_vec(),
     };
+    // The query may change on the way (BADVERS lowers the EDNS version): a copy to change.
+    let mut current = lookup.clone();
+    let lookup = &mut current;
     let mut tcp = lookup.tcp || lookup.is_transfer();
     let mut tries_left = lookup.tries.max(1);
     let mut truncated_retry = false;
@@ -323,10 +327,12 @@ pub fn run(
             tries: 1,
             source: globals.source,
         };
-        if lookup.is_transfer() {
-            return transfer(lookup, &request, address, &server.typed, &options, on_event);
-        }
-        let result = if tcp {
+        let result = if lookup.is_transfer() {
+            match transfer(lookup, &request, address, &server.typed, &options, on_event) {
+                Ok(outcome) => return outcome,
+                Err(failure) => Err(failure),
+            }
+        } else if tcp {
             tcp_query(&request, address, &options, lookup, on_event)
         } else {
             udp_query(&request, address, &options, lookup, on_event)
@@ -337,10 +343,31 @@ pub fn run(
                 on_event(DigEvent::Warning(warning));
                 if tries_left > 1 {
                     tries_left -= 1;
+                    if tcp {
+                        // Over TCP dig starts the whole lookup again, from the first server.
+                        index = 0;
+                    }
                 } else {
                     index += 1;
                 }
                 continue;
+            }
+            Err(QueryFailure::Connect(warning)) => {
+                // dig's tcp_connected: "no servers could be reached" after every failed
+                // connection that does not move on to another server, and no banner.
+                on_event(DigEvent::Warning(warning));
+                if tries_left > 1 {
+                    tries_left -= 1;
+                    index = 0;
+                    on_event(DigEvent::Warning("no servers could be reached".into()));
+                    continue;
+                }
+                if index + 1 < servers.len() {
+                    index += 1;
+                    continue;
+                }
+                on_event(DigEvent::Warning("no servers could be reached".into()));
+                return Outcome::NoReply;
             }
             Err(QueryFailure::BadPacket { reason, bytes }) => {
                 on_event(DigEvent::BadPacket {
@@ -351,6 +378,17 @@ pub fn run(
             }
             Err(QueryFailure::Cancel) => return Outcome::Answered,
         };
+        // RFC 6891 §6.1.3: BADVERS carries the highest version the server speaks.
+        if let (16, Some(opt), Some(sent)) = (message.rcode(), &message.opt, lookup.edns) {
+            if opt.version < sent && lookup.ednsneg {
+                on_event(DigEvent::Comment(format!(
+                    "BADVERS, retrying with EDNS version {}.",
+                    opt.version
+                )));
+                lookup.edns = Some(opt.version);
+                continue;
+            }
+        }
         let (check, server_cookie, warning) = if lookup.sendcookie && message.opt.is_some() {
             check_cookie(&message, &cookie)
         } else {
@@ -412,6 +450,9 @@ pub fn run(
 enum QueryFailure {
     /// A communications error: the warning to print, then retry or move on.
     Retry(String),
+    /// The TCP connection could not be made: the warning to print; dig then starts the
+    /// lookup again from its first server while tries are left.
+    Connect(String),
     /// The reply does not decode.
     BadPacket { reason: String, bytes: Vec<u8> },
     /// The lookup ends without output (a TCP reply to another question).
@@ -495,7 +536,7 @@ fn tcp_query(
     let mut stream = match connect_tcp(address, options) {
         Ok(stream) => stream,
         Err(err) => {
-            return Err(QueryFailure::Retry(format!(
+            return Err(QueryFailure::Connect(format!(
                 "Connection to {}({}) for {} failed: {}.",
                 super::render::socket_text(&address),
                 address.ip(),
@@ -560,20 +601,18 @@ fn transfer(
     typed: &str,
     options: &ExchangeOptions,
     on_event: &mut dyn FnMut(DigEvent<'_>),
-) -> Outcome {
+) -> Result<Outcome, QueryFailure> {
     let started = Instant::now();
     let mut stream = match connect_tcp(address, options) {
         Ok(stream) => stream,
         Err(err) => {
-            on_event(DigEvent::Warning(format!(
-                "Connection to {}({typed}) for {} failed: {}.",
+            return Err(QueryFailure::Connect(format!(
+                "Connection to {}({}) for {} failed: {}.",
                 super::render::socket_text(&address),
+                address.ip(),
                 String::from_utf8_lossy(&lookup.name),
                 dns_error_text(&err)
             )));
-            on_event(DigEvent::Banner);
-            on_event(DigEvent::Warning("no servers could be reached".into()));
-            return Outcome::NoReply;
         }
     };
     if lookup.qr {
@@ -582,12 +621,11 @@ fn transfer(
     if let Err(err) = send_tcp(&mut stream, request, address, &mut |event| {
         on_event(DigEvent::Transport(event))
     }) {
-        on_event(DigEvent::Warning(format!(
+        return Err(QueryFailure::Retry(format!(
             "communications error to {}: {}",
             super::render::socket_text(&address),
             dns_error_text(&err)
         )));
-        return Outcome::NoReply;
     }
     let (mut records, mut messages, mut bytes_total) = (0usize, 0usize, 0usize);
     let mut first_soa_serial: Option<u32> = None;
@@ -598,12 +636,11 @@ fn transfer(
         let bytes = match read_tcp_message(&mut stream, address, Instant::now() + message_timeout) {
             Ok(bytes) => bytes,
             Err(err) => {
-                on_event(DigEvent::Warning(format!(
+                return Err(QueryFailure::Retry(format!(
                     "communications error to {}: {}",
                     super::render::socket_text(&address),
                     dns_error_text(&err)
-                )));
-                return Outcome::NoReply;
+                )))
             }
         };
         if let Err(reason) = check_reply(request, &bytes) {
@@ -614,7 +651,7 @@ fn transfer(
                     }
                     other => other.dig_warning(),
                 }));
-                return Outcome::Answered;
+                return Ok(Outcome::Answered);
             }
         }
         let message = match parse_reply(&bytes) {
@@ -624,7 +661,7 @@ fn transfer(
                     reason: reason.to_string(),
                     bytes: &bytes,
                 });
-                return Outcome::Answered;
+                return Ok(Outcome::Answered);
             }
         };
         on_event(DigEvent::Transport(Event::TransferMessage {
@@ -648,7 +685,7 @@ fn transfer(
         bytes_total += size;
         if reply.message.answers.is_empty() {
             on_event(DigEvent::Line("; Transfer failed.".into()));
-            return Outcome::Answered;
+            return Ok(Outcome::Answered);
         }
         for record in &reply.message.answers {
             records += 1;
@@ -660,7 +697,7 @@ fn transfer(
                     on_event(DigEvent::Line(
                         "; Transfer failed.  Didn't start with SOA answer.".into(),
                     ));
-                    return Outcome::Answered;
+                    return Ok(Outcome::Answered);
                 }
                 (None, Some(serial)) => first_soa_serial = Some(serial),
                 (Some(_), Some(_)) => {
@@ -673,7 +710,7 @@ fn transfer(
                         reply: &reply,
                         transfer: Some((records, messages, bytes_total)),
                     });
-                    return Outcome::Answered;
+                    return Ok(Outcome::Answered);
                 }
                 (Some(_), None) => {}
             }

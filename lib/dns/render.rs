@@ -144,20 +144,21 @@ fn indent(from: usize, to: usize) -> String {
     text
 }
 
-/// A name as dig prints it; with `+idnout`, ACE labels (`xn--`) as Unicode.
-pub fn name_text(name: &Name, idn_out: bool) -> String {
+/// A name as dig prints it; with `+idnout`, A-labels (`xn--`) as Unicode. Err: dig's fatal
+/// message for an A-label that does not decode.
+pub fn name_text(name: &Name, idn_out: bool) -> Result<String, String> {
     let text = name.to_text();
     if idn_out {
-        if let Some(unicode) = super::idn::to_unicode(&text) {
-            return unicode;
+        if let Some(unicode) = super::idn::to_unicode(&text)? {
+            return Ok(unicode);
         }
     }
-    text
+    Ok(text)
 }
 
 /// One record in dig's layout (`name<TAB>TTL<TAB>IN<TAB>TYPE<TAB>data`).
-pub fn record_text(record: &Record, style: &TextStyle) -> String {
-    let mut line = name_text(&record.name, style.idn_out);
+pub fn record_text(record: &Record, style: &TextStyle) -> Result<String, String> {
+    let mut line = name_text(&record.name, style.idn_out)?;
     let mut column = line.len();
     let field = |line: &mut String, column: &mut usize, to: usize, text: &str| {
         let pad = indent(*column, to);
@@ -188,26 +189,26 @@ pub fn record_text(record: &Record, style: &TextStyle) -> String {
         type_name(record.rtype)
     };
     field(&mut line, &mut column, style.columns.rtype, &kind);
-    let data = rdata_text(record, &style.rdata, style.idn_out);
+    let data = rdata_text(record, &style.rdata, style.idn_out)?;
     line.push_str(&indent(column, style.columns.rdata));
     line.push_str(&data);
-    line
+    Ok(line)
 }
 
 /// A record's data; names inside it are shown in Unicode with `+idnout`.
-pub fn rdata_text(record: &Record, style: &Style, idn_out: bool) -> String {
+pub fn rdata_text(record: &Record, style: &Style, idn_out: bool) -> Result<String, String> {
     let text = rdata::to_text(record.rtype, record.class, &record.rdata, style)
         .unwrap_or_else(|_| rdata::generic(&record.rdata, style));
-    if idn_out && text.contains("xn--") {
+    if idn_out && text.to_ascii_lowercase().contains("xn--") {
         super::idn::rdata_to_unicode(&text)
     } else {
-        text
+        Ok(text)
     }
 }
 
 /// A question line (`;name.<TAB>IN<TAB>A`): the `;` does not count for the columns.
-pub fn question_text(question: &Question, style: &TextStyle) -> String {
-    let name = name_text(&question.name, style.idn_out);
+pub fn question_text(question: &Question, style: &TextStyle) -> Result<String, String> {
+    let name = name_text(&question.name, style.idn_out)?;
     let mut line = format!(";{name}");
     let mut column = name.len();
     let class = if style.unknown_format {
@@ -225,7 +226,7 @@ pub fn question_text(question: &Question, style: &TextStyle) -> String {
     };
     line.push_str(&indent(column, style.columns.rtype));
     line.push_str(&kind);
-    line
+    Ok(line)
 }
 
 /// dig's name for an RCODE in the header line: a mnemonic, or `?N` when BIND has none.
@@ -268,16 +269,52 @@ pub enum SoaFilter {
     None,
 }
 
+/// A message that could not be printed whole: dig had printed `printed` when it stopped
+/// with `message` (an A-label that does not decode under `+idnout`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RenderFailure {
+    pub printed: String,
+    pub message: String,
+}
+
 /// Everything dig prints for one message (after the banner): header comments, the OPT
 /// pseudosection, the sections. `+short` prints only the answer's data.
+///
+/// dig prints the header lines at once and builds the rest in a buffer it prints last, so a
+/// name that cannot be shown (`+idnout`) loses the whole buffer: the failure carries what
+/// was printed before.
 pub fn message_text(
     message: &Message,
     lookup: &Lookup,
     globals: &Globals,
     context: &MessageContext,
-) -> String {
+) -> Result<String, RenderFailure> {
+    let mut head = String::new();
+    let body = message_body(message, lookup, globals, context, &mut head);
+    match body {
+        Ok(body) => {
+            if lookup.comments && !globals.short {
+                head.push('\n');
+            }
+            head.push_str(&body);
+            Ok(head)
+        }
+        Err(message) => Err(RenderFailure {
+            printed: head,
+            message,
+        }),
+    }
+}
+
+fn message_body(
+    message: &Message,
+    lookup: &Lookup,
+    globals: &Globals,
+    context: &MessageContext,
+    head: &mut String,
+) -> Result<String, String> {
     let style = TextStyle::for_lookup(lookup, globals);
-    let mut out = String::new();
+    let out = head;
     let header = &message.header;
     if lookup.comments && !globals.short {
         out.push_str(if context.is_query {
@@ -331,27 +368,30 @@ pub fn message_text(
                 message.extra_bytes
             ));
         }
-        out.push('\n');
+    }
+    let mut out = String::new();
+    if lookup.comments && !globals.short {
         if let Some(opt) = &message.opt {
             out.push_str(";; OPT PSEUDOSECTION:\n");
             out.push_str(&opt_text(opt, context.cookie));
         }
     }
     let comments = lookup.comments;
-    let section = |out: &mut String, title: &str, records: &[&Record]| {
+    let section = |out: &mut String, title: &str, records: &[&Record]| -> Result<(), String> {
         if records.is_empty() {
-            return;
+            return Ok(());
         }
         if comments {
             out.push_str(&format!(";; {title} SECTION:\n"));
         }
         for record in records {
-            out.push_str(&record_text(record, &style));
+            out.push_str(&record_text(record, &style)?);
             out.push('\n');
         }
         if comments {
             out.push('\n');
         }
+        Ok(())
     };
     if lookup.question && !globals.short && !message.questions.is_empty() {
         if comments {
@@ -365,7 +405,7 @@ pub fn message_text(
             ));
         }
         for question in &message.questions {
-            out.push_str(&question_text(question, &style));
+            out.push_str(&question_text(question, &style)?);
             out.push('\n');
         }
         if comments {
@@ -375,7 +415,7 @@ pub fn message_text(
     let update = header.opcode == 5;
     if lookup.answer {
         if globals.short {
-            out.push_str(&short_text(message, lookup, globals, None));
+            out.push_str(&short_text(message, lookup, globals, None)?);
         } else {
             let mut seen_soa = false;
             let answers: Vec<&Record> = message
@@ -399,7 +439,7 @@ pub fn message_text(
                 &mut out,
                 if update { "PREREQUISITE" } else { "ANSWER" },
                 &answers,
-            );
+            )?;
         }
     }
     if lookup.authority && !globals.short {
@@ -408,26 +448,26 @@ pub fn message_text(
             &mut out,
             if update { "UPDATE" } else { "AUTHORITY" },
             &records,
-        );
+        )?;
     }
     if lookup.additional && !globals.short {
         let (tsig, rest): (Vec<&Record>, Vec<&Record>) = message
             .additionals
             .iter()
             .partition(|record| record.rtype == rtype::TSIG);
-        section(&mut out, "ADDITIONAL", &rest);
+        section(&mut out, "ADDITIONAL", &rest)?;
         for record in tsig {
             if comments {
                 out.push_str(";; TSIG PSEUDOSECTION:\n");
             }
-            out.push_str(&record_text(record, &style));
+            out.push_str(&record_text(record, &style)?);
             out.push('\n');
             if comments {
                 out.push('\n');
             }
         }
     }
-    out
+    Ok(out)
 }
 
 /// The flags that are set, each after a space: ` qr aa rd`.
@@ -637,18 +677,18 @@ pub fn short_text(
     lookup: &Lookup,
     globals: &Globals,
     identify: Option<(&str, u128)>,
-) -> String {
+) -> Result<String, String> {
     let style = TextStyle::short(lookup, globals);
     let mut out = String::new();
     for record in &message.answers {
-        out.push_str(&rdata_text(record, &style, lookup.idnout));
+        out.push_str(&rdata_text(record, &style, lookup.idnout)?);
         if let Some((server, time)) = identify {
             out.push_str(&format!(" from server {server} in {time}"));
             out.push_str(if lookup.use_usec { " us." } else { " ms." });
         }
         out.push('\n');
     }
-    out
+    Ok(out)
 }
 
 /// `10.0.2.2#53`, `fd00:0:0:2::2#53`: BIND's `isc_sockaddr_format`.
@@ -850,7 +890,8 @@ pub fn json_record(record: &Record) -> JsonRecord {
         kind: type_name(record.rtype),
         class: class_name(record.class),
         ttl: record.ttl,
-        data: rdata_text(record, &style, false),
+        data: rdata_text(record, &style, false)
+            .unwrap_or_else(|_| rdata::generic(&record.rdata, &style)),
         rfc3597: rdata::generic(&record.rdata, &Style::single_line()),
         strings: json_strings(record),
     }
@@ -1059,7 +1100,8 @@ mod tests {
     fn reply_text_matches_dig_byte_for_byte() {
         let message = Message::decode(KNOT_SMALL_REPLY).expect("decodes");
         let lookup = Lookup::default_lookup(false);
-        let text = message_text(&message, &lookup, &Globals::default(), &context());
+        let text =
+            message_text(&message, &lookup, &Globals::default(), &context()).expect("prints");
         assert_eq!(
             text,
             ";; Got answer:\n\
@@ -1089,7 +1131,8 @@ mod tests {
             lookup.additional,
             lookup.stats,
         ) = (false, false, false, false, false);
-        let text = message_text(&message, &lookup, &Globals::default(), &context());
+        let text =
+            message_text(&message, &lookup, &Globals::default(), &context()).expect("prints");
         assert_eq!(text, "small.lab.test.\t\t300\tIN\tA\t192.0.2.1\n");
     }
 

@@ -52,6 +52,39 @@ pub fn nameservers(text: &str) -> Vec<IpAddr> {
         .collect()
 }
 
+/// The `options` of a resolv.conf text that dig reads (resolv.conf(5)): `timeout:N` seconds,
+/// `attempts:N` tries and `ndots:N`, each None when absent. The last one given wins.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ResolvOptions {
+    pub timeout: Option<u32>,
+    pub attempts: Option<u32>,
+    pub ndots: Option<u32>,
+}
+
+pub fn resolv_options(text: &str) -> ResolvOptions {
+    let mut options = ResolvOptions::default();
+    for line in text.lines() {
+        let mut words = line.split_whitespace();
+        if words.next() != Some("options") {
+            continue;
+        }
+        for word in words {
+            let number = |prefix: &str| {
+                word.strip_prefix(prefix)
+                    .and_then(|n| n.parse::<u32>().ok())
+            };
+            if let Some(n) = number("timeout:") {
+                options.timeout = Some(n);
+            } else if let Some(n) = number("attempts:") {
+                options.attempts = Some(n);
+            } else if let Some(n) = number("ndots:") {
+                options.ndots = Some(n);
+            }
+        }
+    }
+    options
+}
+
 /// The search list of a resolv.conf text: the last `search` or `domain` line wins
 /// (resolv.conf(5)); wirelab writes `search lab.test` for topologies with a domain.
 pub fn search_domains(text: &str) -> Vec<String> {
@@ -360,6 +393,14 @@ mod tests {
     fn nameserver_lines_in_order_skipping_junk() {
         let text = "# written by wirelab\nnameserver 10.0.2.2\nsearch lab.test\nnameserver fe80::1%eth0\nnameserver not-an-address\noptions timeout:1\n";
         assert_eq!(nameservers(text), [ip("10.0.2.2"), ip("fe80::1")]);
+    }
+
+    #[test]
+    fn options_timeout_attempts_and_ndots() {
+        let options = resolv_options("nameserver 10.0.2.2\noptions timeout:1 attempts:2 rotate\n");
+        assert_eq!(options.timeout, Some(1));
+        assert_eq!(options.attempts, Some(2));
+        assert_eq!(options.ndots, None);
     }
 
     #[test]

@@ -144,8 +144,11 @@ pub enum DnsError {
         tries: u32,
         timeout: Duration,
     },
-    #[error("no reply from {server} over UDP: {message}")]
-    Udp { server: SocketAddr, message: String },
+    #[error("no reply from {server} over UDP: {source}")]
+    Udp {
+        server: SocketAddr,
+        source: io::Error,
+    },
     #[error("{op} {server} failed: {source}")]
     Io {
         op: &'static str,
@@ -223,7 +226,16 @@ fn bind_udp(server: SocketAddr, source: Option<SocketAddr>) -> io::Result<UdpSoc
         (None, IpAddr::V4(_)) => (Ipv4Addr::UNSPECIFIED, 0).into(),
         (None, IpAddr::V6(_)) => (Ipv6Addr::UNSPECIFIED, 0).into(),
     };
-    UdpSocket::bind(local)
+    let socket = socket2::Socket::new(
+        socket2::Domain::for_address(local),
+        socket2::Type::DGRAM,
+        None,
+    )?;
+    if source.is_some() {
+        socket.set_reuse_address(true)?;
+    }
+    socket.bind(&local.into())?;
+    Ok(socket.into())
 }
 
 /// Send over UDP up to `tries` times and wait for our reply.
@@ -258,7 +270,7 @@ pub fn exchange_udp(
                 attempt,
                 message: err.to_string(),
             });
-            last_error = Some(err.to_string());
+            last_error = Some(err);
             continue;
         }
         let deadline = started + options.timeout;
@@ -292,7 +304,7 @@ pub fn exchange_udp(
                         attempt,
                         message: err.to_string(),
                     });
-                    last_error = Some(err.to_string());
+                    last_error = Some(err);
                     break;
                 }
             };
@@ -349,7 +361,7 @@ pub fn exchange_udp(
         }
     }
     Err(match last_error {
-        Some(message) => DnsError::Udp { server, message },
+        Some(source) => DnsError::Udp { server, source },
         None => DnsError::Timeout {
             server,
             tries,
@@ -367,6 +379,10 @@ pub fn connect_tcp(server: SocketAddr, options: &ExchangeOptions) -> Result<TcpS
             let domain = socket2::Domain::for_address(server);
             let socket = socket2::Socket::new(domain, socket2::Type::STREAM, None)
                 .map_err(|e| io_error("open a TCP socket for", e))?;
+            // A fixed source port (-b ADDR#PORT) may still be in TIME_WAIT from the last run.
+            socket
+                .set_reuse_address(true)
+                .map_err(|e| io_error("set SO_REUSEADDR for", e))?;
             socket
                 .bind(&source.into())
                 .map_err(|e| io_error("bind the TCP socket (-b) for", e))?;
