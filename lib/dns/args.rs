@@ -368,9 +368,11 @@ impl Parser {
     /// `+time`, `attempts:` the default `+tries` (3 when absent or 0), `ndots:` the default
     /// `+ndots`, as dig's `setup_system` reads them before the command line.
     pub fn with_system(idn: bool, options: &super::resolver::ResolvOptions) -> Parser {
-        let mut globals = Globals::default();
-        globals.timeout_secs = options.timeout.unwrap_or(0);
-        globals.ndots = options.ndots.unwrap_or(1);
+        let globals = Globals {
+            timeout_secs: options.timeout.unwrap_or(0),
+            ndots: options.ndots.unwrap_or(1),
+            ..Globals::default()
+        };
         let mut default = Lookup::default_lookup(idn);
         default.tries = options
             .attempts

@@ -72,9 +72,12 @@ mod tests {
         );
         assert_eq!(to_ascii(b"MiXeD.test").expect("ascii"), b"MiXeD.test");
         assert_eq!(
-            to_unicode("xn--caf-dma.odd.test.").as_deref(),
-            Some("café.odd.test.")
+            to_unicode("xn--caf-dma.odd.test."),
+            Ok(Some("café.odd.test.".to_string()))
         );
-        assert_eq!(to_unicode("plain.test."), None);
+        assert_eq!(to_unicode("plain.test."), Ok(None));
+        assert!(to_unicode("xn--bad-.odd.test.")
+            .expect_err("bad punycode")
+            .starts_with("Bad ACE string 'xn--bad-.odd.test.'"));
     }
 }
