@@ -398,7 +398,16 @@ fn run_lookup(
                 }
                 banner_pending = false;
             }
-            if let Some(message) = request.message() {
+            if let Some(mut message) = request.message() {
+                // dig prints the query as built, before rendering fills in the padding
+                // (RFC 7830): the PAD option shows no length there.
+                if let Some(opt) = message.opt.as_mut() {
+                    for (code, data) in &mut opt.options {
+                        if *code == wirelab::dns::wire::option::PADDING {
+                            data.clear();
+                        }
+                    }
+                }
                 let context = MessageContext {
                     is_query: true,
                     cookie: CookieCheck::None,

@@ -342,6 +342,13 @@ fn parse_uint(value: &str, max: u32, desc: &str, base: u32) -> Result<u32, Strin
     }
 }
 
+/// `text` starts with `prefix`, ignoring ASCII case (byte-wise: `text` may hold any UTF-8).
+fn starts_with_ignore_case(text: &str, prefix: &str) -> bool {
+    text.as_bytes()
+        .get(..prefix.len())
+        .is_some_and(|head| head.eq_ignore_ascii_case(prefix.as_bytes()))
+}
+
 /// dig's `FULLCHECK`: `cmd` must be a prefix (any case) of one of `names`.
 fn full(cmd: &str, names: &[&str]) -> bool {
     names.iter().any(|name| {
@@ -417,11 +424,22 @@ impl Parser {
     /// Parse the command line (without the program name). `command_line` is the words as
     /// dig echoes them in the banner.
     pub fn parse_command_line(&mut self, args: &[Vec<u8>]) -> Result<(), Stop> {
+        // Ours, not dig's: --explain, and the GNU-style --help and --version.
+        let mut rest = Vec::with_capacity(args.len());
+        for word in args {
+            match word.as_slice() {
+                b"--explain" => self.globals.explain = true,
+                b"--help" => return Err(Stop::Help),
+                b"--version" => return Err(Stop::Version),
+                _ => rest.push(word.clone()),
+            }
+        }
+        let banner_args = banner_words(args);
+        let args = &rest[..];
         // -4 and -6 count from the start, wherever they are: dig reads them before the rest.
         let (v4, v6) = preparse(args)?;
         self.globals.ipv4_only |= v4;
         self.globals.ipv6_only |= v6;
-        let banner_args = banner_words(args);
         self.parse(args, Mode::CommandLine, &banner_args)?;
         if self.lookups.is_empty() && self.globals.batch.is_none() {
             // No name: dig asks for the root's name servers.
@@ -567,7 +585,7 @@ impl Parser {
             } else {
                 if open_type_class {
                     let lookup = target!();
-                    if text.len() >= 5 && text[..5].eq_ignore_ascii_case("ixfr=") {
+                    if starts_with_ignore_case(&text, "ixfr=") {
                         return Err(Stop::Unsupported("IXFR".into()));
                     }
                     if let Some(qtype) = parse_type(&text) {
@@ -646,7 +664,11 @@ impl Parser {
                     self.globals.ipv6_only = true;
                 }
                 // -d / -debug: dig's debugging output, not reproduced.
-                'd' if option.len() > 1 && !"46bcdfhikmnpqrtvyx".contains(&option[1..2]) => {
+                'd' if option
+                    .as_bytes()
+                    .get(1)
+                    .is_some_and(|b| !b"46bcdfhikmnpqrtvyx".contains(b)) =>
+                {
                     if full(option, &["debug"]) {
                         return Ok(false);
                     }
@@ -667,8 +689,8 @@ impl Parser {
             }
         }
         let flag = option.chars().next().unwrap_or('\0');
-        let (value, from_next) = if option.len() > 1 {
-            (Some(option[1..].to_string()), false)
+        let (value, from_next) = if option.len() > flag.len_utf8() {
+            (Some(option[flag.len_utf8()..].to_string()), false)
         } else {
             (next.map(str::to_string), true)
         };
@@ -750,7 +772,7 @@ impl Parser {
             }
             't' => {
                 *open_type_class = false;
-                if value.len() >= 5 && value[..5].eq_ignore_ascii_case("ixfr=") {
+                if starts_with_ignore_case(&value, "ixfr=") {
                     return Err(Stop::Unsupported("IXFR".into()));
                 }
                 match parse_type(&value).filter(|&t| t != rtype::IXFR) {
@@ -880,7 +902,7 @@ fn preparse(args: &[Vec<u8>]) -> Result<(bool, bool), Stop> {
         if option.is_empty() {
             continue;
         }
-        if !"bcdfhikmnpqrtvyx".contains(&option[..1]) {
+        if !option.starts_with(|c: char| "bcdfhikmnpqrtvyx".contains(c)) {
             return Err(Stop::Usage(format!("Invalid option: -{option}")));
         }
         if option.len() > 1 {
@@ -951,7 +973,7 @@ fn plus_option(
         stdout.push(format!(";; Invalid option {option}"));
         return Ok(());
     }
-    let (state, cmd) = if raw_cmd.len() >= 2 && raw_cmd[..2].eq_ignore_ascii_case("no") {
+    let (state, cmd) = if starts_with_ignore_case(raw_cmd, "no") {
         (false, &raw_cmd[2..])
     } else {
         (true, raw_cmd)
@@ -1857,6 +1879,39 @@ mod tests {
             (p.lookups[0].qtype, p.lookups[0].name.as_slice()),
             (12, &b"2.2.0.10.in-addr.arpa."[..])
         );
+    }
+
+    /// Issue #20: arguments are bytes; none may panic the parser (multi-byte characters right
+    /// where dig looks at single bytes, invalid UTF-8, empty words).
+    #[test]
+    fn no_argument_panics_the_parser() {
+        let words: [&[u8]; 16] = [
+            b"-\xc3\xa9",
+            b"-d\xc3\xa9",
+            b"+\xc3\xa9",
+            b"+no\xc3\xa9",
+            b"d\xc3\xa9",
+            b"\xff\xfe.odd.test",
+            b"-t\xc3\xa9",
+            b"ixf\xc3\xa9",
+            b"+",
+            b"-",
+            b"@",
+            b"+=",
+            b"%",
+            b"",
+            b"-q",
+            b"+split=\xff",
+        ];
+        for word in words {
+            for position in 0..3 {
+                let mut line: Vec<Vec<u8>> = vec![b"@10.0.2.2".to_vec(), b"a.test".to_vec()];
+                line.insert(position, word.to_vec());
+                let mut parser = Parser::new(false).with_resolver(hosts);
+                let _ = parser.parse_command_line(&line);
+                let _ = parser.parse_batch_line(word);
+            }
+        }
     }
 
     #[test]

@@ -23,14 +23,19 @@ pub fn to_ascii(text: &[u8]) -> Result<Vec<u8>, String> {
 /// `+idnout`: a name's presentation text with its A-labels decoded. Ok(None): nothing to
 /// decode. Err: dig's fatal message for an A-label that does not decode (dig stops there).
 pub fn to_unicode(text: &str) -> Result<Option<String>, String> {
-    let is_a_label = |label: &str| label.len() >= 4 && label[..4].eq_ignore_ascii_case("xn--");
+    let is_a_label = |label: &str| {
+        label
+            .as_bytes()
+            .get(..4)
+            .is_some_and(|head| head.eq_ignore_ascii_case(b"xn--"))
+    };
     if !text.split('.').any(is_a_label) || text.contains('\\') {
         return Ok(None);
     }
     for label in text.split('.').filter(|label| is_a_label(label)) {
         // An A-label must decode, and to something that is not plain ASCII (RFC 5891 §5.4),
         // or libidn2 calls it invalid Punycode.
-        let decoded = idna::punycode::decode_to_string(&label[4..]);
+        let decoded = label.get(4..).and_then(idna::punycode::decode_to_string);
         if decoded.as_deref().is_none_or(str::is_ascii) {
             return Err(format!(
                 "Bad ACE string '{text}' (string contains invalid punycode data), use +noidnout"

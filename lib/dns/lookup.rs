@@ -328,7 +328,15 @@ pub fn run(
             source: globals.source,
         };
         let result = if lookup.is_transfer() {
-            match transfer(lookup, &request, address, &server.typed, &options, on_event) {
+            match transfer(
+                lookup,
+                &request,
+                address,
+                &server.typed,
+                &options,
+                &cookie,
+                on_event,
+            ) {
                 Ok(outcome) => return outcome,
                 Err(failure) => Err(failure),
             }
@@ -479,25 +487,41 @@ fn udp_query(
         on_event(DigEvent::Transport(event));
     };
     match exchange_udp(request, address, options, &mut events) {
-        Ok(UdpOutcome::Answer(answer)) => Ok((
-            answer.message,
-            Transport::Udp,
-            answer.query_time,
-            answer.size,
-            answer.bytes,
-        )),
+        Ok(UdpOutcome::Answer(answer)) => {
+            if answer.cut {
+                on_event(DigEvent::Warning(
+                    "Warning: Message parser reports malformed message packet.".into(),
+                ));
+            }
+            Ok((
+                answer.message,
+                Transport::Udp,
+                answer.query_time,
+                answer.size,
+                answer.bytes,
+            ))
+        }
         Ok(UdpOutcome::Truncated(truncated)) => {
             // Only the header matters: the rest may be cut mid-record. The records that do
             // decode are not used.
-            let message = Message::decode(&truncated.bytes).unwrap_or_else(|_| Message {
-                header: truncated.header,
-                questions: Vec::new(),
-                answers: Vec::new(),
-                authorities: Vec::new(),
-                additionals: Vec::new(),
-                opt: truncated_opt(&truncated.bytes),
-                extra_bytes: 0,
-            });
+            // dig parses what it can of a cut message and says so before retrying.
+            let decoded = Message::decode_best_effort(&truncated.bytes);
+            if !matches!(decoded, Ok((_, false))) {
+                on_event(DigEvent::Warning(
+                    "Warning: Message parser reports malformed message packet.".into(),
+                ));
+            }
+            let message = decoded
+                .map(|(message, _)| message)
+                .unwrap_or_else(|_| Message {
+                    header: truncated.header,
+                    questions: Vec::new(),
+                    answers: Vec::new(),
+                    authorities: Vec::new(),
+                    additionals: Vec::new(),
+                    opt: None,
+                    extra_bytes: 0,
+                });
             let size = truncated.bytes.len();
             Ok((
                 message,
@@ -517,12 +541,6 @@ fn udp_query(
             dns_error_text(&err)
         ))),
     }
-}
-
-/// The OPT record of a truncated reply, when it can be found (dig reads the server's cookie
-/// from it before retrying over TCP).
-fn truncated_opt(_bytes: &[u8]) -> Option<Opt> {
-    None
 }
 
 fn tcp_query(
@@ -600,6 +618,7 @@ fn transfer(
     address: SocketAddr,
     typed: &str,
     options: &ExchangeOptions,
+    sent_cookie: &[u8],
     on_event: &mut dyn FnMut(DigEvent<'_>),
 ) -> Result<Outcome, QueryFailure> {
     let started = Instant::now();
@@ -669,6 +688,11 @@ fn transfer(
             records: message.answers.len(),
         }));
         let size = bytes.len();
+        let cookie = if lookup.sendcookie && message.opt.is_some() {
+            check_cookie(&message, sent_cookie).0
+        } else {
+            CookieCheck::None
+        };
         let reply = Reply {
             message,
             server: address,
@@ -676,7 +700,7 @@ fn transfer(
             transport: Transport::Tcp,
             query_time: started.elapsed(),
             size,
-            cookie: CookieCheck::None,
+            cookie,
             truncated_retry: false,
             transfer_message: Some(messages),
         };

@@ -115,6 +115,8 @@ pub enum Event<'a> {
 #[derive(Debug, Clone)]
 pub struct Answer {
     pub message: Message,
+    /// The reply had TC and was cut mid-record: `message` holds the records before the cut.
+    pub cut: bool,
     pub header: Header,
     /// The message as received (without TCP's 2-byte prefix).
     pub bytes: Vec<u8>,
@@ -343,13 +345,20 @@ pub fn exchange_udp(
                 header,
                 size,
             });
-            let message = parse_reply(bytes).map_err(|reason| DnsError::Malformed {
+            // A truncated reply kept with +ignore: what is whole of it.
+            let (message, cut) = if header.truncated {
+                Message::decode_best_effort(bytes)
+            } else {
+                parse_reply(bytes).map(|message| (message, false))
+            }
+            .map_err(|reason| DnsError::Malformed {
                 server,
                 reason,
                 bytes: bytes.to_vec(),
             })?;
             return Ok(UdpOutcome::Answer(Box::new(Answer {
                 message,
+                cut,
                 header,
                 bytes: bytes.to_vec(),
                 size,
@@ -476,6 +485,7 @@ pub fn exchange_tcp(
     })?;
     Ok(Answer {
         message,
+        cut: false,
         header,
         bytes,
         size,

@@ -112,6 +112,17 @@ impl Message {
     /// Decode `bytes` whole. Every known type's RDATA is checked to read as that type, as
     /// BIND does before dig prints anything.
     pub fn decode(bytes: &[u8]) -> Result<Message, WireError> {
+        Message::decode_with(bytes, false).map(|(message, _)| message)
+    }
+
+    /// Decode a reply with TC set as far as it goes (dig's "best effort", on by default): a
+    /// server may cut the message in the middle of a record (RFC 2181 §9 lets it), and the
+    /// records before the cut still read. True when it was cut: the rest are extra bytes.
+    pub fn decode_best_effort(bytes: &[u8]) -> Result<(Message, bool), WireError> {
+        Message::decode_with(bytes, true)
+    }
+
+    fn decode_with(bytes: &[u8], best_effort: bool) -> Result<(Message, bool), WireError> {
         let header = Header::parse(bytes).map_err(|_| WireError::Truncated)?;
         let mut at = HEADER_LEN;
         let mut questions = Vec::new();
@@ -127,10 +138,27 @@ impl Message {
         }
         let mut sections: [Vec<Record>; 3] = Default::default();
         let mut opt = None;
+        let mut cut = false;
         let counts = [header.ancount, header.nscount, header.arcount];
-        for (section, count) in counts.into_iter().enumerate() {
+        'sections: for (section, count) in counts.into_iter().enumerate() {
             for _ in 0..count {
-                let (record, end) = read_record(bytes, at)?;
+                let (record, end) = match read_record(bytes, at) {
+                    Ok(read) => read,
+                    Err(WireError::Truncated | WireError::Name(WireNameError::Truncated))
+                        if best_effort && header.truncated =>
+                    {
+                        // BIND has read the cut record's name and fixed fields before it
+                        // finds its RDATA missing: only what follows counts as extra.
+                        if let Ok((_, end)) = Name::read(bytes, at) {
+                            if end + 10 <= bytes.len() {
+                                at = end + 10;
+                            }
+                        }
+                        cut = true;
+                        break 'sections;
+                    }
+                    Err(err) => return Err(err),
+                };
                 at = end;
                 if record.rtype == rtype::OPT {
                     // Only one OPT, only in the additional section, owned by the root
@@ -146,15 +174,18 @@ impl Message {
             }
         }
         let [answers, authorities, additionals] = sections;
-        Ok(Message {
-            header,
-            questions,
-            answers,
-            authorities,
-            additionals,
-            opt,
-            extra_bytes: bytes.len() - at,
-        })
+        Ok((
+            Message {
+                header,
+                questions,
+                answers,
+                authorities,
+                additionals,
+                opt,
+                extra_bytes: bytes.len() - at,
+            },
+            cut,
+        ))
     }
 
     /// The value of the first EDNS option `code`, if the reply has one.
