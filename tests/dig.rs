@@ -254,20 +254,43 @@ fn json_carries_the_rfc3597_form_and_the_exact_bytes_of_strings() {
         return;
     }
     let lab = dig_lab();
-    let empty = json_of(&dig(&lab, "client", &["@10.0.2.2", "+json", "empty.types.test", "TYPE65534"]));
+    let empty = json_of(&dig(
+        &lab,
+        "client",
+        &["@10.0.2.2", "+json", "empty.types.test", "TYPE65534"],
+    ));
     assert_eq!(empty["question"][0]["type"], "TYPE65534");
     assert_eq!(empty["answers"][0]["type"], "TYPE65534");
     assert_eq!(empty["answers"][0]["data"], "\\# 0");
-    let unknown = json_of(&dig(&lab, "client", &["@10.0.3.2", "+json", "unknown.types.test", "TYPE65534"]));
+    let unknown = json_of(&dig(
+        &lab,
+        "client",
+        &["@10.0.3.2", "+json", "unknown.types.test", "TYPE65534"],
+    ));
     assert_eq!(unknown["answers"][0]["data"], "\\# 4 0A000001");
     // A known type: presentation in `data`, the generic form beside it.
-    let a = json_of(&dig(&lab, "client", &["@10.0.2.2", "+json", "a.types.test"]));
+    let a = json_of(&dig(
+        &lab,
+        "client",
+        &["@10.0.2.2", "+json", "a.types.test"],
+    ));
     assert_eq!(a["answers"][0]["data"], "192.0.2.1");
     assert_eq!(a["answers"][0]["rfc3597"], "\\# 4 C0000201");
     // Character-strings byte for byte: 0xFF is \255, never U+FFFD; NUL is \000.
-    let high = json_of(&dig(&lab, "client", &["@10.0.2.2", "+json", "high.odd.test", "TXT"]));
-    assert_eq!(high["answers"][0]["strings"][0], "\\255\\254\\128 high bytes");
-    let nul = json_of(&dig(&lab, "client", &["@10.0.3.2", "+json", "nul.odd.test", "TXT"]));
+    let high = json_of(&dig(
+        &lab,
+        "client",
+        &["@10.0.2.2", "+json", "high.odd.test", "TXT"],
+    ));
+    assert_eq!(
+        high["answers"][0]["strings"][0],
+        "\\255\\254\\128 high bytes"
+    );
+    let nul = json_of(&dig(
+        &lab,
+        "client",
+        &["@10.0.3.2", "+json", "nul.odd.test", "TXT"],
+    ));
     assert_eq!(nul["answers"][0]["strings"][0], "nul\\000byte");
     assert_eq!(nul["answers"][0]["data"], "\"nul\\000byte\"");
 }
@@ -279,26 +302,57 @@ fn json_and_explain_follow_digs_parsing() {
     }
     let lab = dig_lab();
     // Positional class and type, as dig reads them.
-    let chaos = json_of(&dig(&lab, "client", &["@10.0.3.2", "+json", "version.bind", "CH", "TXT"]));
+    let chaos = json_of(&dig(
+        &lab,
+        "client",
+        &["@10.0.3.2", "+json", "version.bind", "CH", "TXT"],
+    ));
     assert_eq!(chaos["question"][0]["class"], "CH");
     assert_eq!(chaos["answers"][0]["type"], "TXT");
     // -t BOGUS: dig's warning, and the query is for A.
-    let bogus = dig(&lab, "client", &["@10.0.2.2", "+json", "-t", "BOGUS", "a.types.test"]);
+    let bogus = dig(
+        &lab,
+        "client",
+        &["@10.0.2.2", "+json", "-t", "BOGUS", "a.types.test"],
+    );
     assert_eq!(stderr(&bogus), ";; Warning, ignoring invalid type BOGUS\n");
     assert_eq!(json_of(&bogus)["question"][0]["type"], "A");
     // Extended DNS Errors in JSON too.
-    let bogus_zone = json_of(&dig(&lab, "client", &["@10.0.4.2", "+json", "a.bogus.test"]));
+    let bogus_zone = json_of(&dig(
+        &lab,
+        "client",
+        &["@10.0.4.2", "+json", "a.bogus.test"],
+    ));
     assert_eq!(bogus_zone["status"], "SERVFAIL");
     assert_eq!(bogus_zone["ede"][0]["code"], 6);
     // --explain with +noall +answer: the explanation, then the answer and nothing else.
-    let explain = dig(&lab, "client", &["@10.0.2.2", "--explain", "+noall", "+answer", "a.types.test"]);
+    let explain = dig(
+        &lab,
+        "client",
+        &[
+            "@10.0.2.2",
+            "--explain",
+            "+noall",
+            "+answer",
+            "a.types.test",
+        ],
+    );
     let text = stdout(&explain);
     assert_eq!(explain.status.code(), Some(0), "{text}");
     assert!(text.contains(";;   AD 1  authentic data"), "{text}");
-    assert!(text.ends_with("a.types.test.\t\t3600\tIN\tA\t192.0.2.1\na.types.test.\t\t3600\tIN\tA\t192.0.2.2\n"), "{text}");
+    assert!(
+        text.ends_with(
+            "a.types.test.\t\t3600\tIN\tA\t192.0.2.1\na.types.test.\t\t3600\tIN\tA\t192.0.2.2\n"
+        ),
+        "{text}"
+    );
     assert!(!text.contains("->>HEADER<<-"), "{text}");
     // --explain across a TC retry from the dig lab's big answer.
-    let big = stdout(&dig(&lab, "client", &["@10.0.3.2", "--explain", "+short", "big.odd.test", "TXT"]));
+    let big = stdout(&dig(
+        &lab,
+        "client",
+        &["@10.0.3.2", "--explain", "+short", "big.odd.test", "TXT"],
+    ));
     assert!(big.contains("TC set on a"), "{big}");
     assert!(big.contains("over TCP to 10.0.3.2:53"), "{big}");
 }

@@ -273,3 +273,45 @@ fn names_and_character_strings_with_escapes_and_raw_bytes() {
     ];
     suite(&lab).run(&cases);
 }
+
+/// dig converts names to and from IDN only when its output is a terminal: under `script` (a
+/// pseudo-terminal) both tools show A-labels in Unicode and encode typed Unicode names.
+#[test]
+fn idn_on_a_terminal() {
+    if !root_or_skip("idn_on_a_terminal") {
+        return;
+    }
+    let lab = lab();
+    let ours = common::bin("wirelab-dig");
+    let ours = ours.to_str().expect("utf-8 path");
+    // `script -c` takes one command string, which names the tool: the one place the two
+    // command lines must differ.
+    let on_terminal = |name: &str, args: &str| {
+        let classic = format!("dig {KNOT} {args}");
+        let mine = format!("{ours} {KNOT} {args}");
+        common::diff::Case::same(name, &[&classic, "/dev/null"]).ours_args(&[&mine, "/dev/null"])
+    };
+    let cases = vec![
+        on_terminal(
+            "terminal_shows_a_labels_in_unicode",
+            "xn--caf-dma.odd.test TXT",
+        ),
+        on_terminal(
+            "terminal_encodes_a_typed_unicode_name",
+            "café.odd.test TXT +noall +answer",
+        ),
+        on_terminal(
+            "terminal_noidnout_keeps_a_labels",
+            "+noidnout xn--caf-dma.odd.test TXT +short",
+        ),
+        on_terminal(
+            "terminal_noidnin_sends_raw_bytes",
+            "+noidnin café.odd.test TXT +noall +answer +comments",
+        ),
+    ];
+    let script = ["env", "LANG=C.UTF-8", "script", "-qec"];
+    common::diff::Suite::new(&lab, "client", &script, &script)
+        .rules(setup::rules())
+        .retries(1)
+        .run(&cases);
+}

@@ -1742,6 +1742,23 @@ fn parse_subnet(text: &str) -> Option<(u16, u8, Vec<u8>)> {
     Some((family, length, cut))
 }
 
+/// The fuzz target's body (`fuzz/fuzz_targets/dig_args.rs`): any bytes, split into words at
+/// NUL as argv would be, must parse or fail cleanly, as a command line and as a batch line.
+pub fn fuzz_args(data: &[u8]) {
+    fn no_lookup(_: &str, _: bool, _: bool) -> Result<Vec<IpAddr>, String> {
+        Err("not found".into())
+    }
+    let words: Vec<Vec<u8>> = data.split(|&b| b == 0).map(<[u8]>::to_vec).collect();
+    let mut parser = Parser::new(false).with_resolver(no_lookup);
+    let _ = parser.parse_command_line(&words);
+    for line in data.split(|&b| b == b'\n') {
+        let _ = parser.parse_batch_line(line);
+    }
+    for lookup in &parser.lookups {
+        let _ = super::lookup::query_name(lookup);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
