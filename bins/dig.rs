@@ -27,6 +27,8 @@ const TOOL: &str = "wirelab-dig";
 #[command(
     name = "wirelab-dig",
     version,
+    // dig has no -V: --version (and -v, dig's) print the version, as the text below says.
+    disable_version_flag = true,
     about = "Ask a DNS server over UDP, retrying over TCP when the answer is truncated (like BIND 9.18's dig)",
     override_usage = "wirelab-dig [@server] [name] [type] [class] [-options] [+options] [name ...]",
     after_help = "Everything is read as dig 9.18 reads it: options before the first name apply to
@@ -44,7 +46,7 @@ Supported dig options:
   -x ADDR                  reverse lookup (in-addr.arpa / ip6.arpa)
   -r                       do not read ~/.digrc
   -u                       query times in microseconds
-  -h  -v                   help, version
+  -h  -v                   help, version (also --help, --version)
   +[no]all +[no]answer +[no]authority +[no]additional +[no]question +[no]comments
   +[no]cmd +[no]stats +[no]short +[no]identify +[no]class +[no]ttlid +[no]ttlunits
   +[no]rrcomments +[no]multiline +[no]crypto +[no]expandaaaa +[no]unknownformat

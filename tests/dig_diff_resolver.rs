@@ -44,6 +44,19 @@ fn recursion_validation_and_extended_errors_through_unbound() {
             "good.bogus.test +noall +comments",
         )
         .primed(),
+        // +nofail: a SERVFAIL moves on to the server's other address (@unbound has two).
+        same(
+            "servfail_nofail_tries_the_next_server",
+            "@unbound",
+            "+nofail a.bogus.test",
+        )
+        .primed(),
+        same(
+            "servfail_fail_stops_at_the_first",
+            "@unbound",
+            "a.bogus.test +noall +comments",
+        )
+        .primed(),
         same("nsec3_denial_validated", UNBOUND, "+dnssec nope.nsec3.test"),
         same("wildcard_validated", UNBOUND, "+dnssec x.wild.signed.test"),
         same("refused_local_zone", UNBOUND, "refused.test"),
