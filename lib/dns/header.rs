@@ -1,6 +1,6 @@
 //! The 12-byte DNS header, read by hand before anything else (lab 03; RFC 1035 §4.1.1).
 //!
-//! Why not just parse the whole reply with hickory-proto? Because a server that truncates an
+//! Why not just parse the whole reply ([`super::wire`]) first? Because a server that truncates an
 //! answer may cut it in the middle of a record: RFC 1035 §4.2.1 only promises that the TC bit
 //! is set, not that what follows still parses. A client that parses first and looks at TC
 //! afterwards never sees the bit on such a reply; it sees a decode error. So the transport
