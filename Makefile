@@ -14,9 +14,11 @@ CAP_BINS := $(filter wirelab-ping wirelab-traceroute wirelab-synwatch,$(BINS))
 DEBS     := iproute2 nftables procps iputils-ping traceroute iputils-tracepath \
             bind9-dnsutils knot knot-dnsutils nginx-light curl wrk hping3 tcpdump \
             hyperfine libcap2-bin bc bsdextrautils python3 time linux-perf \
-            apache2 lighttpd busybox gunicorn python3-twisted jq iptables iperf3 chromium
-# Of DEBS, the daemons whose Debian postinst would start them on the host (see deps).
-HOST_DAEMONS := apache2 lighttpd
+            apache2 lighttpd busybox gunicorn python3-twisted jq iptables iperf3 \
+            bind9 bind9-utils unbound chromium
+# Of DEBS, the daemons whose Debian postinst would start them on the host (see deps), as
+# PACKAGE or PACKAGE:UNIT when the service has another name (bind9's is named).
+HOST_DAEMONS := apache2 lighttpd nginx-light:nginx knot bind9:named unbound unbound:unbound-resolvconf
 
 .PHONY: all build release deps test lint demo bench fuzz install uninstall-netlab clean
 
@@ -29,7 +31,7 @@ release:
 	$(CARGO) build --release --bins
 
 ## deps: install the Debian packages that are missing (as root), or say which are.
-## apache2 and lighttpd are only ever run inside lab namespaces, with configs rendered into the
+## The servers (nginx, apache2, lighttpd, knot, named, unbound) are only ever run inside lab namespaces, with configs rendered into the
 ## lab's run directory (tests/http/servers). Their postinst scripts would start them on the
 ## host through invoke-rc.d or deb-systemd-invoke, which both ask /usr/sbin/policy-rc.d
 ## first: while installing, a policy-rc.d that answers 101 ("forbidden") keeps them stopped
@@ -46,7 +48,7 @@ deps:
 	apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $$missing; \
 	status=$$?; [ -z "$$ours" ] || rm -f $$policy; \
 	if [ -d /run/systemd/system ]; then for d in $(HOST_DAEMONS); do \
-	  case " $$missing " in *" $$d "*) systemctl disable --now $$d.service >/dev/null 2>&1 || true;; esac; done; fi; \
+	  case " $$missing " in *" $${d%%:*} "*) systemctl disable --now $${d#*:}.service >/dev/null 2>&1 || true;; esac; done; fi; \
 	exit $$status
 
 lint:

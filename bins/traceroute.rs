@@ -164,9 +164,8 @@ fn main() -> ExitCode {
     // Butskoy's one-dash long option: -UL means --UL, not -U -L.
     let argv = std::env::args_os().map(|arg| if arg == "-UL" { "--UL".into() } else { arg });
     let cli = Cli::parse_from(argv);
-    // Without -v or RUST_LOG the subscriber would show warnings only. wirelab logs none, and
-    // hickory-proto (our resolver's DNS parser) warns only about odd DNS answers, which a
-    // `-n` trace to an address never asks for. Skipping it there saves its set-up: 50k
+    // Without -v or RUST_LOG the subscriber would show warnings only, and a `-n` trace to an
+    // address logs none (only name lookups can warn). Skipping it there saves its set-up: 50k
     // instructions and 8 page faults, 5% of a 30-hop `-n` trace (callgrind, perf stat).
     let no_dns = cli.numeric && cli.host.parse::<std::net::IpAddr>().is_ok();
     let quiet = cli.verbosity.verbose == 0 && std::env::var_os("RUST_LOG").is_none();
