@@ -201,9 +201,10 @@ impl TcpChart {
 }
 
 impl TcpChart {
-    /// One line saying what the chart shows, for the tool to print beside the file's name:
-    /// `10.0.1.2:40000 -> 10.0.2.2:5001 (reno), 9.8 s: 4 loss events (3 fast retransmits,
-    /// 1 timeout), cwnd peak 146, 16223 data segments`.
+    /// One line saying what the chart shows, for the tool to print beside the file's name
+    /// (and for a worksheet to grade from): `10.0.1.2:40000 -> 10.0.2.2:5001 (reno), 9.8 s: 4
+    /// loss events (3 fast retransmits, 1 timeout); slow start reached cwnd 146, then ssthresh
+    /// 73; cwnd peak 146; 16223 data segments`.
     pub fn describe(&self) -> String {
         let fast = self
             .losses
@@ -211,23 +212,49 @@ impl TcpChart {
             .filter(|l| l.kind == LossKind::FastRetransmit)
             .count();
         let timeouts = self.losses.len() - fast;
+        let plural = |n: usize| if n == 1 { "" } else { "s" };
         let peak = self.windows.iter().map(|w| w.cwnd).fold(0.0, f64::max);
         let (from, to) = self.time_range();
-        format!(
-            "{}{:.1} s: {} loss event{} ({fast} fast retransmit{}, {timeouts} timeout{}), cwnd \
-             peak {peak:.0}, {} data segments",
-            if self.title.is_empty() {
-                String::new()
-            } else {
-                format!("{}, ", self.title)
-            },
+        let mut text = String::new();
+        if !self.title.is_empty() {
+            text.push_str(&self.title);
+            text.push_str(", ");
+        }
+        text.push_str(&format!(
+            "{:.1} s: {} loss event{} ({fast} fast retransmit{}, {timeouts} timeout{})",
             to - from,
             self.losses.len(),
-            if self.losses.len() == 1 { "" } else { "s" },
-            if fast == 1 { "" } else { "s" },
-            if timeouts == 1 { "" } else { "s" },
+            plural(self.losses.len()),
+            plural(fast),
+            plural(timeouts),
+        ));
+        if let (Some(reached), Some(ssthresh)) = (self.slow_start_peak(), self.first_ssthresh()) {
+            text.push_str(&format!(
+                "; slow start reached cwnd {reached:.0}, then ssthresh {ssthresh:.0}"
+            ));
+        }
+        text.push_str(&format!(
+            "; cwnd peak {peak:.0}; {} data segments",
             self.data.len()
-        )
+        ));
+        text
+    }
+
+    /// The first value ssthresh took: what the first loss event set it to.
+    pub fn first_ssthresh(&self) -> Option<f64> {
+        self.windows.iter().find_map(|w| w.ssthresh)
+    }
+
+    /// The largest cwnd before ssthresh was first set: where slow start ended.
+    pub fn slow_start_peak(&self) -> Option<f64> {
+        let before: Vec<f64> = self
+            .windows
+            .iter()
+            .take_while(|w| w.ssthresh.is_none())
+            .map(|w| w.cwnd)
+            .collect();
+        (!before.is_empty() && self.first_ssthresh().is_some())
+            .then(|| before.into_iter().fold(0.0, f64::max))
     }
 }
 
