@@ -8,6 +8,7 @@
 #![allow(dead_code)]
 
 pub mod diff;
+pub mod worksheet;
 
 use std::path::PathBuf;
 use std::process::{Child, Command, Output, Stdio};
