@@ -63,7 +63,11 @@ impl Out {
     /// Text without a newline (ping -f prints dots), flushed at once.
     pub fn partial(&mut self, text: &str) -> io::Result<()> {
         self.sink.write_all(text.as_bytes())?;
-        self.sink.flush()
+        self.sink.flush()?;
+        if self.evidence {
+            evidence::note_partial(text);
+        }
+        Ok(())
     }
 
     /// One JSON object on its own line: numbers stay numbers, so `jq` can read it.

@@ -32,6 +32,9 @@ pub const LOG_VAR: &str = "WIRELAB_EVIDENCE";
 pub const LOG_FILE: &str = "evidence.jsonl";
 /// A log stops growing at this size: a flood printed line by line cannot fill /run.
 pub const LOG_LIMIT: u64 = 64 << 20;
+/// The longest line kept: a line printed in pieces (traceroute's hops, ping -f's dots) is
+/// collected until its newline, and a flood's line of dots must not grow without end.
+const LINE_LIMIT: usize = 4096;
 
 /// One line of the log: who printed what, when.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -59,6 +62,8 @@ struct Log {
     /// `{"node":...,"tool":...,"pid":...,"args":[...],` serialized once.
     head: String,
     written: u64,
+    /// Pieces of a line printed without its newline yet.
+    pending: String,
 }
 
 fn log() -> Option<&'static Mutex<Log>> {
@@ -100,6 +105,7 @@ fn open(path: &Path) -> Option<Log> {
         file,
         head,
         written,
+        pending: String::new(),
     })
 }
 
@@ -107,8 +113,31 @@ fn open(path: &Path) -> Option<Log> {
 /// then).
 pub fn note_line(text: &dyn std::fmt::Display) {
     if let Some(log) = log() {
-        for line in text.to_string().lines() {
-            append(log, "line", &serde_json::Value::from(line).to_string());
+        let mut text = text.to_string();
+        text.push('\n');
+        note_text(log, &text);
+    }
+}
+
+/// Append a piece of a line (the rest comes later); whole lines are recorded as they
+/// complete.
+pub fn note_partial(text: &str) {
+    if let Some(log) = log() {
+        note_text(log, text);
+    }
+}
+
+fn note_text(log: &Mutex<Log>, text: &str) {
+    let Ok(mut log) = log.lock() else {
+        return;
+    };
+    for piece in text.split_inclusive('\n') {
+        let room = LINE_LIMIT.saturating_sub(log.pending.len());
+        let kept: String = piece.trim_end_matches('\n').chars().take(room).collect();
+        log.pending.push_str(&kept);
+        if piece.ends_with('\n') {
+            let line = std::mem::take(&mut log.pending);
+            append(&mut log, "line", &serde_json::Value::from(line).to_string());
         }
     }
 }
@@ -116,14 +145,13 @@ pub fn note_line(text: &dyn std::fmt::Display) {
 /// Append one `--json` event (already serialized), if this process runs inside a lab.
 pub fn note_event(json: &[u8]) {
     if let Some(log) = log() {
-        append(log, "event", &String::from_utf8_lossy(json));
+        if let Ok(mut log) = log.lock() {
+            append(&mut log, "event", &String::from_utf8_lossy(json));
+        }
     }
 }
 
-fn append(log: &Mutex<Log>, field: &str, value: &str) {
-    let Ok(mut log) = log.lock() else {
-        return;
-    };
+fn append(log: &mut Log, field: &str, value: &str) {
     let time = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_secs_f64())
@@ -230,14 +258,22 @@ mod tests {
         std::fs::create_dir_all(&dir).expect("dir");
         let path = log_path(&dir);
         let log = Mutex::new(open(&path).expect("open"));
+        note_text(&log, "a \"quoted\" line\n");
         append(
-            &log,
-            "line",
-            &serde_json::Value::from("a \"quoted\" line").to_string(),
+            &mut log.lock().expect("lock"),
+            "event",
+            r#"{"type":"reply","rtt_ms":0.05}"#,
         );
-        append(&log, "event", r#"{"type":"reply","rtt_ms":0.05}"#);
+        note_text(&log, " 1  10.0.1.1  0.05 ms");
+        note_text(&log, "  0.01 ms\nPING");
+        note_text(&log, " h2\n");
         let records = read(&path).expect("read");
-        assert_eq!(records.len(), 2);
+        assert_eq!(records.len(), 4);
+        assert_eq!(
+            records[2].line.as_deref(),
+            Some(" 1  10.0.1.1  0.05 ms  0.01 ms")
+        );
+        assert_eq!(records[3].line.as_deref(), Some("PING h2"));
         assert_eq!(records[0].line.as_deref(), Some("a \"quoted\" line"));
         assert_eq!(
             records[1].event.as_ref().map(|e| e["rtt_ms"].clone()),

@@ -212,6 +212,9 @@ pub struct Walk<'a> {
     pub ran: Vec<Ran>,
     mismatches: Vec<String>,
     background: Vec<(Step, Child, mpsc::Receiver<String>)>,
+    /// A pause before each command containing this text, as a student types (lab 02's
+    /// srv refills one ICMP token a second).
+    pub pause: Option<(&'static str, Duration)>,
 }
 
 impl<'a> Walk<'a> {
@@ -228,6 +231,7 @@ impl<'a> Walk<'a> {
             ran: Vec::new(),
             mismatches: Vec::new(),
             background: Vec::new(),
+            pause: None,
         }
     }
 
@@ -384,6 +388,11 @@ impl<'a> Walk<'a> {
                 .any(|(b, _, _)| b.block != step.block)
             {
                 self.settle();
+            }
+            if let Some((part, pause)) = self.pause {
+                if step.command.contains(part) {
+                    std::thread::sleep(pause);
+                }
             }
             self.run(step);
         }
