@@ -13,6 +13,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
+use nix::sys::signal::Signal;
 use wirelab::cli::{self, Failure, Verbosity};
 use wirelab::lab::{self, evidence};
 use wirelab::output::Out;
@@ -24,7 +25,10 @@ const TOOL: &str = "wirelab";
 #[command(
     name = "wirelab",
     version,
-    about = "Build network-namespace labs and run the wirelab worksheets"
+    about = "Build network-namespace labs and run the wirelab worksheets",
+    after_help = "Exit codes: 0 success; 1 the thing asked about is not so (an instance not up, a \
+service not running, a wrong answer, something required missing in `doctor`); 2 usage or setup \
+error; 130 `up` interrupted (what it had made is taken down)."
 )]
 struct Cli {
     #[command(flatten)]
@@ -136,9 +140,16 @@ fn run(command: Cmd, out: &mut Out) -> Result<ExitCode, Failure> {
                 }
                 return Ok(ExitCode::SUCCESS);
             }
-            let state = match topo::up(&topo, &topology, &instance) {
+            // Ctrl-C, `kill` or a closed terminal while building: take down what was made.
+            let stop =
+                wirelab::signals::stop_on(&[Signal::SIGINT, Signal::SIGTERM, Signal::SIGHUP]);
+            let state = match topo::up(&topo, &topology, &instance, stop) {
                 Ok(state) => state,
                 Err(TopoError::AlreadyUp(_)) => return Err(already_up(&instance)),
+                Err(err @ TopoError::Interrupted) => {
+                    eprintln!("{TOOL}: {err}");
+                    return Ok(ExitCode::from(130));
+                }
                 Err(err) => return Err(err.into()),
             };
             out.line(format!(
@@ -156,10 +167,12 @@ fn run(command: Cmd, out: &mut Out) -> Result<ExitCode, Failure> {
                     node.addresses.join(" ")
                 ))?;
             }
-            out.line(format!(
-                "try: wirelab exec {} {} -- ip addr; wirelab down {} when done",
-                state.instance, state.nodes[0].name, state.instance
-            ))?;
+            if let Some(first) = state.nodes.first() {
+                out.line(format!(
+                    "try: wirelab exec {} {} -- ip addr; wirelab down {} when done",
+                    state.instance, first.name, state.instance
+                ))?;
+            }
             Ok(ExitCode::SUCCESS)
         }
         Cmd::Down {
@@ -190,8 +203,12 @@ fn run(command: Cmd, out: &mut Out) -> Result<ExitCode, Failure> {
             let topology = State::load(&instance).map(|s| s.topology);
             match topo::down(&instance) {
                 Ok(report) => {
+                    let others = match report.processes {
+                        0 => String::new(),
+                        n => format!(", {n} other processes ended"),
+                    };
                     out.line(format!(
-                        "instance '{instance}'{} is down: {} namespaces and {} services removed",
+                        "instance '{instance}'{} is down: {} namespaces and {} services removed{others}",
                         topology.map(|t| format!(" ({t})")).unwrap_or_default(),
                         report.namespaces,
                         report.services
@@ -420,8 +437,8 @@ fn already_up(instance: &str) -> Failure {
 }
 
 fn status_of(instance: &str, json: bool, out: &mut Out) -> Result<ExitCode, Failure> {
-    let (state, alive) = match topo::status(instance) {
-        Ok(found) => found,
+    let state = match topo::status(instance) {
+        Ok(state) => state,
         Err(e) => {
             eprintln!("{TOOL}: {e}");
             return Ok(ExitCode::from(1));
@@ -429,32 +446,52 @@ fn status_of(instance: &str, json: bool, out: &mut Out) -> Result<ExitCode, Fail
     };
     if json {
         out.json(&state)?;
-        return Ok(ExitCode::SUCCESS);
-    }
-    out.line(format!(
-        "instance '{}': {} (from {})",
-        state.instance, state.topology, state.source
-    ))?;
-    for node in &state.nodes {
+    } else {
         out.line(format!(
-            "  {:<6} {:<6} {:<14} {}",
-            node.name,
-            role_name(node.role),
-            node.ns,
-            node.addresses.join(" ")
+            "instance '{}': {} (from {})",
+            state.instance, state.topology, state.source
         ))?;
+        for node in &state.nodes {
+            out.line(format!(
+                "  {:<6} {:<6} {:<14} {}",
+                node.name,
+                role_name(node.role),
+                node.ns,
+                node.addresses.join(" ")
+            ))?;
+        }
+        for segment in &state.segments {
+            out.line(format!(
+                "  {:<6} {:<6} {:<14} {} {}",
+                segment.name,
+                if segment.hub { "hub" } else { "switch" },
+                segment.ns,
+                segment.subnet4,
+                segment.nodes.join(" ")
+            ))?;
+        }
+        for service in &state.services {
+            let health = if service.running == Some(true) {
+                "running"
+            } else {
+                "NOT RUNNING"
+            };
+            out.line(format!(
+                "  service {} on {}: pid {} {health}, log {}",
+                service.name,
+                service.node,
+                service.pid,
+                service.log.display()
+            ))?;
+        }
     }
-    for (service, up) in state.services.iter().zip(alive) {
-        let health = if up { "running" } else { "NOT RUNNING" };
-        out.line(format!(
-            "  service {} on {}: pid {} {health}, log {}",
-            service.name,
-            service.node,
-            service.pid,
-            service.log.display()
-        ))?;
-    }
-    Ok(ExitCode::SUCCESS)
+    // A lab whose service died is not what `up` promised: say so in the exit code.
+    let all_running = state.services.iter().all(|s| s.running == Some(true));
+    Ok(if all_running {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
 }
 
 fn role_name(role: topo::Role) -> &'static str {
