@@ -6,9 +6,10 @@
 //!
 //! How a worksheet marks its code blocks (every fenced block says what it is):
 //! - ```` ```sh ````: commands only, one a line (a trailing `\` continues a line);
-//! - ```` ```console ````: a session: `$ COMMAND` lines, each followed by the output it prints;
-//!   a command ending in ` &` runs in the background (the student's second terminal) while the
-//!   next ones run, and its output is compared once it ends;
+//! - ```` ```console ````: a session: `$ COMMAND` lines, each followed by the output it prints
+//!   (none: it must print nothing; `...`: anything); a command ending in ` &` runs in the
+//!   background (the student's second terminal) while the next ones run, and its output is
+//!   compared once it ends;
 //! - ```` ```text ```` (or `toml`, ...): diagrams and excerpts, never run.
 //!
 //! Each command runs as a student's shell would run it: `sh -c`, from an empty directory
@@ -169,9 +170,10 @@ fn parse(text: &str) -> Result<Vec<Step>, String> {
     if block.is_some() {
         return Err("the last code block is not closed".into());
     }
-    // A console command with no lines after it shows no output: nothing to compare.
+    // A console command with no lines after it prints nothing (as in trycmd): an empty
+    // sample, compared like any other. A background one shows its output later, if at all.
     for step in &mut steps {
-        if step.sample.as_deref().is_some_and(|s| s.trim().is_empty()) {
+        if step.background && step.sample.as_deref().is_some_and(|s| s.trim().is_empty()) {
             step.sample = None;
         }
     }
@@ -215,6 +217,9 @@ pub struct Walk<'a> {
     /// A pause before each command containing this text, as a student types (lab 02's
     /// srv refills one ICMP token a second).
     pub pause: Option<(&'static str, Duration)>,
+    /// A pause after each command containing this text (nginx starts its new worker a moment
+    /// after `-s reload` returns).
+    pub pause_after: Option<(&'static str, Duration)>,
 }
 
 impl<'a> Walk<'a> {
@@ -232,6 +237,7 @@ impl<'a> Walk<'a> {
             mismatches: Vec::new(),
             background: Vec::new(),
             pause: None,
+            pause_after: None,
         }
     }
 
@@ -246,6 +252,11 @@ impl<'a> Walk<'a> {
                 &format!("wirelab {verb} {instance}"),
             );
         }
+        // The instance's run directory (a lab's rendered configuration lives there).
+        line = line.replace(
+            &format!("/run/wirelab/{number}/"),
+            &format!("/run/wirelab/{instance}/"),
+        );
         for verb in ["up", "check"] {
             let from = format!("wirelab {verb} {number}");
             if let Some(at) = line.find(&from) {
@@ -395,6 +406,11 @@ impl<'a> Walk<'a> {
                 }
             }
             self.run(step);
+            if let Some((part, pause)) = self.pause_after {
+                if step.command.contains(part) {
+                    std::thread::sleep(pause);
+                }
+            }
         }
         self.settle();
     }
