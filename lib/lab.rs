@@ -190,14 +190,16 @@ pub fn only_instance(verb: &'static str) -> Result<String, PickError> {
     }
 }
 
-/// The instance that has node `node`, for `wirelab exec NODE` without a lab: it must be
-/// the only one that is up with such a node.
+/// The instance that has node (or segment) `node`, for `wirelab exec NODE` without a lab: it
+/// must be the only one that is up with such a node.
 pub fn instance_with_node(node: &str) -> Result<String, PickError> {
     let up = running();
     if up.is_empty() {
         return Err(PickError::NothingUp);
     }
-    let with: Vec<&State> = up.iter().filter(|s| s.node(node).is_some()).collect();
+    // A segment's switch is a place to run commands too (`wirelab exec lan -- bridge fdb show`).
+    let has = |s: &State| s.node(node).is_some() || s.segments.iter().any(|g| g.name == node);
+    let with: Vec<&State> = up.iter().filter(|s| has(s)).collect();
     match with.as_slice() {
         [] => Err(PickError::NoNode {
             node: node.to_string(),

@@ -91,6 +91,11 @@ impl Worksheet {
     }
 }
 
+/// The parser on its own, for the walker's own tests.
+pub fn parse_for_test(text: &str) -> Result<Vec<Step>, String> {
+    parse(text)
+}
+
 fn parse(text: &str) -> Result<Vec<Step>, String> {
     let mut steps = Vec::new();
     let mut section = String::new();
