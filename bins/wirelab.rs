@@ -235,7 +235,7 @@ fn run(command: Cmd, out: &mut Out) -> Result<ExitCode, Failure> {
                 }
                 ([lab, node], None) => (lab::instance_for(lab), node.clone()),
                 ([node], Some(instance)) => (instance, node.clone()),
-                ([node], None) => (lab::instance_with_node(node)?, node.clone()),
+                ([node], None) => (lab::instance_with_node(node, "exec")?, node.clone()),
                 _ => return Err(Failure::Message("expected [LAB] NODE -- COMMAND".into())),
             };
             let mut child = topo::exec_command(&instance, &node, &command)?;

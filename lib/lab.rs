@@ -148,11 +148,12 @@ pub enum PickError {
         "no lab that is up has a node '{node}' (up: {up}; `wirelab status` shows their nodes)"
     )]
     NoNode { node: String, up: String },
-    #[error("node '{node}' is in several labs that are up ({up}): name the lab, e.g. `wirelab exec {first} {node} -- ...`")]
+    #[error("node '{node}' is in several labs that are up ({up}): name the lab before the node, e.g. `wirelab {verb} {first} {node} ...`")]
     Ambiguous {
         node: String,
         up: String,
         first: String,
+        verb: &'static str,
     },
     #[error("several labs are up ({up}): name one, e.g. `wirelab {verb} {first}`")]
     Several {
@@ -192,7 +193,7 @@ pub fn only_instance(verb: &'static str) -> Result<String, PickError> {
 
 /// The instance that has node (or segment) `node`, for `wirelab exec NODE` without a lab: it
 /// must be the only one that is up with such a node.
-pub fn instance_with_node(node: &str) -> Result<String, PickError> {
+pub fn instance_with_node(node: &str, verb: &'static str) -> Result<String, PickError> {
     let up = running();
     if up.is_empty() {
         return Err(PickError::NothingUp);
@@ -210,6 +211,7 @@ pub fn instance_with_node(node: &str) -> Result<String, PickError> {
             node: node.to_string(),
             up: listed(several),
             first: several[0].instance.clone(),
+            verb,
         }),
     }
 }

@@ -127,3 +127,50 @@ fn doctor_exits_1_only_when_something_the_labs_need_is_missing() {
         .expect("a netem line");
     assert!(!netem.starts_with("MISS"), "{netem}");
 }
+
+/// The README's lab-runner block, run as written from a shell with sudo's PATH (the instance
+/// `chain2` becomes the test's own, so a student's chain2 is never touched).
+#[test]
+fn the_readmes_lab_runner_commands_run_as_written() {
+    if !root_or_skip("the_readmes_lab_runner_commands_run_as_written") {
+        return;
+    }
+    let text = std::fs::read_to_string(format!("{ROOT}/README.md")).expect("README");
+    let block = text
+        .split("## The lab runner")
+        .nth(1)
+        .and_then(|rest| rest.split("```sh\n").nth(1))
+        .and_then(|rest| rest.split("```").next())
+        .expect("the lab runner's command block");
+    let instance = format!("testrm{}", std::process::id() % 1_000_000);
+    let commands: Vec<String> = block
+        .lines()
+        .map(|line| line.split(" #").next().unwrap_or(line).trim().to_string())
+        .filter(|line| !line.is_empty())
+        .collect();
+    assert!(commands.len() >= 5, "{commands:?}");
+    let mut took_down = false;
+    for command in &commands {
+        let line = if command == "wirelab up chain:2" {
+            format!("wirelab up chain:2 --instance {instance}")
+        } else {
+            command.replace("chain2", &instance)
+        };
+        took_down |= line.starts_with("wirelab down");
+        let output = Command::new("sh")
+            .args(["-c", &line])
+            .current_dir("/")
+            .env_clear()
+            .env("PATH", format!("{}:{SECURE_PATH}", tools_dir().display()))
+            .output()
+            .expect("run");
+        assert!(
+            output.status.success(),
+            "README: `{command}` failed: {}{}",
+            stdout(&output),
+            common::stderr(&output)
+        );
+    }
+    assert!(took_down, "the block ends with a down");
+    assert!(common::namespaces_of(&instance).is_empty());
+}
