@@ -42,6 +42,16 @@ fn make_demo_installs_its_packages_then_builds() {
         plan.contains("knot "),
         "knotd is among the packages: {plan}"
     );
+    // make install, the README's one way to get the tools on PATH, does the same first.
+    let install = make_as_sudo("install");
+    let deps = install.find("dpkg-query").expect("install runs deps first");
+    let copy = install
+        .find("install -m 755")
+        .expect("then copies the tools");
+    assert!(
+        deps < copy && install.contains("/usr/local/bin"),
+        "{install}"
+    );
 }
 
 #[test]
