@@ -37,6 +37,8 @@ struct Cli {
     command: Cmd,
 }
 
+// Parsed once per run: the size of the largest variant does not matter.
+#[allow(clippy::large_enum_variant)]
 #[derive(Subcommand)]
 enum Cmd {
     /// Build a topology: a lab (01, 01-ping), demo, chain:N, or a path to a topology.toml
@@ -91,6 +93,11 @@ enum Cmd {
         #[arg(long)]
         json: bool,
     },
+    /// Impair a link of a running instance (delay, loss, rate…), show or clear it
+    Link {
+        #[command(subcommand)]
+        action: LinkCmd,
+    },
     /// List the labs and built-in topologies
     List,
     /// Check what this machine has and lacks, with the command that fixes each
@@ -109,6 +116,70 @@ enum Cmd {
         #[arg(long, conflicts_with = "answers")]
         template: bool,
     },
+}
+
+#[allow(clippy::large_enum_variant)]
+#[derive(Subcommand)]
+enum LinkCmd {
+    /// Change a link: wirelab link set 04 r1 srv --delay 10ms (fields not given are kept)
+    #[command(override_usage = "wirelab link set [OPTIONS] [LAB] A B")]
+    Set {
+        /// The instance to use instead of a LAB argument
+        #[arg(long)]
+        instance: Option<String>,
+        /// [LAB] A B: the lab (01, 01-ping) or instance, then the link's two nodes
+        #[arg(value_name = "NODE", num_args = 2..=3, required = true)]
+        place: Vec<String>,
+        /// Only packets sent by this node (default: both directions)
+        #[arg(long, value_name = "NODE")]
+        from: Option<String>,
+        /// Undo the change after this long (e.g. --loss 100% --for 3s: a 3-second blackout)
+        #[arg(long = "for", value_name = "D")]
+        duration: Option<String>,
+        #[command(flatten)]
+        impair: wirelab::impair::args::ImpairArgs,
+    },
+    /// What each link does now, with counters (dropped, held, reordered, duplicated)
+    Show {
+        /// The lab (01, 01-ping) or instance; may be left out when only one is up
+        #[arg(conflicts_with = "instance")]
+        lab: Option<String>,
+        #[arg(long)]
+        instance: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Make a link a plain cable again
+    #[command(override_usage = "wirelab link clear [OPTIONS] [LAB] A B")]
+    Clear {
+        #[arg(long)]
+        instance: Option<String>,
+        #[arg(value_name = "NODE", num_args = 2..=3, required = true)]
+        place: Vec<String>,
+        /// Only packets sent by this node (default: both directions)
+        #[arg(long, value_name = "NODE")]
+        from: Option<String>,
+    },
+}
+
+/// `[LAB] A B` of `link set` and `link clear`: the instance and the link's two nodes.
+fn link_place(
+    place: &[String],
+    instance: Option<String>,
+) -> Result<(String, String, String), Failure> {
+    match (place, instance) {
+        ([lab, _, _], Some(instance)) => Err(Failure::Message(format!(
+            "both a lab ('{lab}') and --instance {instance}: give one of them"
+        ))),
+        ([lab, a, b], None) => Ok((lab::instance_for(lab), a.clone(), b.clone())),
+        ([a, b], Some(instance)) => Ok((instance, a.clone(), b.clone())),
+        ([a, b], None) => Ok((
+            lab::instance_with_node(a, "link set")?,
+            a.clone(),
+            b.clone(),
+        )),
+        _ => Err(Failure::Message("expected [LAB] A B".into())),
+    }
 }
 
 fn main() -> ExitCode {
@@ -298,6 +369,7 @@ fn run(command: Cmd, out: &mut Out) -> Result<ExitCode, Failure> {
                 Ok(ExitCode::SUCCESS)
             }
         },
+        Cmd::Link { action } => link(action, out),
         Cmd::List => {
             let up = lab::running();
             let up_as = |topology: &str| {
@@ -470,6 +542,18 @@ fn status_of(instance: &str, json: bool, out: &mut Out) -> Result<ExitCode, Fail
                 segment.nodes.join(" ")
             ))?;
         }
+        for link in &state.links {
+            for side in 0..2 {
+                if !link.impair[side].is_empty() {
+                    out.line(format!(
+                        "  link {} -> {}: {}",
+                        link.nodes[side],
+                        link.nodes[1 - side],
+                        link.impair[side].describe()
+                    ))?;
+                }
+            }
+        }
         for service in &state.services {
             let health = if service.running == Some(true) {
                 "running"
@@ -492,6 +576,105 @@ fn status_of(instance: &str, json: bool, out: &mut Out) -> Result<ExitCode, Fail
     } else {
         ExitCode::from(1)
     })
+}
+
+fn link(action: LinkCmd, out: &mut Out) -> Result<ExitCode, Failure> {
+    use topo::impair;
+    let print = |out: &mut Out, state: &impair::LinkState| -> Result<(), Failure> {
+        for side in 0..2 {
+            out.line(format!(
+                "{} -> {}: {}",
+                state.nodes[side],
+                state.nodes[1 - side],
+                state.impair[side].describe()
+            ))?;
+        }
+        Ok(())
+    };
+    match action {
+        LinkCmd::Set {
+            instance,
+            place,
+            from,
+            duration,
+            impair: flags,
+        } => {
+            let (instance, a, b) = link_place(&place, instance)?;
+            let change = flags.impairment().map_err(Failure::Message)?;
+            let duration = duration
+                .map(|d| {
+                    wirelab::impair::parse_delay(&d)
+                        .map_err(|m| Failure::Message(format!("--for: {m}")))
+                })
+                .transpose()?;
+            if change.is_empty() {
+                return Err(Failure::Message(
+                    "nothing to set: give --delay, --jitter, --loss, --duplicate, --reorder, --rate, --queue, --drop or --hold (or use `wirelab link clear`)".into(),
+                ));
+            }
+            let state = impair::set(&instance, &a, &b, from.as_deref(), &change, duration)?;
+            print(out, &state)?;
+            Ok(ExitCode::SUCCESS)
+        }
+        LinkCmd::Clear {
+            instance,
+            place,
+            from,
+        } => {
+            let (instance, a, b) = link_place(&place, instance)?;
+            let state = impair::clear(&instance, &a, &b, from.as_deref())?;
+            print(out, &state)?;
+            Ok(ExitCode::SUCCESS)
+        }
+        LinkCmd::Show {
+            lab,
+            instance,
+            json,
+        } => {
+            let instance = match named(lab, instance) {
+                Some(instance) => instance,
+                None => lab::only_instance("link show")?,
+            };
+            let reports = match impair::show(&instance) {
+                Ok(reports) => reports,
+                Err(topo::TopoError::NotUp(_)) => {
+                    eprintln!("{TOOL}: instance '{instance}' is not up");
+                    return Ok(ExitCode::from(1));
+                }
+                Err(e) => return Err(e.into()),
+            };
+            if json {
+                out.json(&reports)?;
+                return Ok(ExitCode::SUCCESS);
+            }
+            for report in &reports {
+                let mut line = format!(
+                    "{} -> {}: {} [{}]",
+                    report.from,
+                    report.to,
+                    report.impair.describe(),
+                    report.backend
+                );
+                if let Some(lost) = report.lost {
+                    line.push_str(&format!(" lost {lost}"));
+                }
+                if let Some(drops) = report.queue_drops {
+                    line.push_str(&format!(" queue-dropped {drops}"));
+                }
+                if let Some(c) = &report.daemon {
+                    line.push_str(&format!(
+                        " packets {} delayed {} dropped {} held {} reordered {} duplicated {} overflow {}",
+                        c.packets, c.delayed, c.dropped, c.held, c.reordered, c.duplicated, c.overflow
+                    ));
+                }
+                if report.daemon_alive == Some(false) {
+                    line.push_str(" DAEMON NOT RUNNING: this direction drops every packet (wirelab link clear, or set again)");
+                }
+                out.line(line)?;
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+    }
 }
 
 fn role_name(role: topo::Role) -> &'static str {

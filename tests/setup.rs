@@ -183,4 +183,33 @@ fn the_readmes_lab_runner_commands_run_as_written() {
     }
     assert!(took_down, "the block ends with a down");
     assert!(common::namespaces_of(&instance).is_empty());
+
+    // The link impairment block, on a chain:2 of its own.
+    let block = text
+        .split("### Link impairment")
+        .nth(1)
+        .and_then(|rest| rest.split("```sh\n").nth(1))
+        .and_then(|rest| rest.split("```").next())
+        .expect("the link impairment command block");
+    let lab = common::Lab::up("chain:2");
+    for command in block
+        .lines()
+        .map(|line| line.split(" #").next().unwrap_or(line).trim())
+        .filter(|line| !line.is_empty())
+    {
+        let line = command.replace("chain2", &lab.instance);
+        let output = Command::new("sh")
+            .args(["-c", &line])
+            .current_dir("/")
+            .env_clear()
+            .env("PATH", format!("{}:{SECURE_PATH}", tools_dir().display()))
+            .output()
+            .expect("run");
+        assert!(
+            output.status.success(),
+            "README: `{command}` failed: {}{}",
+            stdout(&output),
+            common::stderr(&output)
+        );
+    }
 }
