@@ -72,6 +72,19 @@ fn worksheet_steps_samples_and_answers_pass_the_check() {
     let rate = |text: &str| number_before(text, "req/s").expect("req/s");
     let speedup = rate(&of("wirelab-http -n 2000 http://srv:8080/"))
         / rate(&of("wirelab-http -n 2000 --no-keepalive"));
+    // At 20 ms round trip: a reused connection takes one round trip, a new one two.
+    let total_of_2 = |text: &str| {
+        text.lines()
+            .find(|l| l.starts_with("request 2: "))
+            .and_then(|l| l.split(", total ").nth(1))
+            .and_then(|rest| rest.split(' ').next())
+            .and_then(|ms| ms.parse::<f64>().ok())
+            .unwrap_or_else(|| panic!("no total of request 2 in {text}"))
+    };
+    let reused = total_of_2(&of("wirelab-http -n 5 --each http://srv:8080/"));
+    let new = total_of_2(&of("wirelab-http -n 5 --each --no-keepalive http://srv:8080/"));
+    assert!((18.0..35.0).contains(&reused), "one round trip of 20 ms: {reused}");
+    assert!((38.0..60.0).contains(&new), "two round trips: {new}");
     // Head-of-line blocking, shown: the small page waits for big.txt when pipelined behind it.
     let alone = ttfb(&of("--each http://srv:8080/big.txt http://srv:8080/"), 2);
     let pipelined = of("--each --pipeline 2 http://srv:8080/big.txt http://srv:8080/");
@@ -99,6 +112,8 @@ fn worksheet_steps_samples_and_answers_pass_the_check() {
         ("connections_http10", connections_http10.to_string()),
         ("time_wait_side", "srv".to_string()),
         ("keepalive_speedup", format!("{speedup:.2}")),
+        ("reused_request_ms", format!("{reused:.2}")),
+        ("new_request_ms", format!("{new:.2}")),
         ("idle_closed_by", "server".to_string()),
         ("connections_pipelined", connections_pipelined.to_string()),
         ("blocked_ttfb_ms", format!("{blocked:.2}")),
@@ -107,7 +122,7 @@ fn worksheet_steps_samples_and_answers_pass_the_check() {
     ];
     let check = walk.check(&answers);
     assert_eq!(check.code, Some(0), "{answers:?}\n{}", check.output);
-    assert!(check.output.contains("11/11 right"), "{}", check.output);
+    assert!(check.output.contains("13/13 right"), "{}", check.output);
 
     // A speedup that none of the runs measured is not right, however plausible.
     let mut wrong = answers.to_vec();
@@ -170,5 +185,5 @@ fn check_gives_hints_for_empty_answers_never_the_answers() {
         text.contains("unanswered connections_for_10: Step 2"),
         "{text}"
     );
-    assert!(text.contains("0/11 right"), "{text}");
+    assert!(text.contains("0/13 right"), "{text}");
 }
