@@ -82,8 +82,13 @@ fn worksheet_steps_samples_and_answers_pass_the_check() {
             .unwrap_or_else(|| panic!("no total of request 2 in {text}"))
     };
     let reused = total_of_2(&of("wirelab-http -n 5 --each http://srv:8080/"));
-    let new = total_of_2(&of("wirelab-http -n 5 --each --no-keepalive http://srv:8080/"));
-    assert!((18.0..35.0).contains(&reused), "one round trip of 20 ms: {reused}");
+    let new = total_of_2(&of(
+        "wirelab-http -n 5 --each --no-keepalive http://srv:8080/",
+    ));
+    assert!(
+        (18.0..35.0).contains(&reused),
+        "one round trip of 20 ms: {reused}"
+    );
     assert!((38.0..60.0).contains(&new), "two round trips: {new}");
     // Head-of-line blocking, shown: the small page waits for big.txt when pipelined behind it.
     let alone = ttfb(&of("--each http://srv:8080/big.txt http://srv:8080/"), 2);

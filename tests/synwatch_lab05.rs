@@ -99,6 +99,30 @@ fn lab05_worksheet_steps_samples_and_check() {
         "?"
     };
 
+    // Step 7: the old duplicate SYN, answered with a reset by the client's kernel.
+    let old_syn = walk.output("--hold 'tcp syn'").to_string();
+    assert!(old_syn.contains("hold #1 of 'tcp syn' for 3s"), "{old_syn}");
+    let capture = walk
+        .output("tcpdump -n -i eth-r1 -c 3 'tcp port 8080'")
+        .to_string();
+    let reset = capture
+        .lines()
+        .filter(|l| l.contains("Flags ["))
+        .nth(2)
+        .expect("three segments");
+    assert!(
+        reset.contains("10.0.1.2.") && reset.contains("Flags [R]"),
+        "{capture}"
+    );
+    let old_watch = walk
+        .ran
+        .iter()
+        .skip_while(|r| !r.step.command.contains("--hold"))
+        .find(|r| r.step.command.contains("wirelab-synwatch"))
+        .map(|r| r.output.clone())
+        .expect("the watcher of Step 7");
+    assert!(old_watch.contains("0 completed, 1 RSTs"), "{old_watch}");
+
     let answers = [
         ("backlog_8080", backlog),
         (
@@ -119,10 +143,11 @@ fn lab05_worksheet_steps_samples_and_check() {
         ("client_state_waiting", waiting.to_string()),
         ("stuck_counter", "ListenOverflows".to_string()),
         ("stuck_synacks", synacks.to_string()),
+        ("old_syn_answer", "RST".to_string()),
     ];
     let check = walk.check(&answers);
     assert_eq!(check.code, Some(0), "{answers:?}\n{}", check.output);
-    assert!(check.output.contains("12/12 right"), "{}", check.output);
+    assert!(check.output.contains("13/13 right"), "{}", check.output);
 }
 
 #[test]
@@ -178,5 +203,5 @@ fn lab05_blank_answers_get_hints_not_answers() {
         !text.contains("SyncookiesSent"),
         "a hint gives the answer away: {text}"
     );
-    assert!(text.contains("0/12 right"), "{text}");
+    assert!(text.contains("0/13 right"), "{text}");
 }

@@ -251,7 +251,14 @@ impl<'a> Walk<'a> {
         let number = &self.sheet.number;
         let instance = &self.lab.instance;
         let mut line = command.to_string();
-        for verb in ["exec", "down", "status", "link set", "link clear", "link show"] {
+        for verb in [
+            "exec",
+            "down",
+            "status",
+            "link set",
+            "link clear",
+            "link show",
+        ] {
             line = line.replace(
                 &format!("wirelab {verb} {number}"),
                 &format!("wirelab {verb} {instance}"),
