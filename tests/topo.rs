@@ -382,8 +382,7 @@ fn check_grades_answers_with_hints_and_never_the_answer() {
     // A measured answer is compared with the student's own run, never a range: with the
     // lab not up there is no run, and the hint says how to make one.
     assert!(
-        text.contains("not yet    rtt_ms: The avg of the rtt line")
-            && text.contains("is not up"),
+        text.contains("not yet    rtt_ms: The avg of the rtt line") && text.contains("is not up"),
         "{text}"
     );
     assert!(text.contains("1/3 right"), "{text}");
