@@ -178,6 +178,14 @@ pub fn run(options: &Options, stop: &AtomicBool) -> Result<Counters, DaemonError
     write_stats(options, &schedule.counters, &mut written)?;
 
     let release = |nfq: &mut NfQueue, release: Release<Packet>| -> io::Result<()> {
+        // A held packet's original was dropped when it arrived (`Arrival::Resend`), so its id
+        // has had its verdict: what leaves now is the copy, sent like a duplicate.
+        if release.resend {
+            if let (Some(copier), Some(bytes)) = (&copier, &release.packet.copy) {
+                copier.send(bytes);
+            }
+            return Ok(());
+        }
         nfq.verdict(release.packet.id, NF_ACCEPT)?;
         if let (true, Some(copier), Some(bytes)) =
             (release.duplicate, &copier, &release.packet.copy)

@@ -23,7 +23,8 @@ end
 request = function() return req end
 LUA
 chmod 644 "$lua"
-in_h1() { "$WIRELAB" exec --instance "$instance" h1 -- timeout 60 "$@"; }
+# Without the evidence log: a benchmark measures the tool, not the lab's bookkeeping.
+in_h1() { "$WIRELAB" exec --instance "$instance" h1 -- env -u WIRELAB_EVIDENCE timeout 60 "$@"; }
 # Text mode prints nothing per request (the throughput path); the summary has the rate.
 ours_rate() { in_h1 "$WIRELAB_BIN/wirelab-http" "$@" | awk '/ req\/s over / {print $1}'; }
 wrk_rate() { in_h1 wrk "$@" | awk '/Requests\/sec/ {print $2}'; }
