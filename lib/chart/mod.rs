@@ -202,9 +202,9 @@ impl TcpChart {
 
 impl TcpChart {
     /// One line saying what the chart shows, for the tool to print beside the file's name
-    /// (and for a worksheet to grade from): `10.0.1.2:40000 -> 10.0.2.2:5001 (reno), 9.8 s: 4
-    /// loss events (3 fast retransmits, 1 timeout); slow start reached cwnd 146, then ssthresh
-    /// 73; cwnd peak 146; 16223 data segments`.
+    /// (and for a worksheet to grade from), e.g. `10.0.1.2:40000 -> 10.0.2.2:5001 (reno),
+    /// 10.4 s: 4 loss events (4 fast retransmits, 0 timeouts); cwnd before each loss: 174, 107,
+    /// 107, 106; ssthresh after: 108, 53, 53, 53; cwnd peak 174; 8675 data segments`.
     pub fn describe(&self) -> String {
         let fast = self
             .losses
@@ -228,10 +228,30 @@ impl TcpChart {
             plural(fast),
             plural(timeouts),
         ));
-        if let (Some(reached), Some(ssthresh)) = (self.slow_start_peak(), self.first_ssthresh()) {
+        let around = self.around_losses();
+        let list = |values: Vec<String>| {
+            let shown = values.len().min(DESCRIBED_LOSSES);
+            let mut text = values[..shown].join(", ");
+            if values.len() > shown {
+                text.push_str(", ...");
+            }
+            text
+        };
+        if !around.is_empty() {
+            let number = |v: Option<f64>| v.map_or("?".to_string(), |v| format!("{v:.0}"));
             text.push_str(&format!(
-                "; slow start reached cwnd {reached:.0}, then ssthresh {ssthresh:.0}"
+                "; cwnd before each loss: {}; ssthresh after: {}",
+                list(around.iter().map(|a| number(a.cwnd_before)).collect()),
+                list(around.iter().map(|a| number(a.ssthresh_after)).collect()),
             ));
+        }
+        let after_timeouts = around
+            .iter()
+            .filter(|a| a.kind == LossKind::Timeout)
+            .filter_map(|a| a.lowest_after)
+            .fold(f64::INFINITY, f64::min);
+        if after_timeouts.is_finite() {
+            text.push_str(&format!("; cwnd after a timeout: {after_timeouts:.0}"));
         }
         text.push_str(&format!(
             "; cwnd peak {peak:.0}; {} data segments",
@@ -240,22 +260,48 @@ impl TcpChart {
         text
     }
 
-    /// The first value ssthresh took: what the first loss event set it to.
-    pub fn first_ssthresh(&self) -> Option<f64> {
-        self.windows.iter().find_map(|w| w.ssthresh)
-    }
-
-    /// The largest cwnd before ssthresh was first set: where slow start ended.
-    pub fn slow_start_peak(&self) -> Option<f64> {
-        let before: Vec<f64> = self
-            .windows
+    /// What tcp_info said around each loss event: the last cwnd before it, the ssthresh the
+    /// loss set (the first sample after it whose ssthresh differs from before, or the first
+    /// ssthresh at all), and the lowest cwnd until the next loss.
+    pub fn around_losses(&self) -> Vec<AroundLoss> {
+        self.losses
             .iter()
-            .take_while(|w| w.ssthresh.is_none())
-            .map(|w| w.cwnd)
-            .collect();
-        (!before.is_empty() && self.first_ssthresh().is_some())
-            .then(|| before.into_iter().fold(0.0, f64::max))
+            .enumerate()
+            .map(|(index, loss)| {
+                let next = self.losses.get(index + 1).map_or(f64::INFINITY, |l| l.t);
+                let before = self.windows.iter().rev().find(|w| w.t < loss.t);
+                let between = || {
+                    self.windows
+                        .iter()
+                        .filter(move |w| w.t >= loss.t && w.t < next)
+                };
+                let ssthresh_after = between()
+                    .find(|w| w.ssthresh.is_some() && w.ssthresh != before.and_then(|b| b.ssthresh))
+                    .and_then(|w| w.ssthresh)
+                    .or_else(|| between().next().and_then(|w| w.ssthresh));
+                AroundLoss {
+                    t: loss.t,
+                    kind: loss.kind,
+                    cwnd_before: before.map(|w| w.cwnd),
+                    ssthresh_after,
+                    lowest_after: between().map(|w| w.cwnd).reduce(f64::min),
+                }
+            })
+            .collect()
     }
+}
+
+/// How many loss events [`TcpChart::describe`] lists one by one.
+pub const DESCRIBED_LOSSES: usize = 8;
+
+/// tcp_info around one loss event.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct AroundLoss {
+    pub t: f64,
+    pub kind: LossKind,
+    pub cwnd_before: Option<f64>,
+    pub ssthresh_after: Option<f64>,
+    pub lowest_after: Option<f64>,
 }
 
 /// Why a chart could not be made.
