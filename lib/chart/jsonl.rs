@@ -386,7 +386,7 @@ mod tests {
         assert_eq!(
             chart.describe(),
             "10.0.1.2:40000 -> 10.0.2.2:5001 (reno), 0.1 s: 2 loss events (1 fast retransmit, \
-             1 timeout); cwnd before each loss: 10, 5; ssthresh after: 5, 2; cwnd after a \
+             1 timeout); cwnd at each loss: 10, 5; ssthresh after: 5, 2; cwnd after a \
              timeout: 1; cwnd peak 10; 6 data segments"
         );
         assert!(super::super::svg(&chart).is_ok());

@@ -203,8 +203,8 @@ impl TcpChart {
 impl TcpChart {
     /// One line saying what the chart shows, for the tool to print beside the file's name
     /// (and for a worksheet to grade from), e.g. `10.0.1.2:40000 -> 10.0.2.2:5001 (reno),
-    /// 10.4 s: 4 loss events (4 fast retransmits, 0 timeouts); cwnd before each loss: 174, 107,
-    /// 107, 106; ssthresh after: 108, 53, 53, 53; cwnd peak 174; 8675 data segments`.
+    /// 10.4 s: 4 loss events (4 fast retransmits, 0 timeouts); cwnd at each loss: 158, 107,
+    /// 107, 107; ssthresh after: 79, 54, 54, 54; cwnd peak 158; 8675 data segments`.
     pub fn describe(&self) -> String {
         let fast = self
             .losses
@@ -240,7 +240,7 @@ impl TcpChart {
         if !around.is_empty() {
             let number = |v: Option<f64>| v.map_or("?".to_string(), |v| format!("{v:.0}"));
             text.push_str(&format!(
-                "; cwnd before each loss: {}; ssthresh after: {}",
+                "; cwnd at each loss: {}; ssthresh after: {}",
                 list(around.iter().map(|a| number(a.cwnd_before)).collect()),
                 list(around.iter().map(|a| number(a.ssthresh_after)).collect()),
             ));
@@ -260,9 +260,15 @@ impl TcpChart {
         text
     }
 
-    /// What tcp_info said around each loss event: the last cwnd before it, the ssthresh the
-    /// loss set (the first sample after it whose ssthresh differs from before, or the first
-    /// ssthresh at all), and the lowest cwnd until the next loss.
+    /// What tcp_info said around each loss event: the cwnd when it happened, the ssthresh it
+    /// set, and the lowest cwnd until the next loss.
+    ///
+    /// tcp_info is sampled (every 10 ms with `--chart`), and in slow start cwnd grows by half
+    /// between two samples, so the last sample before the loss can be far below the cwnd the
+    /// loss met. Linux cuts cwnd gradually as ACKs come in (proportional rate reduction,
+    /// RFC 6937), while ssthresh is set at once: the first sample showing the new ssthresh
+    /// still holds (about) the cwnd of the moment of loss. So "cwnd at the loss" is the
+    /// largest of the last sample before it and the samples up to that one.
     pub fn around_losses(&self) -> Vec<AroundLoss> {
         self.losses
             .iter()
@@ -270,21 +276,31 @@ impl TcpChart {
             .map(|(index, loss)| {
                 let next = self.losses.get(index + 1).map_or(f64::INFINITY, |l| l.t);
                 let before = self.windows.iter().rev().find(|w| w.t < loss.t);
-                let between = || {
-                    self.windows
-                        .iter()
-                        .filter(move |w| w.t >= loss.t && w.t < next)
-                };
-                let ssthresh_after = between()
-                    .find(|w| w.ssthresh.is_some() && w.ssthresh != before.and_then(|b| b.ssthresh))
-                    .and_then(|w| w.ssthresh)
-                    .or_else(|| between().next().and_then(|w| w.ssthresh));
+                let old = before.and_then(|w| w.ssthresh);
+                let between: Vec<&WindowSample> = self
+                    .windows
+                    .iter()
+                    .filter(|w| w.t >= loss.t && w.t < next)
+                    .collect();
+                // The first sample whose ssthresh the loss set.
+                let set = between
+                    .iter()
+                    .position(|w| w.ssthresh.is_some() && w.ssthresh != old);
+                let ssthresh_after = set
+                    .map(|i| between[i].ssthresh)
+                    .unwrap_or_else(|| between.first().and_then(|w| w.ssthresh));
+                let upto = set.map_or(0, |i| i + 1);
+                let cwnd_before = before
+                    .map(|w| w.cwnd)
+                    .into_iter()
+                    .chain(between[..upto].iter().map(|w| w.cwnd))
+                    .reduce(f64::max);
                 AroundLoss {
                     t: loss.t,
                     kind: loss.kind,
-                    cwnd_before: before.map(|w| w.cwnd),
+                    cwnd_before,
                     ssthresh_after,
-                    lowest_after: between().map(|w| w.cwnd).reduce(f64::min),
+                    lowest_after: between.iter().map(|w| w.cwnd).reduce(f64::min),
                 }
             })
             .collect()
@@ -299,6 +315,7 @@ pub const DESCRIBED_LOSSES: usize = 8;
 pub struct AroundLoss {
     pub t: f64,
     pub kind: LossKind,
+    /// The cwnd the loss met (see [`TcpChart::around_losses`]).
     pub cwnd_before: Option<f64>,
     pub ssthresh_after: Option<f64>,
     pub lowest_after: Option<f64>,
@@ -329,4 +346,54 @@ pub enum ChartError {
         path: String,
         source: std::io::Error,
     },
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sample(t: f64, cwnd: f64, ssthresh: Option<f64>) -> WindowSample {
+        WindowSample {
+            t,
+            cwnd,
+            ssthresh,
+            in_flight: cwnd,
+        }
+    }
+
+    #[test]
+    fn cwnd_at_a_loss_in_slow_start_is_read_from_the_sample_that_shows_the_new_ssthresh() {
+        // Sampled at 80, then the loss, then the first sample with the new ssthresh still holds
+        // 158 (proportional rate reduction has not cut it yet), then it falls.
+        let chart = TcpChart {
+            windows: vec![
+                sample(0.000, 80.0, None),
+                sample(0.012, 158.0, Some(79.0)),
+                sample(0.030, 90.0, Some(79.0)),
+                sample(2.000, 107.0, Some(79.0)),
+                sample(2.015, 107.0, Some(54.0)),
+                sample(2.040, 54.0, Some(54.0)),
+            ],
+            losses: vec![
+                Loss {
+                    t: 0.005,
+                    kind: LossKind::FastRetransmit,
+                },
+                Loss {
+                    t: 2.010,
+                    kind: LossKind::FastRetransmit,
+                },
+            ],
+            ..TcpChart::default()
+        };
+        let around = chart.around_losses();
+        assert_eq!(around[0].cwnd_before, Some(158.0));
+        assert_eq!(around[0].ssthresh_after, Some(79.0));
+        assert_eq!(around[1].cwnd_before, Some(107.0));
+        assert_eq!(around[1].ssthresh_after, Some(54.0));
+        assert_eq!(around[1].lowest_after, Some(54.0));
+        assert!(chart
+            .describe()
+            .contains("cwnd at each loss: 158, 107; ssthresh after: 79, 54;"));
+    }
 }
