@@ -218,6 +218,7 @@ impl TextRenderer {
                     None => format!("{size}-byte datagrams"),
                 };
                 let bound = match bound {
+                    Bound::Count(1) => "1 datagram".to_string(),
                     Bound::Count(count) => format!("{count} datagrams"),
                     Bound::Time(time) => format!("for {} s", time.as_secs_f64()),
                 };
