@@ -8,6 +8,7 @@
 //! | [`topo`]     | building namespace topologies: nodes, veths, routes       | all |
 //! | [`wire`]     | protocol headers on the wire (ICMP, UDP, TCP, IP)          | 01, 02, 05 |
 //! | [`sock`]     | sockets the tools share: raw/datagram ICMP, error queues   | 01, 02 |
+//! | [`capture`]  | packet capture: TPACKET_V3 ring, BPF filter, frame decoder | 05, 06, 07 |
 //! | [`ping`]     | the ICMP echo engine                                       | 01 |
 //! | [`traceroute`] | the TTL-probing engine                                   | 02 |
 //! | [`dns`]      | DNS over UDP with TCP fallback, and a small resolver       | 03 |
@@ -17,6 +18,7 @@
 //! | [`doctor`]   | what this machine has and lacks for the labs               | all |
 //! | [`cli`], [`output`], [`privilege`] | conventions every binary shares          | all |
 
+pub mod capture;
 pub mod cli;
 pub mod dns;
 pub mod doctor;
