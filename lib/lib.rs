@@ -29,6 +29,7 @@ pub mod ping;
 pub mod privilege;
 pub mod sock;
 pub mod synwatch;
+pub mod tcp;
 pub mod topo;
 pub mod traceroute;
 pub mod wire;

@@ -224,7 +224,13 @@ pub fn parse_message(payload: &[u8]) -> Option<DiagSocket> {
     let address_at = |at: usize| -> IpAddr {
         let bytes: [u8; 16] = fixed[at..at + 16].try_into().unwrap_or([0; 16]);
         if i32::from(fixed[msg::FAMILY]) == libc::AF_INET6 {
-            IpAddr::V6(Ipv6Addr::from(bytes))
+            // An IPv4 connection on a dual-stack socket reads as ::ffff:a.b.c.d; we report it
+            // as the IPv4 address it is, as the capture sees it (`ss` prints the mapped form).
+            let address = Ipv6Addr::from(bytes);
+            match address.to_ipv4_mapped() {
+                Some(v4) => IpAddr::V4(v4),
+                None => IpAddr::V6(address),
+            }
         } else {
             IpAddr::V4(Ipv4Addr::new(bytes[0], bytes[1], bytes[2], bytes[3]))
         }
