@@ -296,7 +296,10 @@ impl Flow {
                 Some(previous) if after(header.ack, previous) => sender.dup_acks = 0,
                 _ => {}
             }
-            if sender.last_ack.is_none_or(|previous| after(header.ack, previous)) {
+            if sender
+                .last_ack
+                .is_none_or(|previous| after(header.ack, previous))
+            {
                 sender.last_ack = Some(header.ack);
             }
             sender.sack_hole = has_sack;
@@ -495,25 +498,60 @@ mod tests {
         ];
         let mut flow = Flow::new();
         flow.observe(A, header(flags::SYN, ISN_A, 0, 64240, 0), &options, 0);
-        flow.observe(B, header(flags::SYN | flags::ACK, ISN_B, ISN_A.wrapping_add(1), 65160, 0), &options, 1);
-        flow.observe(A, header(flags::ACK, ISN_A.wrapping_add(1), ISN_B + 1, 502, 0), &[], 2);
+        flow.observe(
+            B,
+            header(
+                flags::SYN | flags::ACK,
+                ISN_B,
+                ISN_A.wrapping_add(1),
+                65160,
+                0,
+            ),
+            &options,
+            1,
+        );
+        flow.observe(
+            A,
+            header(flags::ACK, ISN_A.wrapping_add(1), ISN_B + 1, 502, 0),
+            &[],
+            2,
+        );
         flow
     }
 
     /// Data from A: `n`-th full segment (1448 bytes), starting at relative 1.
     fn data(flow: &mut Flow, n: u32, time_us: i64) -> (Relative, Analysis) {
         let seq = ISN_A.wrapping_add(1 + n * 1448);
-        flow.observe(A, header(flags::ACK, seq, ISN_B + 1, 502, 1448), &[], time_us)
+        flow.observe(
+            A,
+            header(flags::ACK, seq, ISN_B + 1, 502, 1448),
+            &[],
+            time_us,
+        )
     }
 
-    fn ack_from_b(flow: &mut Flow, upto_segments: u32, window: u16, sack: bool, time_us: i64) -> Analysis {
+    fn ack_from_b(
+        flow: &mut Flow,
+        upto_segments: u32,
+        window: u16,
+        sack: bool,
+        time_us: i64,
+    ) -> Analysis {
         let ack = ISN_A.wrapping_add(1 + upto_segments * 1448);
         let options = if sack {
-            vec![TcpOption::Sack { blocks: vec![(ack.wrapping_add(1448), ack.wrapping_add(2896))] }]
+            vec![TcpOption::Sack {
+                blocks: vec![(ack.wrapping_add(1448), ack.wrapping_add(2896))],
+            }]
         } else {
             vec![]
         };
-        flow.observe(B, header(flags::ACK, ISN_B + 1, ack, window, 0), &options, time_us).1
+        flow.observe(
+            B,
+            header(flags::ACK, ISN_B + 1, ack, window, 0),
+            &options,
+            time_us,
+        )
+        .1
     }
 
     #[test]
@@ -567,12 +605,19 @@ mod tests {
             time += backoff;
             let (relative, analysis) = data(&mut flow, 0, time);
             assert_eq!(relative.seq, 1);
-            assert_eq!(analysis.retransmission, Some(RetransmissionKind::Timeout), "{backoff}");
+            assert_eq!(
+                analysis.retransmission,
+                Some(RetransmissionKind::Timeout),
+                "{backoff}"
+            );
         }
         // The link is back: the resend is acknowledged, the rest follows in slow start.
         ack_from_b(&mut flow, 1, 500, false, time + 100);
         let (_, analysis) = data(&mut flow, 1, time + 101);
-        assert_eq!(analysis.retransmission, Some(RetransmissionKind::AfterTimeout));
+        assert_eq!(
+            analysis.retransmission,
+            Some(RetransmissionKind::AfterTimeout)
+        );
         ack_from_b(&mut flow, 4, 500, false, time + 200);
         let (_, analysis) = data(&mut flow, 4, time + 201);
         assert!(analysis.is_plain(), "new data after the episode");
@@ -586,8 +631,12 @@ mod tests {
         assert!(analysis.zero_window);
         // Linux's probe: one below the next byte, no data.
         let probe_seq = ISN_A.wrapping_add(1448);
-        let (_, analysis) =
-            flow.observe(A, header(flags::ACK, probe_seq, ISN_B + 1, 502, 0), &[], 200_000);
+        let (_, analysis) = flow.observe(
+            A,
+            header(flags::ACK, probe_seq, ISN_B + 1, 502, 0),
+            &[],
+            200_000,
+        );
         assert!(analysis.window_probe && analysis.retransmission.is_none());
         // The answer: still 0, not a duplicate ACK.
         let analysis = ack_from_b(&mut flow, 1, 0, false, 200_001);
@@ -596,8 +645,12 @@ mod tests {
         let analysis = ack_from_b(&mut flow, 1, 300, false, 300_000);
         assert!(analysis.window_update && !analysis.zero_window);
         // The same shape with an open window is a keep-alive.
-        let (_, analysis) =
-            flow.observe(A, header(flags::ACK, probe_seq, ISN_B + 1, 502, 0), &[], 400_000);
+        let (_, analysis) = flow.observe(
+            A,
+            header(flags::ACK, probe_seq, ISN_B + 1, 502, 0),
+            &[],
+            400_000,
+        );
         assert!(analysis.keep_alive && !analysis.window_probe);
     }
 
@@ -618,14 +671,30 @@ mod tests {
     fn fin_takes_one_sequence_number_and_its_resend_is_a_retransmission() {
         let mut flow = handshake();
         let fin_seq = ISN_A.wrapping_add(1);
-        let (relative, _) =
-            flow.observe(A, header(flags::FIN | flags::ACK, fin_seq, ISN_B + 1, 502, 0), &[], 10);
+        let (relative, _) = flow.observe(
+            A,
+            header(flags::FIN | flags::ACK, fin_seq, ISN_B + 1, 502, 0),
+            &[],
+            10,
+        );
         assert_eq!(relative.seq, 1);
-        let (relative, _) =
-            flow.observe(B, header(flags::ACK, ISN_B + 1, fin_seq.wrapping_add(1), 509, 0), &[], 11);
-        assert_eq!(relative.ack, Some(2), "a FIN is acknowledged with its sequence number + 1");
-        let (_, analysis) =
-            flow.observe(A, header(flags::FIN | flags::ACK, fin_seq, ISN_B + 1, 502, 0), &[], 300_000);
+        let (relative, _) = flow.observe(
+            B,
+            header(flags::ACK, ISN_B + 1, fin_seq.wrapping_add(1), 509, 0),
+            &[],
+            11,
+        );
+        assert_eq!(
+            relative.ack,
+            Some(2),
+            "a FIN is acknowledged with its sequence number + 1"
+        );
+        let (_, analysis) = flow.observe(
+            A,
+            header(flags::FIN | flags::ACK, fin_seq, ISN_B + 1, 502, 0),
+            &[],
+            300_000,
+        );
         assert!(analysis.retransmission.is_some());
     }
 

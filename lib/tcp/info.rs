@@ -194,9 +194,9 @@ impl TcpInfo {
         };
         let u32_at = |at: usize| u32_opt(at).unwrap_or(0);
         let u64_at = |at: usize| {
-            bytes.get(at..at + 8).map(|b| {
-                u64::from_ne_bytes([b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7]])
-            })
+            bytes
+                .get(at..at + 8)
+                .map(|b| u64::from_ne_bytes([b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7]]))
         };
         let ssthresh = u32_at(at::SND_SSTHRESH);
         Some(TcpInfo {

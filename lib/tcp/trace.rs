@@ -133,7 +133,7 @@ pub struct Layout {
 
 impl Layout {
     /// Read the offsets from a tracefs `format` file:
-    /// `field:int oldstate;	offset:16;	size:4;	signed:1;`
+    /// `field:int oldstate; offset:16; size:4; signed:1;`
     pub fn parse(format: &str) -> Result<Layout, TraceError> {
         let offset_of = |wanted: &'static str| -> Result<usize, TraceError> {
             format
@@ -169,7 +169,10 @@ impl Layout {
 
     /// Decode one raw record; `None` for another protocol or a record too short.
     pub fn decode(&self, raw: &[u8], time: Duration) -> Option<StateChange> {
-        let u16_at = |at: usize| raw.get(at..at + 2).map(|b| u16::from_ne_bytes([b[0], b[1]]));
+        let u16_at = |at: usize| {
+            raw.get(at..at + 2)
+                .map(|b| u16::from_ne_bytes([b[0], b[1]]))
+        };
         let i32_at = |at: usize| {
             raw.get(at..at + 4)
                 .map(|b| i32::from_ne_bytes([b[0], b[1], b[2], b[3]]))
@@ -378,7 +381,8 @@ impl StateTrace {
             fence(Ordering::Acquire);
             let mut tail = unsafe { tail_ptr.read_volatile() };
             // SAFETY: the data area follows the control page.
-            let data = unsafe { std::slice::from_raw_parts(ring.base.add(ring.page_size), data_len) };
+            let data =
+                unsafe { std::slice::from_raw_parts(ring.base.add(ring.page_size), data_len) };
             while tail < head {
                 let start = (tail % data_len as u64) as usize;
                 // A record may wrap around the end of the area: copy it out first.
@@ -533,7 +537,10 @@ print fmt: \"family=%s ...\"
         assert_eq!(change.local, "10.0.1.2:40000".parse().expect("addr"));
         assert_eq!(change.remote, "10.0.2.2:5001".parse().expect("addr"));
         // Another protocol (the tracepoint also reports SCTP, MPTCP ...) or a short record.
-        assert_eq!(layout.decode(&record(libc::AF_INET as u16, 132), Duration::ZERO), None);
+        assert_eq!(
+            layout.decode(&record(libc::AF_INET as u16, 132), Duration::ZERO),
+            None
+        );
         assert_eq!(layout.decode(&record(2, 6)[..30], Duration::ZERO), None);
     }
 
