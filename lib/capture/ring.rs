@@ -23,7 +23,7 @@
 
 use std::ffi::CString;
 use std::io;
-use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
 use std::sync::atomic::{fence, Ordering};
 use std::time::Duration;
 
@@ -410,6 +410,13 @@ impl Capture {
             packets: u64::from(stats.tp_packets),
             drops: u64::from(stats.tp_drops),
         })
+    }
+}
+
+impl AsFd for Capture {
+    /// The socket, for callers that wait on it together with other descriptors.
+    fn as_fd(&self) -> BorrowedFd<'_> {
+        self.socket.as_fd()
     }
 }
 

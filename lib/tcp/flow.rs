@@ -175,6 +175,7 @@ struct Direction {
     mss: Option<u16>,
     timestamps: bool,
     syn_seen: bool,
+    fin_seen: bool,
     /// When this sender last sent data, a SYN or a FIN (µs).
     last_send_us: Option<i64>,
     /// A loss episode in progress and where it ends (the next_seq when it began).
@@ -253,6 +254,9 @@ impl Flow {
             ..Analysis::default()
         };
 
+        if fin {
+            self.directions[direction].fin_seen = true;
+        }
         if syn {
             let sender = &mut self.directions[direction];
             sender.syn_seen = true;
@@ -412,7 +416,7 @@ impl Flow {
         match (sender.base, sender.next_seq) {
             (Some(base), Some(next)) => {
                 let span = u64::from(next.wrapping_sub(base));
-                span.saturating_sub(u64::from(sender.syn_seen))
+                span.saturating_sub(u64::from(sender.syn_seen) + u64::from(sender.fin_seen))
             }
             _ => 0,
         }

@@ -12,6 +12,7 @@
 //! | [`recorder`]    | the sources (capture ring, tracepoint, sock_diag, getsockopt) and the loop |
 //! | [`endpoint`]    | `send` and `serve`: a controllable pair of real kernel sockets       |
 //! | [`render`]      | classic text, `--explain`, and the summary lines                     |
+//! | [`run`]         | `send`, `serve`, `watch`: a program beside a recorder, and when each stops |
 //!
 //! The engine never prints: the recorder hands each [`Event`] to a callback, and the renderers
 //! (or `--json`) turn it into output.
@@ -74,8 +75,12 @@
 //! - `states`: `[{"side", "state", "us"}]` time spent in each state, in order;
 //! - `end`: `"closed"`, `"reset"`, `"time-wait"` (left to the kernel's 60 s timer) or `"open"`.
 
+pub mod endpoint;
 pub mod flow;
 pub mod info;
+pub mod recorder;
+pub mod render;
+pub mod run;
 pub mod state;
 pub mod trace;
 pub mod track;
@@ -270,6 +275,6 @@ pub struct Summary {
     pub window_probes: u64,
     pub states: Vec<StateTime>,
     pub end: End,
-    /// Whether segments were captured at all (without CAP_NET_RAW they are not).
+    /// Whether segments were being captured (without CAP_NET_RAW they are not).
     pub captured: bool,
 }

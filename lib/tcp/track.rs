@@ -36,6 +36,8 @@ use crate::wire::tcp::{flags, tcpdump_flags, TcpOption};
 pub const PENDING_US: i64 = 2_000_000;
 /// The most tracepoint changes waiting at once (the tracepoint reports every namespace).
 const PENDING_CAP: usize = 4096;
+/// The most TIME-WAIT sockets from before the recording remembered (to be ignored).
+const PREEXISTING_CAP: usize = 65_536;
 
 /// What to record.
 #[derive(Debug, Clone, Default)]
@@ -111,21 +113,27 @@ pub enum Observation {
         sockets: Vec<TableSocket>,
     },
     /// getsockopt(TCP_INFO) on one of our own sockets.
-    Own {
-        time_us: i64,
-        local: SocketAddr,
-        remote: SocketAddr,
-        info: Box<TcpInfo>,
-        congestion: Option<String>,
-    },
+    Own(Box<OwnSample>),
+}
+
+/// One getsockopt(TCP_INFO) of a socket we hold.
+#[derive(Debug, Clone)]
+pub struct OwnSample {
+    pub time_us: i64,
+    pub local: SocketAddr,
+    pub remote: SocketAddr,
+    pub info: TcpInfo,
+    pub congestion: Option<String>,
+    /// Sampled by the program at a moment that matters (connected, closing): reported
+    /// whatever the interval.
+    pub forced: bool,
 }
 
 impl Observation {
     pub fn time_us(&self) -> i64 {
         match self {
-            Observation::Segment { time_us, .. }
-            | Observation::Table { time_us, .. }
-            | Observation::Own { time_us, .. } => *time_us,
+            Observation::Segment { time_us, .. } | Observation::Table { time_us, .. } => *time_us,
+            Observation::Own(sample) => sample.time_us,
             Observation::Trace(change) => duration_us(change.time),
         }
     }
@@ -133,6 +141,13 @@ impl Observation {
 
 pub fn duration_us(duration: std::time::Duration) -> i64 {
     i64::try_from(duration.as_micros()).unwrap_or(i64::MAX)
+}
+
+/// A tcp_info sample on its way to an `info` event.
+struct InfoSample {
+    info: TcpInfo,
+    source: StateSource,
+    forced: bool,
 }
 
 /// The fields of `tcp_info` whose change makes a new `info` event.
@@ -194,6 +209,7 @@ struct SocketTrack {
     congestion: Option<String>,
     info: Option<(TcpInfo, StateSource, i64)>,
     info_emitted: Option<(InfoKey, i64)>,
+    info_last: Option<TcpInfo>,
     info_dirty: bool,
 }
 
@@ -213,6 +229,7 @@ impl SocketTrack {
             congestion: None,
             info: None,
             info_emitted: None,
+            info_last: None,
             info_dirty: false,
         }
     }
@@ -226,8 +243,10 @@ impl SocketTrack {
 #[derive(Debug, Clone, Copy, Default)]
 struct DataSpan {
     first_data_us: Option<i64>,
-    /// When the receiver's ACK last moved forward.
+    /// When the receiver's ACK last moved forward within the data.
     last_ack_us: Option<i64>,
+    /// One past the last data byte sent (absolute).
+    data_end: Option<u32>,
 }
 
 #[derive(Debug, Clone)]
@@ -305,6 +324,10 @@ pub struct Tracker {
     /// Sockets in the first snapshot were there before the recording (TIME-WAIT ones from
     /// earlier connections are not followed).
     first_snapshot_done: bool,
+    /// TIME-WAIT sockets that were there before the recording began: never followed.
+    preexisting: HashSet<Key>,
+    /// Whether segments are being captured (for the summary).
+    capturing: bool,
     /// Four-tuples of connections finished lately: a stray segment of theirs (a late
     /// retransmission, the RST that answers it) must not open a new one. Bounded.
     recently_finished: VecDeque<Key>,
@@ -327,6 +350,8 @@ impl Tracker {
             t0: None,
             first_snapshot_done: false,
             recently_finished: VecDeque::new(),
+            preexisting: HashSet::new(),
+            capturing: false,
             finished: 0,
             ignored: 0,
         }
@@ -337,14 +362,14 @@ impl Tracker {
         self.local_addresses = addresses.into_iter().collect();
     }
 
+    /// Segments are being captured (the summary says so).
+    pub fn set_capturing(&mut self, capturing: bool) {
+        self.capturing = capturing;
+    }
+
     /// The tracepoint stopped being reliable (it lost samples): poll for states instead.
     pub fn without_tracepoint(&mut self) {
         self.tracepoint = false;
-    }
-
-    /// Our own client's socket, once connect() has chosen its port (`send`).
-    pub fn select_own(&mut self, local_port: u16, server: SocketAddr) {
-        self.selection.own = Some((local_port, server));
     }
 
     fn is_local(&self, address: IpAddr) -> bool {
@@ -360,10 +385,10 @@ impl Tracker {
         self.connections.len()
     }
 
-    /// Every followed connection has settled (closed, gone, or left to TIME-WAIT's timer),
-    /// and there is at least one.
+    /// Every followed connection has settled (closed, gone, or left to TIME-WAIT's timer);
+    /// true when none is followed.
     pub fn all_settled(&self) -> bool {
-        !self.connections.is_empty() && self.connections.values().all(Connection::settled)
+        self.connections.values().all(Connection::settled)
     }
 
     /// Connections that have settled, and those finished earlier.
@@ -381,13 +406,7 @@ impl Tracker {
             } => self.segment(time_us, &segment, options, out),
             Observation::Trace(change) => self.trace(change, out),
             Observation::Table { time_us, sockets } => self.table(time_us, sockets, out),
-            Observation::Own {
-                time_us,
-                local,
-                remote,
-                info,
-                congestion,
-            } => self.own(time_us, local, remote, *info, congestion, out),
+            Observation::Own(sample) => self.own(*sample, out),
         }
     }
 
@@ -530,17 +549,30 @@ impl Tracker {
         };
         let (relative, analysis) = connection.flow.observe(from, header, &options, time_us);
 
-        // Goodput: data from `from`, and the other end's ACKs moving forward.
-        if segment.payload_len > 0 && connection.spans[from].first_data_us.is_none() {
-            connection.spans[from].first_data_us = Some(time_us);
+        // Goodput: from `from`'s first data byte to the ACK of its last one (an ACK of only
+        // the FIN comes later and is not part of the transfer).
+        if segment.payload_len > 0 {
+            let span = &mut connection.spans[from];
+            span.first_data_us.get_or_insert(time_us);
+            let end = segment.seq.wrapping_add(segment.payload_len);
+            if span
+                .data_end
+                .is_none_or(|e| (end.wrapping_sub(e) as i32) > 0)
+            {
+                span.data_end = Some(end);
+            }
         }
         if segment.ack() {
             let moved = connection.last_ack[from]
                 .is_none_or(|previous| (segment.ack.wrapping_sub(previous) as i32) > 0);
             if moved {
                 connection.last_ack[from] = Some(segment.ack);
-                if connection.spans[to].first_data_us.is_some() {
-                    connection.spans[to].last_ack_us = Some(time_us);
+                let span = &mut connection.spans[to];
+                let covers_data = span
+                    .data_end
+                    .is_some_and(|end| (end.wrapping_sub(segment.ack) as i32) >= 0);
+                if covers_data {
+                    span.last_ack_us = Some(time_us);
                 }
             }
         }
@@ -645,7 +677,12 @@ impl Tracker {
         {
             self.pending.pop_front();
         }
-        if TcpState::from_kernel(change.new) == Some(TcpState::Listen) || change.local.port() == 0 {
+        // Only sockets of this node: the tracepoint also reports the other end of the same
+        // connection when it runs in another namespace of this machine.
+        if TcpState::from_kernel(change.new) == Some(TcpState::Listen)
+            || change.local.port() == 0
+            || !self.is_local(change.local.ip())
+        {
             return;
         }
         let k = key(change.local, change.remote);
@@ -680,28 +717,70 @@ impl Tracker {
         let Some(index) = self.socket_index(k, change.local) else {
             return;
         };
-        let connection = self.connections.get_mut(&k).expect("present");
+        let Some(connection) = self.connections.get_mut(&k) else {
+            return;
+        };
         connection.last_us = connection.last_us.max(time_us);
+        let rst_seen = connection.rst_seen;
+        let syn_us = connection.syn_us;
+        let peer_fin =
+            connection.fin_us[1 - connection.sockets[index].end].is_some_and(|fin| fin <= time_us);
         let socket = &mut connection.sockets[index];
         if socket.timewait_socket || socket.gone {
             return;
         }
+        let current = socket.state;
         // The full socket hands over to a timewait socket (TIME-WAIT, or an orphaned
-        // FIN-WAIT-2) and reports CLOSE: the next snapshot says which.
-        if new == TcpState::Close
-            && matches!(
-                old,
-                TcpState::FinWait1 | TcpState::FinWait2 | TcpState::Closing
-            )
-        {
-            socket.handed_over = Some((time_us, old));
+        // FIN-WAIT-2) and reports CLOSE. The capture already told whether the peer's FIN
+        // arrived (a segment is captured before the kernel processes it): then it is
+        // TIME-WAIT, now. Otherwise the next snapshot says whether an orphaned FIN-WAIT-2
+        // lives on or the socket is gone.
+        let closing = matches!(
+            old,
+            TcpState::FinWait1 | TcpState::FinWait2 | TcpState::Closing
+        );
+        if new == TcpState::Close && closing && !rst_seen {
+            if peer_fin || old == TcpState::Closing {
+                socket.timewait_socket = true;
+                if current != Some(old) {
+                    self.change_state(k, index, old, time_us, StateSource::Inferred, None, out);
+                }
+                self.change_state(
+                    k,
+                    index,
+                    TcpState::TimeWait,
+                    time_us,
+                    StateSource::Tracepoint,
+                    None,
+                    out,
+                );
+            } else {
+                socket.handed_over = Some((time_us, old));
+            }
             return;
         }
-        if socket.state != Some(old) && old != TcpState::Close {
+        if old == TcpState::Listen && new == TcpState::SynRecv && current.is_none() {
+            // The kernel creates the full socket only when the final ACK arrives; the
+            // handshake was in SYN-RECV since the SYN (in a small request socket, RFC 9293
+            // §3.5): date the state from the captured SYN.
+            if let Some(syn) = syn_us.filter(|&syn| syn < time_us) {
+                self.change_state(
+                    k,
+                    index,
+                    TcpState::SynRecv,
+                    syn,
+                    StateSource::Inferred,
+                    None,
+                    out,
+                );
+                return;
+            }
+        }
+        if current != Some(old) && !matches!(old, TcpState::Close | TcpState::Listen) {
             // A step the tracepoint reported without its port (connect() sets SYN-SENT
             // before choosing the port) or that happened before we followed the socket.
             let when = match old {
-                TcpState::SynSent | TcpState::SynRecv => connection.syn_us.unwrap_or(time_us),
+                TcpState::SynSent | TcpState::SynRecv => syn_us.unwrap_or(time_us),
                 _ => time_us,
             };
             self.change_state(k, index, old, when, StateSource::Inferred, None, out);
@@ -796,7 +875,10 @@ impl Tracker {
             if !self.connections.contains_key(&k) {
                 // TIME-WAIT sockets already there when we started belong to connections that
                 // ended before: not ours to follow.
-                if first && socket.state == TcpState::TimeWait {
+                if (first && socket.state == TcpState::TimeWait) || self.preexisting.contains(&k) {
+                    if first && self.preexisting.len() < PREEXISTING_CAP {
+                        self.preexisting.insert(k);
+                    }
                     continue;
                 }
                 let client = match socket.state {
@@ -869,7 +951,6 @@ impl Tracker {
                 }
             }
         }
-        self.flush_info(time_us, false, out);
         // Connections whose every socket is gone are finished: summarized and forgotten.
         let gone: Vec<Key> = self
             .connections
@@ -954,20 +1035,30 @@ impl Tracker {
                 return;
             };
             if !connection.sockets[index].own {
-                self.update_info(k, index, time_us, info, StateSource::SockDiag, out);
+                self.update_info(
+                    k,
+                    index,
+                    time_us,
+                    InfoSample {
+                        info,
+                        source: StateSource::SockDiag,
+                        forced: false,
+                    },
+                    out,
+                );
             }
         }
     }
 
-    fn own(
-        &mut self,
-        time_us: i64,
-        local: SocketAddr,
-        remote: SocketAddr,
-        info: TcpInfo,
-        congestion: Option<String>,
-        out: &mut Vec<Event>,
-    ) {
+    fn own(&mut self, sample: OwnSample, out: &mut Vec<Event>) {
+        let OwnSample {
+            time_us,
+            local,
+            remote,
+            info,
+            congestion,
+            forced,
+        } = sample;
         let k = key(local, remote);
         if !self.connections.contains_key(&k) {
             if self.open(local, remote, None, time_us).is_none() {
@@ -987,6 +1078,11 @@ impl Tracker {
         if congestion.is_some() {
             socket.congestion = congestion;
         }
+        // Our descriptor outlives the connection: once a timewait socket took over, the one we
+        // hold reads CLOSE, which is not the connection's state.
+        if socket.timewait_socket {
+            return;
+        }
         if !tracepoint {
             if let Some(state) = info.state {
                 if socket.state != Some(state) && !socket.timewait_socket {
@@ -1000,18 +1096,33 @@ impl Tracker {
             connection.flow.learn_window_scale(end, info.rcv_wscale);
             connection.flow.learn_window_scale(1 - end, info.snd_wscale);
         }
-        self.update_info(k, index, time_us, info, StateSource::Getsockopt, out);
+        self.update_info(
+            k,
+            index,
+            time_us,
+            InfoSample {
+                info,
+                source: StateSource::Getsockopt,
+                forced,
+            },
+            out,
+        );
     }
 
+    /// A new tcp_info sample of one socket: emitted if it says something new (see below).
     fn update_info(
         &mut self,
         k: Key,
         index: usize,
         time_us: i64,
-        info: TcpInfo,
-        source: StateSource,
+        sample: InfoSample,
         out: &mut Vec<Event>,
     ) {
+        let InfoSample {
+            info,
+            source,
+            forced,
+        } = sample;
         let every = self.limits.info_every_us;
         let Some(connection) = self.connections.get_mut(&k) else {
             return;
@@ -1021,6 +1132,12 @@ impl Tracker {
         let changed = socket
             .info_emitted
             .is_none_or(|(emitted, _)| emitted != key);
+        // A new state is always worth a line; other changes at most once an interval. A
+        // change held back is reported with the first sample after the interval, so every
+        // line carries the time it was sampled and lines stay in time order.
+        let new_state = socket
+            .info_emitted
+            .is_none_or(|(emitted, _)| emitted.state != key.state);
         socket.info = Some((info, source, time_us));
         if changed {
             socket.info_dirty = true;
@@ -1028,7 +1145,10 @@ impl Tracker {
         let due = socket
             .info_emitted
             .is_none_or(|(_, at)| time_us - at >= every);
-        if socket.info_dirty && due {
+        // A forced sample repeating the last line exactly says nothing new.
+        let repeat = socket.info_emitted.is_some()
+            && socket.info_last.as_ref() == socket.info.as_ref().map(|(info, _, _)| info);
+        if (forced && !repeat) || new_state || (socket.info_dirty && due) {
             self.emit_info(k, index, out);
         }
     }
@@ -1048,11 +1168,12 @@ impl Tracker {
         let socket = &mut connection.sockets[index];
         socket.info_dirty = false;
         socket.info_emitted = Some((InfoKey::of(&info), time_us));
+        socket.info_last = Some(info.clone());
         out.push(Event::Info(InfoEvent {
             t_us: t,
             conn: connection.id,
             side,
-            state: socket.state.or(info.state),
+            state: info.state.or(socket.state),
             cc: socket.congestion.clone(),
             source,
             in_flight: info.in_flight(),
@@ -1060,32 +1181,8 @@ impl Tracker {
         }));
     }
 
-    /// Emit the `info` events held back by the rate limit once they are due (or all of them,
-    /// at the end).
-    pub fn flush_info(&mut self, now_us: i64, all: bool, out: &mut Vec<Event>) {
-        let every = self.limits.info_every_us;
-        let due: Vec<(Key, usize)> = self
-            .connections
-            .iter()
-            .flat_map(|(k, c)| {
-                c.sockets
-                    .iter()
-                    .enumerate()
-                    .filter(move |(_, s)| {
-                        s.info_dirty
-                            && (all || s.info_emitted.is_none_or(|(_, at)| now_us - at >= every))
-                    })
-                    .map(move |(i, _)| (*k, i))
-            })
-            .collect();
-        for (k, index) in due {
-            self.emit_info(k, index, out);
-        }
-    }
-
     /// End the recording: every connection still followed gets its summary.
     pub fn finish_all(&mut self, now_us: i64, out: &mut Vec<Event>) {
-        self.flush_info(now_us, true, out);
         let mut keys: Vec<(u32, Key)> = self.connections.iter().map(|(k, c)| (c.id, *k)).collect();
         keys.sort();
         for (_, k) in keys {
@@ -1196,7 +1293,7 @@ impl Tracker {
             window_probes: connection.window_probes,
             states,
             end,
-            captured: connection.captured,
+            captured: self.capturing || connection.captured,
         }));
     }
 }
@@ -1493,12 +1590,15 @@ mod tests {
             info.rtt_us = rtt_us;
             info
         };
-        let own = |time_us: i64, cwnd: u32, rtt_us: u32| Observation::Own {
-            time_us,
-            local: addr(CLIENT),
-            remote: addr(SERVER),
-            info: Box::new(info(cwnd, rtt_us)),
-            congestion: Some("cubic".to_string()),
+        let own = |time_us: i64, cwnd: u32, rtt_us: u32| {
+            Observation::Own(Box::new(OwnSample {
+                time_us,
+                local: addr(CLIENT),
+                remote: addr(SERVER),
+                info: info(cwnd, rtt_us),
+                congestion: Some("cubic".to_string()),
+                forced: false,
+            }))
         };
         let events = run(
             &mut tracker,
