@@ -12,7 +12,9 @@ use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
-use wirelab::cli::{self, Failure, Verbosity, STOP_REQUESTED};
+use std::sync::atomic::AtomicBool;
+
+use wirelab::cli::{self, Failure, Verbosity};
 use wirelab::dns::resolver::Resolver;
 use wirelab::output::Out;
 use wirelab::tcp::endpoint::{CloseMode, Congestion, OnFin, Reading, SendConfig, ServeConfig};
@@ -189,8 +191,8 @@ fn main() -> ExitCode {
     cli::generate_if_asked::<Cli>(TOOL);
     let args = Cli::parse();
     args.verbosity.init();
-    cli::install_stop_handler();
-    let result = run(args, tracepoint);
+    let stop = wirelab::signals::stop_on_interrupt();
+    let result = run(args, tracepoint, stop);
     cli::finish(TOOL, result, 2)
 }
 
@@ -220,7 +222,10 @@ fn recorder_config(args: &RecordArgs, tracepoint: bool) -> Result<RecorderConfig
 }
 
 /// The renderer, running on the recorder's thread: JSON lines, text, or the summary only.
-fn sink(args: &RecordArgs) -> impl FnMut(&Event) -> std::io::Result<()> + Send + 'static {
+fn sink(
+    args: &RecordArgs,
+    stop: &'static AtomicBool,
+) -> impl FnMut(&Event) -> std::io::Result<()> + Send + 'static {
     let json = args.json;
     let quiet = args.quiet;
     let renderer = TextRenderer {
@@ -238,7 +243,7 @@ fn sink(args: &RecordArgs) -> impl FnMut(&Event) -> std::io::Result<()> + Send +
         };
         if result.is_err() {
             // A closed pipe: stop the program too.
-            STOP_REQUESTED.store(true, Ordering::Relaxed);
+            stop.store(true, Ordering::Relaxed);
         }
         result
     }
@@ -289,7 +294,7 @@ fn resolve(host: &str, ipv6: bool) -> Result<IpAddr, Failure> {
         .ok_or_else(|| Failure::Message(format!("cannot resolve {host}: no address")))
 }
 
-fn run(args: Cli, tracepoint: bool) -> Result<ExitCode, Failure> {
+fn run(args: Cli, tracepoint: bool, stop: &'static AtomicBool) -> Result<ExitCode, Failure> {
     match args.command {
         Command::Send(send) => {
             let server = SocketAddr::new(resolve(&send.host, send.ipv6)?, send.port);
@@ -328,8 +333,8 @@ fn run(args: Cli, tracepoint: bool) -> Result<ExitCode, Failure> {
                 config,
                 recording,
                 (Some(send.run_for), send.settle),
-                &STOP_REQUESTED,
-                sink(&send.record),
+                stop,
+                sink(&send.record, stop),
                 print_notes,
             ) {
                 Ok(outcome) => finish(outcome),
@@ -378,8 +383,8 @@ fn run(args: Cli, tracepoint: bool) -> Result<ExitCode, Failure> {
                 config,
                 recording,
                 (serve.run_for, serve.settle),
-                &STOP_REQUESTED,
-                sink(&serve.record),
+                stop,
+                sink(&serve.record, stop),
                 notes,
             ) {
                 Ok(outcome) => finish(outcome),
@@ -430,8 +435,8 @@ fn run(args: Cli, tracepoint: bool) -> Result<ExitCode, Failure> {
                 recording,
                 watch.run_for,
                 watch.count,
-                &STOP_REQUESTED,
-                sink(&watch.record),
+                stop,
+                sink(&watch.record, stop),
                 print_notes,
             ) {
                 Ok(outcome) => finish(outcome),

@@ -88,30 +88,6 @@ pub fn parse_size(text: &str) -> Result<u64, String> {
     Ok(bytes as u64)
 }
 
-/// Set by SIGINT or SIGTERM once [`install_stop_handler`] ran: a tool finishes its work (a
-/// summary, a recording) instead of dying mid-line.
-pub static STOP_REQUESTED: std::sync::atomic::AtomicBool =
-    std::sync::atomic::AtomicBool::new(false);
-
-extern "C" fn request_stop(_signal: libc::c_int) {
-    STOP_REQUESTED.store(true, std::sync::atomic::Ordering::Relaxed);
-}
-
-/// Make Ctrl-C (and SIGTERM) set [`STOP_REQUESTED`]. No SA_RESTART, so a blocked poll()
-/// wakes up at once.
-pub fn install_stop_handler() {
-    use nix::sys::signal::{sigaction, SaFlags, SigAction, SigHandler, SigSet, Signal};
-    let action = SigAction::new(
-        SigHandler::Handler(request_stop),
-        SaFlags::empty(),
-        SigSet::empty(),
-    );
-    for signal in [Signal::SIGINT, Signal::SIGTERM] {
-        // SAFETY: the handler only stores to an atomic, which is async-signal-safe.
-        let _ = unsafe { sigaction(signal, &action) };
-    }
-}
-
 /// True when an error chain ends in a closed pipe: `wirelab-ping ... | head -3` must exit 0,
 /// not panic or complain (as ripgrep does).
 pub fn is_broken_pipe(err: &io::Error) -> bool {
