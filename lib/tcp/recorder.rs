@@ -352,8 +352,10 @@ fn own_info(fd: RawFd) -> Option<(TcpInfo, Option<String>)> {
     Some((info, congestion))
 }
 
-/// One sock_diag snapshot of every TCP socket but listeners, with tcp_info.
-fn snapshot(time_us: i64) -> Result<Observation, RecordError> {
+/// One sock_diag snapshot of every TCP socket but listeners, with tcp_info. It is dated when
+/// the dump ends: the kernel walks its tables while we wait, so a state it reports may have
+/// begun during the walk, never after it.
+fn snapshot() -> Result<Observation, RecordError> {
     let all_but_listen = 0xffff & !(1 << 10);
     let sockets = diag::dump(
         all_but_listen,
@@ -363,6 +365,7 @@ fn snapshot(time_us: i64) -> Result<Observation, RecordError> {
         },
     )
     .map_err(RecordError::Kernel)?;
+    let time_us = now_us();
     let sockets = sockets
         .into_iter()
         .filter_map(|socket| {
@@ -441,8 +444,14 @@ fn run(
                 }
             });
         }
+        let mut handover = false;
         if let Some(source) = trace.as_mut() {
-            source.drain(|change| queue.push(Observation::Trace(change)));
+            source.drain(|change| {
+                // A closing socket reporting CLOSE became a timewait socket or is gone: only
+                // the socket table tells which, so read it now rather than at the next poll.
+                handover |= change.new == 7 && matches!(change.old, 4 | 5 | 11);
+                queue.push(Observation::Trace(change));
+            });
             if source.lost > 0 {
                 // Changes were lost: the tracepoint's word is no longer complete.
                 outcome.trace_lost = source.lost;
@@ -453,9 +462,10 @@ fn run(
             queue.append(&mut samples);
         }
         let now = Instant::now();
-        if now >= next_poll || stopping {
-            let time_us = now_us();
-            queue.push(snapshot(time_us)?);
+        if now >= next_poll || stopping || handover {
+            let table = snapshot()?;
+            let time_us = table.time_us();
+            queue.push(table);
             let own = control
                 .own
                 .lock()
@@ -476,7 +486,9 @@ fn run(
                     }
                 }
             }
-            next_poll = (next_poll + config.poll).max(now);
+            if now >= next_poll {
+                next_poll = (next_poll + config.poll).max(now);
+            }
         }
         if now >= next_addresses {
             tracker.set_local_addresses(local_addresses());

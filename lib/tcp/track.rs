@@ -537,7 +537,8 @@ impl Tracker {
         if segment.rst() {
             connection.rst_seen = true;
         }
-        if segment.fin() && connection.fin_us[from].is_none() {
+        if segment.fin() {
+            // The latest: a FIN dropped after the capture saw it is sent again.
             connection.fin_us[from] = Some(time_us);
         }
         let header = Header {
@@ -723,24 +724,22 @@ impl Tracker {
         connection.last_us = connection.last_us.max(time_us);
         let rst_seen = connection.rst_seen;
         let syn_us = connection.syn_us;
-        let peer_fin =
-            connection.fin_us[1 - connection.sockets[index].end].is_some_and(|fin| fin <= time_us);
         let socket = &mut connection.sockets[index];
         if socket.timewait_socket || socket.gone {
             return;
         }
         let current = socket.state;
         // The full socket hands over to a timewait socket (TIME-WAIT, or an orphaned
-        // FIN-WAIT-2) and reports CLOSE. The capture already told whether the peer's FIN
-        // arrived (a segment is captured before the kernel processes it): then it is
-        // TIME-WAIT, now. Otherwise the next snapshot says whether an orphaned FIN-WAIT-2
-        // lives on or the socket is gone.
+        // FIN-WAIT-2) and reports CLOSE. From CLOSING it is TIME-WAIT (the ACK of our FIN
+        // ended it); otherwise the snapshot the recorder takes at once says which, or that
+        // the socket is gone. (A captured FIN is no proof: a firewall may drop it after the
+        // capture saw it.)
         let closing = matches!(
             old,
             TcpState::FinWait1 | TcpState::FinWait2 | TcpState::Closing
         );
         if new == TcpState::Close && closing && !rst_seen {
-            if peer_fin || old == TcpState::Closing {
+            if old == TcpState::Closing {
                 socket.timewait_socket = true;
                 if current != Some(old) {
                     self.change_state(k, index, old, time_us, StateSource::Inferred, None, out);
@@ -985,11 +984,17 @@ impl Tracker {
         if let Some((handed_at, old)) = socket.handed_over.take() {
             socket.timewait_socket = true;
             if table.state != old {
+                // Taken right after the hand-over (the recorder polls at once when it reads
+                // one): TIME-WAIT began then, or when the peer's FIN arrived in between.
+                let when = match peer_fin {
+                    Some(fin) if fin > handed_at && fin <= time_us => fin,
+                    _ => handed_at,
+                };
                 self.change_state(
                     k,
                     index,
                     table.state,
-                    handed_at,
+                    when,
                     StateSource::Tracepoint,
                     table.timer_ms,
                     out,
