@@ -367,6 +367,7 @@ impl Flow {
                                 next,
                                 snd_una,
                                 hole_reported,
+                                syn,
                                 time_us,
                             },
                         );
@@ -433,44 +434,52 @@ struct Resend {
     snd_una: u32,
     /// The peer reported a hole: duplicate ACKs or SACK blocks since its last new ACK.
     hole_reported: bool,
+    /// A SYN: resent only by the handshake's own timer, never as a loss probe.
+    syn: bool,
     time_us: i64,
 }
 
 /// Which kind of retransmission `sender` just made.
+///
+/// The shapes that tell them apart on the wire: a timeout resends the *first* unacknowledged
+/// segment after at least the minimum RTO of silence; a tail loss probe resends the *last*
+/// one sent, sooner; a fast retransmission follows the receiver's report of a hole. When one
+/// segment alone is in flight it is both first and last: the probe comes first (one per
+/// flight, RFC 8985 §7.2), the timeout after it.
 fn classify_retransmission(sender: &mut Direction, resend: Resend) -> RetransmissionKind {
     use RetransmissionKind::*;
+    if resend.syn {
+        // RFC 6298 §5.7: a lost SYN is resent after 1 s, 2 s, 4 s ... (Linux's initial RTO).
+        return Timeout;
+    }
     let silence = sender
         .last_send_us
         .map_or(i64::MAX, |last| resend.time_us - last);
     let first_unacked = resend.seq == resend.snd_una;
-    let timed_out = silence >= RTO_MIN_US && first_unacked;
-    // One segment in flight: the first resend after silence is the tail loss probe (RFC 8985
-    // §7.2 allows one per flight), the next one the timeout.
-    let single = first_unacked && resend.end == resend.next;
+    let last_sent = resend.end == resend.next;
+    // The timer is armed a little before the segment reaches the capture: allow 10 %.
+    let timed_out = first_unacked && silence >= RTO_MIN_US * 9 / 10;
     match sender.episode {
-        Some((Timeout | AfterTimeout, _)) if timed_out => Timeout,
-        Some((Timeout | AfterTimeout, _)) => AfterTimeout,
+        Some((Timeout | AfterTimeout, _)) if timed_out => return Timeout,
+        Some((Timeout | AfterTimeout, _)) => return AfterTimeout,
         Some((Fast, point)) if timed_out => {
             sender.episode = Some((Timeout, point));
-            Timeout
+            return Timeout;
         }
-        Some((Fast, _)) => Fast,
-        _ if timed_out && single && sender.probed_at != Some(resend.next) => {
-            sender.probed_at = Some(resend.next);
-            Probe
-        }
-        _ if timed_out => {
-            sender.episode = Some((Timeout, resend.next));
-            Timeout
-        }
-        _ if resend.hole_reported => {
-            sender.episode = Some((Fast, resend.next));
-            Fast
-        }
-        _ => {
-            sender.probed_at = Some(resend.next);
-            Probe
-        }
+        Some((Fast, _)) => return Fast,
+        _ => {}
+    }
+    if resend.hole_reported {
+        sender.episode = Some((Fast, resend.next));
+        Fast
+    } else if last_sent && !(timed_out && sender.probed_at == Some(resend.next)) {
+        sender.probed_at = Some(resend.next);
+        Probe
+    } else if first_unacked {
+        sender.episode = Some((Timeout, resend.next));
+        Timeout
+    } else {
+        Probe
     }
 }
 

@@ -73,7 +73,9 @@
 //! - `retransmissions`: `{"total", "fast", "timeout", "after_timeout", "probe"}` in segments;
 //!   `dup_acks`, `zero_windows`, `window_probes`;
 //! - `states`: `[{"side", "state", "us"}]` time spent in each state, in order;
-//! - `end`: `"closed"`, `"reset"`, `"time-wait"` (left to the kernel's 60 s timer) or `"open"`.
+//! - `end`: `"closed"`, `"reset"`, `"time-wait"` (left to the kernel's 60 s timer), `"open"`
+//!   (still open when the recording stopped), `"refused"` (a RST answered the SYN) or
+//!   `"failed"` (the handshake never completed).
 
 pub mod endpoint;
 pub mod flow;
@@ -255,6 +257,10 @@ pub enum End {
     Reset,
     TimeWait,
     Open,
+    /// A RST answered the SYN: nothing listens there.
+    Refused,
+    /// The handshake never completed (no answer, or an ICMP error).
+    Failed,
 }
 
 #[derive(Debug, Clone, Serialize)]

@@ -392,6 +392,8 @@ pub fn summary_text(summary: &Summary) -> String {
         End::Reset => "reset (RST)",
         End::TimeWait => "in TIME-WAIT, which the kernel ends 60 s after it began",
         End::Open => "still open when the recording stopped",
+        End::Refused => "refused: a RST answered the SYN (nothing listens on that port)",
+        End::Failed => "the handshake never completed",
     };
     write!(text, "\nend: {end}").ok();
     text

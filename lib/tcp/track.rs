@@ -1263,7 +1263,27 @@ impl Tracker {
             }
             _ => None,
         };
-        let end = if connection.rst_seen
+        let established = connection.sockets.iter().any(|s| {
+            s.times
+                .iter()
+                .any(|(state, _)| *state == TcpState::Established)
+                || s.state.is_some_and(|state| {
+                    !matches!(
+                        state,
+                        TcpState::SynSent
+                            | TcpState::SynRecv
+                            | TcpState::NewSynRecv
+                            | TcpState::Close
+                    )
+                })
+        });
+        let end = if !established && connection.settled() {
+            if connection.rst_seen {
+                End::Refused
+            } else {
+                End::Failed
+            }
+        } else if connection.rst_seen
             && connection
                 .sockets
                 .iter()
