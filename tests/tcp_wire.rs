@@ -50,16 +50,20 @@ fn serve(lab: &Lab, args: &[&str]) -> Child {
     let mut argv = vec![tool.as_str(), "serve", "-q"];
     argv.extend_from_slice(args);
     let child = lab.spawn("h2", &argv);
-    for _ in 0..100 {
-        if !stdout(&lab.exec("h2", &["ss", "-ltnH", "sport = :5001"]))
-            .trim()
-            .is_empty()
-        {
-            return child;
+    assert!(listening(lab), "serve did not start");
+    child
+}
+
+/// Something listens on h2:5001 (waits up to 5 s).
+fn listening(lab: &Lab) -> bool {
+    (0..100).any(|_| {
+        let ss = stdout(&lab.exec("h2", &["ss", "-ltnH", "sport = :5001"]));
+        let up = !ss.trim().is_empty();
+        if !up {
+            std::thread::sleep(Duration::from_millis(50));
         }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    panic!("serve did not start");
+        up
+    })
 }
 
 /// The sender's summary (`send --json`, only the summary line kept).
