@@ -76,7 +76,7 @@ struct ServeArgs {
     /// After the client's FIN, send this many bytes back before closing (a half-close)
     #[arg(long, value_parser = cli::parse_size, default_value = "0")]
     reply: u64,
-    /// Congestion control, pinned on the socket
+    /// Congestion control, pinned on the socket (without root: one of net.ipv4.tcp_allowed_congestion_control)
     #[arg(long = "cc", value_enum, default_value_t = Congestion::Cubic)]
     congestion: Congestion,
     /// Connections to serve, then stop
@@ -108,7 +108,7 @@ struct SendArgs {
     /// Send buffer (SO_SNDBUF)
     #[arg(long, value_parser = cli::parse_size)]
     sndbuf: Option<u64>,
-    /// Congestion control, pinned on the socket
+    /// Congestion control, pinned on the socket (without root: one of net.ipv4.tcp_allowed_congestion_control)
     #[arg(long = "cc", value_enum, default_value_t = Congestion::Cubic)]
     congestion: Congestion,
     /// How to end: close first, after the peer's FIN, abort with RST, or half-close

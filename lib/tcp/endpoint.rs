@@ -114,6 +114,8 @@ pub enum EndpointError {
     },
     #[error("congestion control {name} is not available here (see /proc/sys/net/ipv4/tcp_available_congestion_control)")]
     NoCongestion { name: &'static str },
+    #[error("congestion control {name} needs CAP_NET_ADMIN for this user (allowed without it: {allowed}, from net.ipv4.tcp_allowed_congestion_control): run as root, or pick one of those with --cc")]
+    CongestionNotAllowed { name: &'static str, allowed: String },
     #[error("{operation}: {source}")]
     Io {
         operation: String,
@@ -197,10 +199,20 @@ impl Drop for Shared<'_> {
 }
 
 fn set_congestion(socket: &Socket, congestion: Congestion) -> Result<(), EndpointError> {
+    let name = congestion.name();
     socket
-        .set_tcp_congestion(congestion.name().as_bytes())
-        .map_err(|_| EndpointError::NoCongestion {
-            name: congestion.name(),
+        .set_tcp_congestion(name.as_bytes())
+        .map_err(|err| match err.raw_os_error() {
+            // Unprivileged sockets may only choose from the allowed list (tcp_cong.c).
+            Some(libc::EPERM) => EndpointError::CongestionNotAllowed {
+                name,
+                allowed: std::fs::read_to_string(
+                    "/proc/sys/net/ipv4/tcp_allowed_congestion_control",
+                )
+                .map(|list| list.trim().to_string())
+                .unwrap_or_else(|_| "?".to_string()),
+            },
+            _ => EndpointError::NoCongestion { name },
         })
 }
 

@@ -1239,11 +1239,16 @@ impl Tracker {
                 connection.flow.bytes_sent(1 - view),
             )
         } else {
-            (
-                info.as_ref()
-                    .and_then(|i| i.bytes_acked)
+            // Without the wire: what the last tcp_info says the application handed over
+            // (sent once, plus still queued) and what arrived in order.
+            let sent = info.as_ref().map_or(0, |i| {
+                i.bytes_sent
                     .unwrap_or(0)
-                    .saturating_sub(1),
+                    .saturating_sub(i.bytes_retrans.unwrap_or(0))
+                    + u64::from(i.notsent_bytes.unwrap_or(0))
+            });
+            (
+                sent,
                 info.as_ref().and_then(|i| i.bytes_received).unwrap_or(0),
             )
         };
