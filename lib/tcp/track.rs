@@ -549,6 +549,29 @@ impl Tracker {
             payload_len: segment.payload_len,
         };
         let (relative, analysis) = connection.flow.observe(from, header, &options, time_us);
+        // The handshake's first states, read off the wire in time order: a local end that
+        // sends a SYN is in SYN-SENT, one that answers with a SYN-ACK in SYN-RECV (its full
+        // socket, which the tracepoint reports, only appears with the final ACK; RFC 9293
+        // §3.5). Segments never overrule a state the kernel already reported.
+        let handshake_state = match (segment.syn(), segment.ack()) {
+            (true, false) => Some(TcpState::SynSent),
+            (true, true) => Some(TcpState::SynRecv),
+            _ => None,
+        };
+        if let (Some(state), true) = (handshake_state, source_local) {
+            if let Some(index) = self.socket_index(k, source) {
+                let unknown = self
+                    .connections
+                    .get(&k)
+                    .is_some_and(|c| c.sockets[index].state.is_none());
+                if unknown {
+                    self.change_state(k, index, state, time_us, StateSource::Inferred, None, out);
+                }
+            }
+        }
+        let Some(connection) = self.connections.get_mut(&k) else {
+            return;
+        };
 
         // Goodput: from `from`'s first data byte to the ACK of its last one (an ACK of only
         // the FIN comes later and is not part of the transfer).
@@ -757,23 +780,6 @@ impl Tracker {
                 socket.handed_over = Some((time_us, old));
             }
             return;
-        }
-        if old == TcpState::Listen && new == TcpState::SynRecv && current.is_none() {
-            // The kernel creates the full socket only when the final ACK arrives; the
-            // handshake was in SYN-RECV since the SYN (in a small request socket, RFC 9293
-            // §3.5): date the state from the captured SYN.
-            if let Some(syn) = syn_us.filter(|&syn| syn < time_us) {
-                self.change_state(
-                    k,
-                    index,
-                    TcpState::SynRecv,
-                    syn,
-                    StateSource::Inferred,
-                    None,
-                    out,
-                );
-                return;
-            }
         }
         if current != Some(old) && !matches!(old, TcpState::Close | TcpState::Listen) {
             // A step the tracepoint reported without its port (connect() sets SYN-SENT
@@ -1507,12 +1513,14 @@ mod tests {
             .filter(|o| !matches!(o, Observation::Trace(_)))
             .collect();
         let events = run(&mut tracker, observations);
-        // The poll at 2 000 µs sees ESTAB; the FIN-WAIT steps in between are too short for
-        // a poll, and TIME-WAIT is dated by the peer's FIN that caused it.
+        // The SYN on the wire says SYN-SENT; the poll at 2 000 µs sees ESTAB; the FIN-WAIT
+        // steps in between are too short for a poll, and TIME-WAIT is dated by the peer's FIN
+        // that caused it.
         assert_eq!(
             states(&events),
             vec![
-                (995, None, Established, false),
+                (0, None, SynSent, false),
+                (995, Some(SynSent), Established, false),
                 (2_195, Some(Established), TimeWait, false)
             ]
         );
