@@ -387,11 +387,21 @@ pub fn summary_text(summary: &Summary) -> String {
             .collect();
         write!(text, "\n{} states: {}", side.name(), times.join(", ")).ok();
     }
+    // The state each side was last seen in.
+    let mut last: Vec<String> = Vec::new();
+    for time in summary.states.iter().rev() {
+        let side = time.side.name();
+        if !last.iter().any(|l| l.starts_with(side)) {
+            last.push(format!("{side} in {}", time.state));
+        }
+    }
+    last.reverse();
+    let open = format!("not over when the recording stopped ({})", last.join(", "));
     let end = match summary.end {
         End::Closed => "closed",
         End::Reset => "reset (RST)",
         End::TimeWait => "in TIME-WAIT, which the kernel ends 60 s after it began",
-        End::Open => "still open when the recording stopped",
+        End::Open => open.as_str(),
         End::Refused => "refused: a RST answered the SYN (nothing listens on that port)",
         End::Failed => "the handshake never completed",
     };

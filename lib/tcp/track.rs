@@ -1156,9 +1156,22 @@ impl Tracker {
         let due = socket
             .info_emitted
             .is_none_or(|(_, at)| time_us - at >= every);
-        // A forced sample repeating the last line exactly says nothing new.
-        let repeat = socket.info_emitted.is_some()
-            && socket.info_last.as_ref() == socket.info.as_ref().map(|(info, _, _)| info);
+        // A forced sample that repeats the last line (the same key fields, bytes and windows;
+        // only clocks and RTT estimates moved) says nothing new.
+        let moved = |info: &TcpInfo| {
+            (
+                InfoKey::of(info),
+                info.bytes_acked,
+                info.bytes_received,
+                info.bytes_sent,
+                info.snd_wnd,
+                info.rcv_wnd,
+            )
+        };
+        let repeat = match (&socket.info_last, &socket.info) {
+            (Some(last), Some((now, _, _))) => moved(last) == moved(now),
+            _ => false,
+        };
         if (forced && !repeat) || new_state || (socket.info_dirty && due) {
             self.emit_info(k, index, out);
         }
