@@ -18,7 +18,7 @@ use wirelab::cli::{self, Failure, Verbosity};
 use wirelab::dns::resolver::Resolver;
 use wirelab::output::Out;
 use wirelab::tcp::endpoint::{CloseMode, Congestion, OnFin, Reading, SendConfig, ServeConfig};
-use wirelab::tcp::recorder::{RecorderConfig, DEFAULT_POLL};
+use wirelab::tcp::recorder::RecorderConfig;
 use wirelab::tcp::render::TextRenderer;
 use wirelab::tcp::run::{self, RunError, RunOutcome};
 use wirelab::tcp::track::{Limits, Selection};
@@ -165,9 +165,10 @@ struct RecordArgs {
     /// Least time between two tcp_info lines of one socket
     #[arg(long, default_value = "100ms", value_parser = cli::parse_duration)]
     interval: Duration,
-    /// How often the socket table is read (sock_diag)
-    #[arg(long, default_value = "10ms", value_parser = cli::parse_duration)]
-    poll: Duration,
+    /// How often the socket table is read (sock_diag; default 10ms, or 50ms when the state
+    /// tracepoint is read)
+    #[arg(long, value_parser = cli::parse_duration)]
+    poll: Option<Duration>,
     /// Segments shown per connection; past it only the notable ones, the rest are counted
     #[arg(long, default_value_t = 10_000)]
     max_segments: u64,
@@ -197,7 +198,7 @@ fn main() -> ExitCode {
 }
 
 fn recorder_config(args: &RecordArgs, tracepoint: bool) -> Result<RecorderConfig, Failure> {
-    if args.poll.is_zero() || args.interval.is_zero() {
+    if args.poll.is_some_and(|poll| poll.is_zero()) || args.interval.is_zero() {
         return Err(Failure::Message(
             "--poll and --interval must be more than 0".to_string(),
         ));
@@ -207,16 +208,13 @@ fn recorder_config(args: &RecordArgs, tracepoint: bool) -> Result<RecorderConfig
         limits: Limits {
             info_every_us: i64::try_from(args.interval.as_micros()).unwrap_or(i64::MAX),
             max_segments: args.max_segments,
+            segment_events: !args.quiet,
             ..Limits::default()
         },
         interface: args.interface.clone(),
         capture: !args.no_capture,
         tracepoint,
-        poll: if args.poll.is_zero() {
-            DEFAULT_POLL
-        } else {
-            args.poll
-        },
+        poll: args.poll,
         tool: TOOL,
     })
 }

@@ -366,7 +366,6 @@ fn a_long_transfer_is_summarized_past_the_segment_cap() {
             &tcp(),
             "send",
             "h2",
-            "-q",
             "--bytes",
             "5M",
             "--max-segments",

@@ -358,7 +358,7 @@ pub fn summary_text(summary: &Summary) -> String {
     if summary.captured {
         let segments = &summary.segments;
         write!(text, "\nsegments: {} captured", segments.captured).ok();
-        if segments.summarized > 0 {
+        if segments.summarized > 0 && segments.shown > 0 {
             write!(
                 text,
                 ", {} shown, {} more not shown (past --max-segments, counted here)",

@@ -74,6 +74,9 @@ pub struct Limits {
     pub max_segments: u64,
     /// Connections followed at once.
     pub max_connections: usize,
+    /// Build segment events at all (`--quiet` prints only summaries: the segments are
+    /// analysed and counted, never turned into events).
+    pub segment_events: bool,
 }
 
 impl Default for Limits {
@@ -82,6 +85,7 @@ impl Default for Limits {
             info_every_us: 100_000,
             max_segments: 10_000,
             max_connections: 1024,
+            segment_events: true,
         }
     }
 }
@@ -314,7 +318,8 @@ fn key(a: SocketAddr, b: SocketAddr) -> Key {
 pub struct Tracker {
     selection: Selection,
     limits: Limits,
-    local_addresses: HashSet<IpAddr>,
+    /// This node's addresses: a handful, so a list beats a hash set.
+    local_addresses: Vec<IpAddr>,
     /// The tracepoint is being read: states come from it, polls fill its gaps.
     tracepoint: bool,
     connections: HashMap<Key, Connection>,
@@ -342,7 +347,7 @@ impl Tracker {
         Tracker {
             selection,
             limits,
-            local_addresses: HashSet::new(),
+            local_addresses: Vec::new(),
             tracepoint,
             connections: HashMap::new(),
             pending: VecDeque::new(),
@@ -360,6 +365,8 @@ impl Tracker {
     /// This node's addresses (an end is "local" if it has one of them).
     pub fn set_local_addresses(&mut self, addresses: impl IntoIterator<Item = IpAddr>) {
         self.local_addresses = addresses.into_iter().collect();
+        self.local_addresses.sort();
+        self.local_addresses.dedup();
     }
 
     /// Segments are being captured (the summary says so).
