@@ -362,13 +362,17 @@ fn own_info(fd: RawFd) -> Option<(TcpInfo, Option<String>)> {
 /// One sock_diag snapshot of every TCP socket but listeners, with tcp_info. It is dated when
 /// the dump ends: the kernel walks its tables while we wait, so a state it reports may have
 /// begun during the walk, never after it.
-fn snapshot() -> Result<Observation, RecordError> {
+///
+/// `with_info` asks for every socket's tcp_info too. That costs: the kernel takes each
+/// socket's lock to copy it, and waits for a sender that holds it; so the recorder asks only
+/// as often as `--interval` lets an info line out.
+fn snapshot(with_info: bool) -> Result<Observation, RecordError> {
     let all_but_listen = 0xffff & !(1 << 10);
     let sockets = diag::dump(
         all_but_listen,
         diag::Extensions {
-            tcp_info: true,
-            congestion: true,
+            tcp_info: with_info,
+            congestion: with_info,
         },
     )
     .map_err(RecordError::Kernel)?;
@@ -382,6 +386,9 @@ fn snapshot() -> Result<Observation, RecordError> {
                 local: socket.local,
                 remote: socket.remote,
                 timer_ms: (state == TcpState::TimeWait).then_some(socket.expires_ms),
+                // idiag_timer 3: the TIME_WAIT timer, which only timewait sockets run (also
+                // in their FIN-WAIT-2 substate).
+                timewait: socket.timer == 3,
                 info: socket.tcp_info.as_deref().and_then(TcpInfo::parse),
                 congestion: socket.congestion,
             })
@@ -416,6 +423,8 @@ fn run(
     let mut next_addresses = Instant::now() + Duration::from_secs(1);
     let reorder_us = duration_us(REORDER);
     let mut stopping = false;
+    let info_every = Duration::from_micros(config.limits.info_every_us.max(0) as u64);
+    let mut next_info = Instant::now();
     let poll_every = config.poll.unwrap_or(if trace.is_some() {
         TRACED_POLL
     } else {
@@ -490,7 +499,11 @@ fn run(
         }
         let now = Instant::now();
         if now >= next_poll || stopping || handover {
-            let table = snapshot()?;
+            let with_info = now >= next_info || stopping;
+            if with_info {
+                next_info = now + info_every;
+            }
+            let table = snapshot(with_info)?;
             let time_us = table.time_us();
             queue.polls.push_back(table);
             let own = control

@@ -98,6 +98,9 @@ pub struct TableSocket {
     pub remote: SocketAddr,
     /// TIME-WAIT's timer, when that is the state.
     pub timer_ms: Option<u32>,
+    /// A timewait socket (the small object that replaces a closed socket: TIME-WAIT, or an
+    /// orphaned FIN-WAIT-2), whose changes the tracepoint never reports.
+    pub timewait: bool,
     pub info: Option<TcpInfo>,
     pub congestion: Option<String>,
 }
@@ -482,6 +485,18 @@ impl Tracker {
         out: &mut Vec<Event>,
     ) {
         let (source, destination) = (segment.source, segment.destination);
+        let k = key(source, destination);
+        // The common case, a segment of a connection followed already (not a new SYN):
+        // one lookup. Hashing the four-tuple three times a segment was a quarter of the
+        // recorder's CPU under a bulk transfer.
+        let syn_only = segment.syn() && !segment.ack();
+        if !segment.syn() {
+            if let Some(connection) = self.connections.get_mut(&k) {
+                let t = time_us - *self.t0.get_or_insert(time_us);
+                record_segment(connection, &self.limits, t, time_us, segment, options, out);
+                return;
+            }
+        }
         let source_local = self.is_local(source.ip());
         let destination_local = self.is_local(destination.ip());
         // Only connections of this node: a router forwarding other hosts' segments would see
@@ -489,8 +504,6 @@ impl Tracker {
         if !source_local && !destination_local {
             return;
         }
-        let syn_only = segment.syn() && !segment.ack();
-        let k = key(source, destination);
         // A new SYN on the four-tuple of a finished connection is a new connection.
         if syn_only
             && self
@@ -528,34 +541,6 @@ impl Tracker {
             }
             self.replay_pending(k, time_us, out);
         }
-        let t = self.relative(time_us);
-        let Some(connection) = self.connections.get_mut(&k) else {
-            return;
-        };
-        connection.last_us = time_us;
-        connection.captured = true;
-        let Some(from) = connection.end_of(source) else {
-            return;
-        };
-        let to = 1 - from;
-        if syn_only && connection.syn_us.is_none() {
-            connection.syn_us = Some(time_us);
-        }
-        if segment.rst() {
-            connection.rst_seen = true;
-        }
-        if segment.fin() {
-            // The latest: a FIN dropped after the capture saw it is sent again.
-            connection.fin_us[from] = Some(time_us);
-        }
-        let header = Header {
-            flags: segment.flags,
-            seq: segment.seq,
-            ack: segment.ack,
-            window: segment.window,
-            payload_len: segment.payload_len,
-        };
-        let (relative, analysis) = connection.flow.observe(from, header, &options, time_us);
         // The handshake's first states, read off the wire in time order: a local end that
         // sends a SYN is in SYN-SENT, one that answers with a SYN-ACK in SYN-RECV (its full
         // socket, which the tracepoint reports, only appears with the final ACK; RFC 9293
@@ -576,113 +561,13 @@ impl Tracker {
                 }
             }
         }
-        let Some(connection) = self.connections.get_mut(&k) else {
-            return;
-        };
-
-        // Goodput: from `from`'s first data byte to the ACK of its last one (an ACK of only
-        // the FIN comes later and is not part of the transfer).
-        if segment.payload_len > 0 {
-            let span = &mut connection.spans[from];
-            span.first_data_us.get_or_insert(time_us);
-            let end = segment.seq.wrapping_add(segment.payload_len);
-            if span
-                .data_end
-                .is_none_or(|e| (end.wrapping_sub(e) as i32) > 0)
-            {
-                span.data_end = Some(end);
+        let t = self.relative(time_us);
+        if let Some(connection) = self.connections.get_mut(&k) {
+            if syn_only && connection.syn_us.is_none() {
+                connection.syn_us = Some(time_us);
             }
+            record_segment(connection, &self.limits, t, time_us, segment, options, out);
         }
-        if segment.ack() {
-            let moved = connection.last_ack[from]
-                .is_none_or(|previous| (segment.ack.wrapping_sub(previous) as i32) > 0);
-            if moved {
-                connection.last_ack[from] = Some(segment.ack);
-                let span = &mut connection.spans[to];
-                let covers_data = span
-                    .data_end
-                    .is_some_and(|end| (end.wrapping_sub(segment.ack) as i32) >= 0);
-                if covers_data {
-                    span.last_ack_us = Some(time_us);
-                }
-            }
-        }
-
-        connection.counts.captured += 1;
-        if let Some(kind) = analysis.retransmission {
-            connection
-                .retransmissions
-                .add(kind, u64::from(analysis.segments));
-        }
-        if analysis.dup_ack.is_some() {
-            connection.dup_acks += 1;
-        }
-        if analysis.zero_window {
-            connection.zero_windows += 1;
-        }
-        if analysis.window_probe {
-            connection.window_probes += 1;
-        }
-        let notable =
-            !analysis.is_plain() || segment.flags & (flags::SYN | flags::FIN | flags::RST) != 0;
-        let show = if notable {
-            // Notable segments are shown past the cap too, within a cap of their own.
-            connection.notable_shown < 2 * self.limits.max_segments.max(1)
-        } else {
-            connection.plain_shown < self.limits.max_segments
-        };
-        if !show {
-            connection.counts.summarized += 1;
-            return;
-        }
-        connection.counts.shown += 1;
-        if notable {
-            connection.notable_shown += 1;
-        } else {
-            connection.plain_shown += 1;
-        }
-        let sack_base = relative.sack_base;
-        let options = options
-            .into_iter()
-            .map(|option| match option {
-                TcpOption::Sack { blocks } => TcpOption::Sack {
-                    blocks: blocks
-                        .into_iter()
-                        .map(|(left, right)| {
-                            (left.wrapping_sub(sack_base), right.wrapping_sub(sack_base))
-                        })
-                        .collect(),
-                },
-                other => other,
-            })
-            .collect();
-        out.push(Event::Segment(SegmentEvent {
-            t_us: t,
-            conn: connection.id,
-            dir: if from == connection.view {
-                Direction::Out
-            } else {
-                Direction::In
-            },
-            from: source,
-            to: destination,
-            flags: tcpdump_flags(segment.flags),
-            seq: relative.seq,
-            len: segment.payload_len,
-            ack: relative.ack,
-            win: segment.window,
-            wnd: relative.window_bytes,
-            options,
-            segs: analysis.segments,
-            analysis,
-            wire: WireDetail {
-                seq: segment.seq,
-                ack: segment.ack,
-                flag_bits: segment.flags,
-                options_len: segment.options_len,
-                ipv6: source.is_ipv6(),
-            },
-        }));
     }
 
     /// Tracepoint changes that waited for this connection.
@@ -1019,9 +904,7 @@ impl Tracker {
             return;
         };
         let socket = &mut connection.sockets[index];
-        if table.state == TcpState::TimeWait
-            || table.state == TcpState::FinWait2 && table.info.is_none()
-        {
+        if table.state == TcpState::TimeWait || table.timewait {
             socket.timewait_socket = true;
         }
         if socket.state != Some(table.state) {
@@ -1354,6 +1237,145 @@ impl Tracker {
     }
 }
 
+/// Account for one segment of a followed connection, and turn it into an event unless the
+/// connection is past `--max-segments` (then only the notable ones are).
+fn record_segment(
+    connection: &mut Connection,
+    limits: &Limits,
+    t: i64,
+    time_us: i64,
+    segment: &Segment,
+    options: Vec<TcpOption>,
+    out: &mut Vec<Event>,
+) {
+    let (source, destination) = (segment.source, segment.destination);
+    connection.last_us = time_us;
+    connection.captured = true;
+    let Some(from) = connection.end_of(source) else {
+        return;
+    };
+    let to = 1 - from;
+    if segment.rst() {
+        connection.rst_seen = true;
+    }
+    if segment.fin() {
+        // The latest: a FIN dropped after the capture saw it is sent again.
+        connection.fin_us[from] = Some(time_us);
+    }
+    let header = Header {
+        flags: segment.flags,
+        seq: segment.seq,
+        ack: segment.ack,
+        window: segment.window,
+        payload_len: segment.payload_len,
+    };
+    let (relative, analysis) = connection.flow.observe(from, header, &options, time_us);
+
+    // Goodput: from `from`'s first data byte to the ACK of its last one (an ACK of only
+    // the FIN comes later and is not part of the transfer).
+    if segment.payload_len > 0 {
+        let span = &mut connection.spans[from];
+        span.first_data_us.get_or_insert(time_us);
+        let end = segment.seq.wrapping_add(segment.payload_len);
+        if span
+            .data_end
+            .is_none_or(|e| (end.wrapping_sub(e) as i32) > 0)
+        {
+            span.data_end = Some(end);
+        }
+    }
+    if segment.ack() {
+        let moved = connection.last_ack[from]
+            .is_none_or(|previous| (segment.ack.wrapping_sub(previous) as i32) > 0);
+        if moved {
+            connection.last_ack[from] = Some(segment.ack);
+            let span = &mut connection.spans[to];
+            let covers_data = span
+                .data_end
+                .is_some_and(|end| (end.wrapping_sub(segment.ack) as i32) >= 0);
+            if covers_data {
+                span.last_ack_us = Some(time_us);
+            }
+        }
+    }
+
+    connection.counts.captured += 1;
+    if let Some(kind) = analysis.retransmission {
+        connection
+            .retransmissions
+            .add(kind, u64::from(analysis.segments));
+    }
+    if analysis.dup_ack.is_some() {
+        connection.dup_acks += 1;
+    }
+    if analysis.zero_window {
+        connection.zero_windows += 1;
+    }
+    if analysis.window_probe {
+        connection.window_probes += 1;
+    }
+    let notable =
+        !analysis.is_plain() || segment.flags & (flags::SYN | flags::FIN | flags::RST) != 0;
+    let show = if notable {
+        // Notable segments are shown past the cap too, within a cap of their own.
+        connection.notable_shown < 2 * limits.max_segments.max(1)
+    } else {
+        connection.plain_shown < limits.max_segments
+    };
+    if !show {
+        connection.counts.summarized += 1;
+        return;
+    }
+    connection.counts.shown += 1;
+    if notable {
+        connection.notable_shown += 1;
+    } else {
+        connection.plain_shown += 1;
+    }
+    let sack_base = relative.sack_base;
+    let options = options
+        .into_iter()
+        .map(|option| match option {
+            TcpOption::Sack { blocks } => TcpOption::Sack {
+                blocks: blocks
+                    .into_iter()
+                    .map(|(left, right)| {
+                        (left.wrapping_sub(sack_base), right.wrapping_sub(sack_base))
+                    })
+                    .collect(),
+            },
+            other => other,
+        })
+        .collect();
+    out.push(Event::Segment(SegmentEvent {
+        t_us: t,
+        conn: connection.id,
+        dir: if from == connection.view {
+            Direction::Out
+        } else {
+            Direction::In
+        },
+        from: source,
+        to: destination,
+        flags: tcpdump_flags(segment.flags),
+        seq: relative.seq,
+        len: segment.payload_len,
+        ack: relative.ack,
+        win: segment.window,
+        wnd: relative.window_bytes,
+        options,
+        segs: analysis.segments,
+        analysis,
+        wire: WireDetail {
+            seq: segment.seq,
+            ack: segment.ack,
+            flag_bits: segment.flags,
+            options_len: segment.options_len,
+            ipv6: source.is_ipv6(),
+        },
+    }));
+}
+
 fn duration_us_of(change: &StateChange) -> i64 {
     duration_us(change.time)
 }
@@ -1440,6 +1462,7 @@ mod tests {
                     local: addr(CLIENT),
                     remote: addr(SERVER),
                     timer_ms,
+                    timewait: state == TcpState::TimeWait,
                     info: None,
                     congestion: None,
                 })
