@@ -2,8 +2,21 @@
 # machine as root; `make deps` installs what the labs and tests need.
 
 SHELL    := /bin/bash
-CARGO    ?= cargo
 PREFIX   ?= /usr/local
+# cargo: on PATH, else rustup's per-user install, which a root shell without a login profile
+# and sudo (whose secure_path drops ~/.cargo/bin) do not see: under sudo the invoking user's,
+# else our own. Its folder joins PATH so cargo finds nextest, clippy and rustfmt beside it;
+# RUSTUP_HOME tells rustup's proxies where that user's toolchains are.
+SUDO_HOME := $(if $(SUDO_USER),$(shell getent passwd '$(SUDO_USER)' | cut -d: -f6))
+ifeq ($(origin CARGO),undefined)
+CARGO    := $(or $(shell command -v cargo 2>/dev/null),$(wildcard $(SUDO_HOME)/.cargo/bin/cargo),$(wildcard $(HOME)/.cargo/bin/cargo),cargo)
+endif
+ifneq ($(filter /%,$(CARGO)),)
+export PATH := $(dir $(CARGO)):$(PATH)
+endif
+ifneq ($(and $(SUDO_HOME),$(findstring $(SUDO_HOME)/.cargo/bin/,$(CARGO))),)
+export RUSTUP_HOME ?= $(SUDO_HOME)/.rustup
+endif
 DEBUG    := target/debug
 RELEASE  := target/release
 # Every [[bin]] in Cargo.toml.
@@ -13,7 +26,12 @@ CAP_BINS := $(filter wirelab-ping wirelab-traceroute wirelab-synwatch wirelab-tc
 # Debian packages the labs, tests and benchmarks use.
 DEBS     := iproute2 nftables procps iputils-ping traceroute iputils-tracepath \
             bind9-dnsutils knot knot-dnsutils nginx-light curl wrk hping3 tcpdump \
-            hyperfine libcap2-bin bc bsdextrautils python3 time linux-perf iperf3
+            hyperfine libcap2-bin bc bsdextrautils python3 time linux-perf \
+            apache2 lighttpd busybox gunicorn python3-twisted jq iptables iperf3 \
+            bind9 bind9-utils unbound
+# Of DEBS, the daemons whose Debian postinst would start them on the host (see deps), as
+# PACKAGE or PACKAGE:UNIT when the service has another name (bind9's is named).
+HOST_DAEMONS := apache2 lighttpd nginx-light:nginx knot bind9:named unbound unbound:unbound-resolvconf
 
 .PHONY: all build release deps test lint demo bench fuzz install uninstall-netlab clean
 
@@ -26,13 +44,25 @@ release:
 	$(CARGO) build --release --bins
 
 ## deps: install the Debian packages that are missing (as root), or say which are.
+## The servers (nginx, apache2, lighttpd, knot, named, unbound) are only ever run inside lab namespaces, with configs rendered into the
+## lab's run directory (tests/http/servers). Their postinst scripts would start them on the
+## host through invoke-rc.d or deb-systemd-invoke, which both ask /usr/sbin/policy-rc.d
+## first: while installing, a policy-rc.d that answers 101 ("forbidden") keeps them stopped
+## (removed afterwards unless it was there before). Under systemd, the units we just installed
+## are also disabled, so a reboot does not start them either.
 deps:
 	@missing=$$(for p in $(DEBS); do \
 	    dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q 'install ok installed' || echo $$p; done); \
 	if [ -z "$$missing" ]; then exit 0; fi; \
-	if [ "$$(id -u)" != 0 ]; then echo "missing Debian packages:" $$missing "(sudo make deps installs them)"; exit 0; fi; \
+	if [ "$$(id -u)" != 0 ]; then echo "missing Debian packages:" $$missing "(make deps as root, or sudo make deps, installs them)"; exit 0; fi; \
 	echo "installing:" $$missing; \
-	apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $$missing
+	policy=/usr/sbin/policy-rc.d; ours=; \
+	if [ ! -e $$policy ]; then printf '#!/bin/sh\nexit 101\n' >$$policy && chmod 755 $$policy && ours=1; fi; \
+	apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $$missing; \
+	status=$$?; [ -z "$$ours" ] || rm -f $$policy; \
+	if [ -d /run/systemd/system ]; then for d in $(HOST_DAEMONS); do \
+	  case " $$missing " in *" $${d%%:*} "*) systemctl disable --now $${d#*:}.service >/dev/null 2>&1 || true;; esac; done; fi; \
+	exit $$status
 
 lint:
 	$(CARGO) fmt --all -- --check
@@ -46,8 +76,9 @@ test: deps lint
 	if [ "$$(id -u)" = 0 ]; then tests/sweep.sh $(DEBUG)/wirelab || status=1; fi; \
 	exit $$status
 
-## demo: bring up the demo topology, run every finished tool in it, tear it down.
-demo: release
+## demo: bring up the demo topology, run every finished tool in it, tear it down. Like test,
+## it installs the Debian packages it needs first (knotd, nginx, hping3 ...).
+demo: deps release
 	@WIRELAB_BIN=$(RELEASE) labs/demo/demo.sh
 
 ## bench: side-by-side figures against the reference tools, as one table.
@@ -67,7 +98,9 @@ fuzz:
 OLD_BINS := netlab netlab-ping netlab-traceroute netlab-dig netlab-http netlab-synwatch
 OLD_DESC := Hands\\-on networking labs
 
-install: release uninstall-netlab
+## install: the one way to get the tools on PATH: $(PREFIX)/bin is on PATH in a root shell,
+## under sudo (secure_path) and for every user. Installs the labs' Debian packages too.
+install: deps release uninstall-netlab
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/wirelab \
 	  $(DESTDIR)$(PREFIX)/share/man/man1 \
 	  $(DESTDIR)$(PREFIX)/share/bash-completion/completions \

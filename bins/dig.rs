@@ -1,47 +1,77 @@
 //! `wirelab-dig`: ask a DNS server, over UDP first and over TCP when the answer does not fit
-//! (lab 03). The command line and the output follow BIND's dig, so the two can be compared
-//! line by line; the engine is `wirelab::dns`.
+//! (lab 03). The command line and the output are BIND 9.18's dig, so the two can be compared
+//! line by line (tests/dig_diff_*.rs do, against Knot, BIND and Unbound); the engine is
+//! `wirelab::dns`.
 //!
-//! Exit codes (as dig): 0 an answer came (NXDOMAIN and SERVFAIL are answers), 1 usage error,
-//! 9 no reply from the server (timeouts, or TC with the TCP retry refused), 10 internal error.
+//! Exit codes (as dig): 0 a reply came (NXDOMAIN and SERVFAIL are replies), 1 usage error,
+//! 8 the `-f` batch file cannot be opened, 9 no reply from any server, 10 internal error (an
+//! illegal name, a bad option value).
 
-use std::net::{IpAddr, SocketAddr, ToSocketAddrs};
+use std::ffi::OsString;
+use std::io::{IsTerminal, Read, Write};
 use std::path::Path;
 use std::process::ExitCode;
 
-use clap::{CommandFactory, Parser};
-use hickory_proto::rr::RecordType;
-use wirelab::cli::{self, Failure};
-use wirelab::dns::args::{DigArgs, QuerySpec};
-use wirelab::dns::render;
-use wirelab::dns::resolver::{default_server, RESOLV_CONF};
-use wirelab::dns::{exchange, Event, ExchangeOptions, QueryFlags, Question, Request};
-use wirelab::output::Out;
+use clap::{CommandFactory, Parser as ClapParser};
+use wirelab::cli;
+use wirelab::dns::args::{Lookup, Parser, Server, Stop};
+use wirelab::dns::lookup::{self, Context, DigEvent, Outcome};
+use wirelab::dns::render::{self, CookieCheck, MessageContext, Received, SoaFilter};
+use wirelab::dns::resolver::{nameservers, resolv_options, RESOLV_CONF};
 
 const TOOL: &str = "wirelab-dig";
 
 /// The help and man page text; the arguments themselves are parsed with dig's grammar by
 /// `wirelab::dns::args`.
-#[derive(Parser)]
+#[derive(ClapParser)]
 #[command(
     name = "wirelab-dig",
     version,
-    about = "Ask a DNS server over UDP, retrying over TCP when the answer is truncated (like dig)",
-    after_help = "Options (dig's syntax):
-  @SERVER        server to ask (default: the first nameserver in /etc/resolv.conf)
-  -p PORT        server port (53)
-  -t TYPE        record type: A AAAA MX NS SOA TXT CNAME PTR SRV CAA ANY ...
-  -x ADDR        reverse lookup: the PTR record of ADDR
-  -f FILE        batch: one query per line
-  NAME [TYPE]    one or more queries
-  +tcp           use TCP only          +ignore     keep a truncated UDP answer
-  +time=S        seconds per try (5)   +tries=N    UDP tries (3)
-  +bufsize=N     EDNS0 UDP size (1232) +noedns     no EDNS0: 512-byte UDP limit
-  +norecurse     clear RD              +short      only the answer data
-  +qr            print the query too   +json       one JSON object per query
+    // dig has no -V: --version (and -v, dig's) print the version, as the text below says.
+    disable_version_flag = true,
+    about = "Ask a DNS server over UDP, retrying over TCP when the answer is truncated (like BIND 9.18's dig)",
+    override_usage = "wirelab-dig [@server] [name] [type] [class] [-options] [+options] [name ...]",
+    after_help = "Everything is read as dig 9.18 reads it: options before the first name apply to
+every query, options after a name to that query only; +options may be abbreviated
+(+noall +ans) and negated (+no...). The output is dig's, line for line.
+
+Supported dig options:
+  @SERVER                  server to ask (a name: every address it has; default: resolv.conf)
+  NAME TYPE CLASS          in any order; TYPE and CLASS as mnemonics or TYPEnnn/CLASSnnn
+  -4 -6                    IPv4 / IPv6 only
+  -b ADDR[#PORT]           send from this address
+  -c CLASS  -t TYPE        class and type (-t BOGUS warns and asks A, as dig does)
+  -f FILE                  batch: one command line per line ('-' reads stdin)
+  -p PORT   -q NAME        port; a name even if it reads as a type
+  -x ADDR                  reverse lookup (in-addr.arpa / ip6.arpa)
+  -r                       do not read ~/.digrc
+  -u                       query times in microseconds
+  -h  -v                   help, version (also --help, --version)
+  +[no]all +[no]answer +[no]authority +[no]additional +[no]question +[no]comments
+  +[no]cmd +[no]stats +[no]short +[no]identify +[no]class +[no]ttlid +[no]ttlunits
+  +[no]rrcomments +[no]multiline +[no]crypto +[no]expandaaaa +[no]unknownformat
+  +[no]split=W +[no]onesoa +[no]qr +[no]idnin +[no]idnout
+  +[no]tcp +[no]vc +[no]ignore +time=S +tries=N +retry=N +[no]fail +[no]besteffort
+  +[no]recurse +[no]aaflag +[no]adflag +[no]cdflag +[no]raflag +[no]tcflag +[no]zflag
+  +opcode=X +qid=N +[no]header-only
+  +[no]edns[=V] +bufsize=N +[no]ednsflags=X +[no]ednsopt=CODE[:HEX] +[no]dnssec
+  +[no]cookie[=HEX] +[no]nsid +[no]expire +[no]keepalive +padding=N +[no]subnet=ADDR/LEN
+  +[no]coflag +[no]badcookie +[no]showbadcookie +[no]keepopen +[no]ednsnegotiation
+  +[no]search +[no]defname +[no]showsearch +ndots=N +domain=NAME (accepted; the search list
+                           is not applied)
+
+Not supported (a clear error, exit 1):
+  +trace +nssearch +dns64prefix +yaml +https* +http-plain* +tls* +fuzztime
+  -k FILE, -y KEY (TSIG), IXFR (ixfr=N), -d (dig's debug trace)
+
+Ours, not dig's:
+  +json          one JSON object per reply (RFC 3597 form for unknown types, exact bytes
+                 of character-strings)
   --explain      decode the header bits and say why each transport was chosen
 
-Exit codes: 0 answer (NXDOMAIN included), 1 usage error, 9 no reply, 10 internal error."
+Exit codes (as dig): 0 reply (NXDOMAIN and SERVFAIL included), 1 usage error, 8 batch
+file cannot be opened, 9 no reply from any server, 10 internal error (illegal name, bad
+option value)."
 )]
 struct Cli {
     /// dig-style arguments
@@ -49,181 +79,484 @@ struct Cli {
     args: Vec<String>,
 }
 
+/// dig's usage text, on stderr after an invalid option.
+fn usage_text() -> String {
+    "Usage:  wirelab-dig [@global-server] [domain] [q-type] [q-class] {q-opt}\n            {global-d-opt} host [@local-server] {local-d-opt}\n            [ host [@local-server] {local-d-opt} [...]]\n\nUse \"wirelab-dig -h\" (or \"wirelab-dig -h | more\") for complete list of options\n".into()
+}
+
 fn main() -> ExitCode {
     cli::generate_if_asked::<Cli>(TOOL);
-    let words: Vec<String> = std::env::args().skip(1).collect();
-    let args = match DigArgs::parse(&words) {
-        Ok(args) => args,
-        Err(message) => return cli::fail(TOOL, message, 1),
-    };
-    if args.help {
-        let _ = Cli::command().print_long_help();
+    // Arguments as bytes: a name or a file name need not be UTF-8 (a Latin-1 `-f` file name).
+    let words: Vec<Vec<u8>> = std::env::args_os().skip(1).map(os_bytes).collect();
+    let mut printer = Printer::new();
+    let code = run(&words, &mut printer);
+    if printer.broken_pipe {
         return ExitCode::SUCCESS;
     }
-    let mut out = Out::stdout();
-    let result = run(&args, &words.join(" "), &mut out);
-    cli::finish(TOOL, result, 10)
+    ExitCode::from(code)
 }
 
-fn run(args: &DigArgs, command_line: &str, out: &mut Out) -> Result<ExitCode, Failure> {
-    let server = match &args.server {
-        Some(server) => match resolve_server(server, args.port) {
-            Ok(server) => server,
-            Err(message) => return Ok(cli::fail(TOOL, message, 1)),
-        },
-        None => match default_server(Path::new(RESOLV_CONF)) {
-            Ok(server) => SocketAddr::new(server.ip(), args.port),
-            Err(err) => return Ok(cli::fail(TOOL, err, 1)),
-        },
-    };
-    let mut runs = vec![args.clone()];
-    if let Some(file) = &args.batch {
-        let text = std::fs::read_to_string(file)
-            .map_err(|e| Failure::Message(format!("cannot read {}: {e}", file.display())))?;
-        for line in text.lines().filter(|l| !l.trim().is_empty()) {
-            match args.with_line(line) {
-                Ok(parsed) => runs.push(parsed),
-                Err(message) => return Ok(cli::fail(TOOL, message, 1)),
+#[cfg(unix)]
+fn os_bytes(word: OsString) -> Vec<u8> {
+    use std::os::unix::ffi::OsStringExt;
+    word.into_vec()
+}
+
+#[cfg(not(unix))]
+fn os_bytes(word: OsString) -> Vec<u8> {
+    word.to_string_lossy().into_owned().into_bytes()
+}
+
+/// stdout and stderr as dig writes them: stdout flushed before anything goes to stderr, so
+/// the two interleave as dig's do; a closed pipe ends the run quietly.
+struct Printer {
+    stdout: std::io::BufWriter<std::io::Stdout>,
+    broken_pipe: bool,
+}
+
+impl Printer {
+    fn new() -> Printer {
+        Printer {
+            stdout: std::io::BufWriter::new(std::io::stdout()),
+            broken_pipe: false,
+        }
+    }
+
+    fn out(&mut self, text: &str) {
+        if self.broken_pipe || text.is_empty() {
+            return;
+        }
+        if let Err(err) = self.stdout.write_all(text.as_bytes()) {
+            if cli::is_broken_pipe(&err) {
+                self.broken_pipe = true;
             }
         }
     }
-    let mut code = 0u8;
-    for run in &runs {
-        for query in &run.queries {
-            let result = ask(run, query, server, command_line, out)?;
-            code = code.max(result);
+
+    fn err(&mut self, text: &str) {
+        self.flush();
+        let _ = std::io::stderr().write_all(text.as_bytes());
+    }
+
+    fn flush(&mut self) {
+        if let Err(err) = self.stdout.flush() {
+            if cli::is_broken_pipe(&err) {
+                self.broken_pipe = true;
+            }
         }
     }
-    Ok(ExitCode::from(code))
 }
 
-/// `@10.0.2.2`, `@fd00:0:0:2::2` or `@srv` (a name from the lab's /etc/hosts).
-fn resolve_server(server: &str, port: u16) -> Result<SocketAddr, String> {
-    if let Ok(ip) = server.parse::<IpAddr>() {
-        return Ok(SocketAddr::new(ip, port));
+/// Print a stop as dig does and give its exit code.
+fn stop(printer: &mut Printer, reason: Stop) -> u8 {
+    match reason {
+        Stop::Usage(message) => {
+            printer.err(&format!("{message}\n{}", usage_text()));
+            1
+        }
+        Stop::Fatal { stdout, message } => {
+            if !stdout.is_empty() {
+                printer.out(&format!("{stdout}\n"));
+            }
+            printer.err(&format!("{TOOL}: {message}\n"));
+            1
+        }
+        Stop::Exit10 { stdout, message } => {
+            if !stdout.is_empty() {
+                printer.out(&format!("{stdout}\n"));
+            }
+            printer.err(&format!("{TOOL}: {message}\n"));
+            10
+        }
+        Stop::BatchFile { file, reason } => {
+            printer.err(&format!(
+                "{file}: {reason}\n{TOOL}: couldn't open specified batch file\n"
+            ));
+            8
+        }
+        Stop::Help => {
+            printer.flush();
+            let _ = Cli::command().print_long_help();
+            0
+        }
+        Stop::Version => {
+            printer.err(&format!("{}\n", wirelab::dns::args::program_banner()));
+            0
+        }
+        Stop::Unsupported(what) => {
+            printer.err(&format!(
+                "{TOOL}: {what} is not supported by wirelab-dig (see wirelab-dig -h)\n"
+            ));
+            1
+        }
     }
-    (server, port)
-        .to_socket_addrs()
-        .ok()
-        .and_then(|mut addrs| addrs.next())
-        .ok_or_else(|| format!("couldn't get address for '{server}': not found"))
 }
 
-/// One query, start to end; returns its exit code.
-fn ask(
-    args: &DigArgs,
-    spec: &QuerySpec,
-    server: SocketAddr,
-    command_line: &str,
-    out: &mut Out,
-) -> Result<u8, Failure> {
-    let question = if spec.reverse {
-        match spec.name.parse::<IpAddr>() {
-            Ok(ip) => Question::reverse(ip),
-            Err(_) => return Ok(usage(&format!("invalid address '{}'", spec.name))),
-        }
-    } else {
-        match Question::new(&spec.name, spec.record_type) {
-            Ok(question) => question,
-            Err(message) => return Ok(usage(&message)),
-        }
-    };
-    let flags = QueryFlags {
-        recursion_desired: args.recurse,
-        edns_payload: args.edns_payload,
-    };
-    let request = Request::new(question, flags).map_err(Failure::Message)?;
-    let text = !args.short && !args.json;
-    if text && args.qr {
-        for line in render::banner(command_line) {
-            out.line(line)?;
-        }
-        for line in render::query_lines(&request) {
-            out.line(line)?;
+/// `-r` anywhere among the single-letter flags turns ~/.digrc off.
+fn digrc_disabled(words: &[Vec<u8>]) -> bool {
+    words.iter().any(|word| {
+        word.first() == Some(&b'-')
+            && word[1..]
+                .iter()
+                .take_while(|b| b"46dhimnruv".contains(b))
+                .any(|&b| b == b'r')
+    })
+}
+
+fn run(words: &[Vec<u8>], printer: &mut Printer) -> u8 {
+    // dig converts names to and from IDN only when its output is a terminal.
+    let idn = std::io::stdout().is_terminal() && std::env::var_os("IDN_DISABLE").is_none();
+    let resolv = std::fs::read_to_string(RESOLV_CONF).unwrap_or_default();
+    let mut parser = Parser::with_system(idn, &resolv_options(&resolv));
+    if !digrc_disabled(words) {
+        if let Some(home) = std::env::var_os("HOME") {
+            if let Ok(text) = std::fs::read_to_string(Path::new(&home).join(".digrc")) {
+                if let Err(reason) = parser.apply_digrc(&text) {
+                    return stop(printer, reason);
+                }
+            }
         }
     }
-    // A zone transfer is TCP only (RFC 5936 §4.2), as in dig. A shortcut: we read the first
-    // message of the transfer, which holds a small lab zone whole.
-    let transfer = spec.record_type == RecordType::AXFR;
-    let options = ExchangeOptions {
-        tcp_only: args.tcp || transfer,
-        ignore_truncation: args.ignore,
-        timeout: args.timeout,
-        tries: args.tries,
-    };
-    // Events are printed as they happen: the truncation line appears before the TCP retry,
-    // exactly where dig prints it.
-    let mut output_error = None;
-    let mut on_event = |event: Event<'_>| {
-        let mut lines: Vec<String> = Vec::new();
-        if args.explain {
-            lines.extend(render::explain_event(&event));
+    let parsed = parser.parse_command_line(words);
+    flush_parse_output(&mut parser, printer);
+    if let Err(reason) = parsed {
+        return stop(printer, reason);
+    }
+    let default_servers = system_servers(parser.globals.port);
+    let mut client_cookie = [0u8; 8];
+    client_cookie.iter_mut().for_each(|b| *b = rand::random());
+    let mut state = RunState { code: 0 };
+    let lookups = std::mem::take(&mut parser.lookups);
+    // dig reads the first batch line while parsing the command line, before any query.
+    let mut batch = None;
+    if let Some(file) = parser.globals.batch.clone() {
+        match read_batch(&file) {
+            Ok(lines) => batch = Some(lines),
+            Err(reason) => return stop(printer, reason),
         }
-        match &event {
-            Event::Truncated { kept: false, .. } if text => {
-                lines.push(render::TRUNCATED_LINE.to_string())
-            }
-            Event::Ignored { from, reason } => eprintln!(
-                ";; Warning: ignoring a reply from {}#{}: {reason}",
-                from.ip(),
-                from.port()
-            ),
-            Event::TimedOut { .. } if text => lines.push(format!(
-                ";; communications error to {}#{}: timed out",
-                server.ip(),
-                server.port()
-            )),
-            Event::UdpError { message, .. } if text => lines.push(format!(
-                ";; communications error to {}#{}: {message}",
-                server.ip(),
-                server.port()
-            )),
-            Event::TruncatedOverTcp => {
-                eprintln!(";; Warning: the TCP reply has TC set; using it as it is (no retry)")
-            }
-            _ => {}
+    }
+    for lookup in &lookups {
+        if let Some(code) = run_lookup(
+            lookup,
+            &parser,
+            &default_servers,
+            client_cookie,
+            printer,
+            &mut state,
+        ) {
+            return code;
         }
+    }
+    if let Some(lines) = batch {
+        let mut first = true;
         for line in lines {
-            if let Err(err) = out.line(line) {
-                output_error.get_or_insert(err);
+            // Before the first line that is parsed, dig skips empty and comment lines.
+            if first && matches!(line.first(), None | Some(b'\r' | b'\n' | b'#' | b';')) {
+                continue;
+            }
+            first = false;
+            let lookups = match parser.parse_batch_line(&line) {
+                Ok(lookups) => lookups,
+                Err(reason) => {
+                    flush_parse_output(&mut parser, printer);
+                    return stop(printer, reason);
+                }
+            };
+            flush_parse_output(&mut parser, printer);
+            for lookup in &lookups {
+                if let Some(code) = run_lookup(
+                    lookup,
+                    &parser,
+                    &default_servers,
+                    client_cookie,
+                    printer,
+                    &mut state,
+                ) {
+                    return code;
+                }
             }
         }
-    };
-    let result = exchange(&request, server, &options, &mut on_event);
-    if let Some(err) = output_error {
-        return Err(Failure::Output(err));
     }
-    let answer = match result {
-        Ok(answer) => answer,
-        Err(err) => {
-            eprintln!("{TOOL}: {err}");
-            return Ok(err.exit_code());
-        }
-    };
-    if args.json {
-        out.json(&render::json_answer(&answer))?;
-    } else if args.short {
-        for line in render::short_lines(&answer) {
-            out.line(line)?;
-        }
-    } else {
-        if !args.qr {
-            for line in render::banner(command_line) {
-                out.line(line)?;
-            }
-        }
-        out.line(";; Got answer:")?;
-        for line in render::message_lines(&answer.header, &answer.message) {
-            out.line(line)?;
-        }
-        for line in render::footer(&answer, &render::when_now()) {
-            out.line(line)?;
-        }
-    }
-    Ok(0)
+    printer.flush();
+    state.code
 }
 
-fn usage(message: &str) -> u8 {
-    eprintln!("{TOOL}: {message}");
-    1
+struct RunState {
+    code: u8,
+}
+
+fn flush_parse_output(parser: &mut Parser, printer: &mut Printer) {
+    for line in std::mem::take(&mut parser.stdout) {
+        printer.out(&format!("{line}\n"));
+    }
+    for warning in std::mem::take(&mut parser.warnings) {
+        printer.err(&warning);
+    }
+}
+
+/// The batch file's lines, as bytes; `-` is stdin.
+fn read_batch(file: &OsString) -> Result<Vec<Vec<u8>>, Stop> {
+    let bytes = if file == "-" {
+        let mut bytes = Vec::new();
+        std::io::stdin()
+            .read_to_end(&mut bytes)
+            .map(|_| bytes)
+            .map_err(|e| e.to_string())
+    } else {
+        std::fs::read(file).map_err(|e| strerror(&e))
+    };
+    match bytes {
+        Ok(bytes) => Ok(bytes
+            .split(|&b| b == b'\n')
+            .map(<[u8]>::to_vec)
+            .filter(|line| !line.is_empty())
+            .collect()),
+        Err(reason) => Err(Stop::BatchFile {
+            file: file.to_string_lossy().into_owned(),
+            reason,
+        }),
+    }
+}
+
+/// The C library's words for an error, as `perror` prints them.
+fn strerror(error: &std::io::Error) -> String {
+    let text = error.to_string();
+    match text.rfind(" (os error") {
+        Some(end) => text[..end].to_string(),
+        None => text,
+    }
+}
+
+/// The nameservers of /etc/resolv.conf, used when no `@` is given.
+fn system_servers(_port: u16) -> Vec<Server> {
+    let text = std::fs::read_to_string(RESOLV_CONF).unwrap_or_default();
+    let mut servers: Vec<Server> = nameservers(&text)
+        .into_iter()
+        .map(|address| Server {
+            address,
+            typed: address.to_string(),
+        })
+        .collect();
+    if servers.is_empty() {
+        // As the C library: no nameserver line means the local host.
+        servers.push(Server {
+            address: "127.0.0.1".parse().expect("an address"),
+            typed: "127.0.0.1".into(),
+        });
+    }
+    servers
+}
+
+/// Run one lookup and print its events. Some(code) when dig stops the whole run.
+fn run_lookup(
+    lookup: &Lookup,
+    parser: &Parser,
+    default_servers: &[Server],
+    client_cookie: [u8; 8],
+    printer: &mut Printer,
+    state: &mut RunState,
+) -> Option<u8> {
+    let globals = &parser.globals;
+    let context = Context {
+        globals,
+        default_servers,
+        client_cookie,
+    };
+    let mut banner_pending = !lookup.banner.is_empty();
+    // A name dig cannot show under +idnout stops the run (dig's `fatal`).
+    let mut fatal: Option<String> = None;
+    let mut on_event = |event: DigEvent<'_>| match event {
+        _ if fatal.is_some() => {}
+        DigEvent::Transport(event) => {
+            if globals.explain {
+                for line in render::explain_event(&event) {
+                    printer.out(&format!("{line}\n"));
+                }
+            }
+        }
+        DigEvent::Warning(text) => printer.out(&format!(";; {text}\n")),
+        DigEvent::Comment(text) => {
+            if lookup.comments && !globals.json {
+                printer.out(&format!(";; {text}\n"));
+            }
+        }
+        DigEvent::Banner => {
+            if banner_pending {
+                printer.out(&lookup.banner);
+                banner_pending = false;
+            }
+        }
+        DigEvent::Line(text) => printer.out(&format!("{text}\n")),
+        DigEvent::BadPacket { reason, bytes } => {
+            printer.out(&format!(";; Got bad packet: {reason}\n{}", hex_dump(bytes)));
+        }
+        DigEvent::Query(request) => {
+            if globals.json {
+                return;
+            }
+            if banner_pending {
+                if !globals.short && globals.printcmd {
+                    printer.out(&lookup.banner);
+                }
+                banner_pending = false;
+            }
+            if let Some(mut message) = request.message() {
+                // dig prints the query as built, before rendering fills in the padding
+                // (RFC 7830): the PAD option shows no length there.
+                if let Some(opt) = message.opt.as_mut() {
+                    for (code, data) in &mut opt.options {
+                        if *code == wirelab::dns::wire::option::PADDING {
+                            data.clear();
+                        }
+                    }
+                }
+                let context = MessageContext {
+                    is_query: true,
+                    cookie: CookieCheck::None,
+                    sent_edns: lookup.edns.is_some(),
+                    sent_dnssec: lookup.dnssec,
+                    soa_filter: SoaFilter::All,
+                };
+                if !globals.short {
+                    match render::message_text(&message, lookup, globals, &context) {
+                        Ok(text) => printer.out(&text),
+                        Err(failure) => {
+                            printer.out(&failure.printed);
+                            fatal = Some(failure.message);
+                            return;
+                        }
+                    }
+                }
+                if lookup.stats && !globals.short {
+                    printer.out(&format!(";; QUERY SIZE: {}\n\n", request.bytes.len()));
+                }
+            }
+        }
+        DigEvent::Reply(reply) => {
+            if globals.json {
+                let value = render::json_answer(
+                    &reply.message,
+                    reply.server,
+                    reply.transport,
+                    reply.truncated_retry,
+                    reply.query_time,
+                    reply.size,
+                );
+                match serde_json::to_string(&value) {
+                    Ok(text) => printer.out(&format!("{text}\n")),
+                    Err(err) => printer.err(&format!("{TOOL}: {err}\n")),
+                }
+                return;
+            }
+            if banner_pending {
+                if !globals.short && globals.printcmd {
+                    printer.out(&lookup.banner);
+                }
+                banner_pending = false;
+            }
+            if globals.short {
+                if lookup.answer {
+                    let micros = reply.query_time.as_micros();
+                    let time = if lookup.use_usec {
+                        micros
+                    } else {
+                        micros / 1000
+                    };
+                    let server = reply.server.ip().to_string();
+                    let identify = lookup.identify.then_some((server.as_str(), time));
+                    match render::short_text(&reply.message, lookup, globals, identify) {
+                        Ok(text) => printer.out(&text),
+                        Err(message) => fatal = Some(message),
+                    }
+                }
+                return;
+            }
+            let soa_filter = match (
+                lookup.onesoa && lookup.is_transfer(),
+                reply.transfer_message,
+            ) {
+                (true, Some(0)) => SoaFilter::FirstOnly,
+                (true, Some(_)) => SoaFilter::None,
+                _ => SoaFilter::All,
+            };
+            let context = MessageContext {
+                is_query: false,
+                cookie: reply.cookie,
+                sent_edns: lookup.edns.is_some(),
+                sent_dnssec: lookup.dnssec,
+                soa_filter,
+            };
+            match render::message_text(&reply.message, lookup, globals, &context) {
+                Ok(text) => printer.out(&text),
+                Err(failure) => {
+                    printer.out(&failure.printed);
+                    fatal = Some(failure.message);
+                }
+            }
+        }
+        DigEvent::Received { reply, transfer } => {
+            if globals.json {
+                return;
+            }
+            let received = Received {
+                server: reply.server,
+                typed: &reply.typed,
+                transport: reply.transport,
+                query_time: reply.query_time,
+                size: reply.size,
+                transfer,
+            };
+            printer.out(&render::received_text(
+                &received,
+                lookup,
+                globals,
+                &render::when_now(),
+            ));
+        }
+    };
+    let outcome = lookup::run(lookup, &context, &mut on_event);
+    if let Some(message) = fatal {
+        printer.err(&format!("{TOOL}: {message}\n"));
+        // dig's fatal exits with the exit code so far, or 1.
+        return Some(if state.code != 0 { state.code } else { 1 });
+    }
+    match outcome {
+        Outcome::Answered => state.code = 0,
+        Outcome::NoReply => state.code = 9,
+        Outcome::Fatal(message) => {
+            printer.err(&format!("{TOOL}: {message}\n"));
+            return Some(10);
+        }
+    }
+    None
+}
+
+/// dig's `hex_dump` of a message it cannot parse.
+fn hex_dump(bytes: &[u8]) -> String {
+    let shown = |b: u8| {
+        if (b'!'..=b'}').contains(&b) {
+            b as char
+        } else {
+            '.'
+        }
+    };
+    let mut out = format!("{} bytes\n", bytes.len());
+    for (i, byte) in bytes.iter().enumerate() {
+        out.push_str(&format!("{byte:02x} "));
+        if i % 16 == 15 {
+            out.push_str("         ");
+            out.extend(bytes[i - 15..=i].iter().map(|&b| shown(b)));
+            out.push('\n');
+        }
+    }
+    let len = bytes.len();
+    if len % 16 != 0 {
+        for _ in len % 16..16 {
+            out.push_str("   ");
+        }
+        out.push_str("         ");
+        out.extend(bytes[len / 16 * 16..].iter().map(|&b| shown(b)));
+        out.push('\n');
+    }
+    out
 }

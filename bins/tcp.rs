@@ -364,7 +364,8 @@ fn run(args: Cli, tracepoint: bool, stop: &'static AtomicBool) -> Result<ExitCod
                 congestion: serve.congestion,
                 count: serve.count.max(1),
             };
-            let header = !serve.record.json && !serve.record.quiet;
+            // Printed under --quiet too: "listening" is the moment a client may start.
+            let header = !serve.record.json;
             let port = serve.port;
             let count = serve.count.max(1);
             let cc = serve.congestion.name();
@@ -402,7 +403,7 @@ fn run(args: Cli, tracepoint: bool, stop: &'static AtomicBool) -> Result<ExitCod
                 peer: watch.peer,
                 own: None,
             };
-            if !watch.record.json && !watch.record.quiet {
+            if !watch.record.json {
                 let what = match (&watch.ports[..], watch.peer) {
                     ([], None) => "every TCP connection".to_string(),
                     (ports, peer) => {

@@ -1,5 +1,9 @@
 //! `wirelab doctor` (all labs): what this machine has and lacks for the labs, each with the
 //! command that fixes it. A newcomer runs it once on a fresh VM before lab 01.
+//!
+//! Items are required (a lab step uses them: `MISS` when absent, and doctor exits 1) or
+//! optional (only `make bench` or `make install` use them, or the labs do without them:
+//! `opt` when absent, and doctor still exits 0).
 
 use std::process::{Command, Stdio};
 
@@ -10,7 +14,8 @@ use crate::privilege::Privileges;
 pub struct Check {
     pub what: String,
     pub ok: bool,
-    /// Labs cannot run without it (as opposed to a reference tool a step compares with).
+    /// A lab step uses it (as opposed to `make bench`, `make install`, or a kernel feature
+    /// the labs do without).
     pub required: bool,
     pub detail: String,
     pub fix: Option<String>,
@@ -24,30 +29,49 @@ const TOOLS: &[(&str, &str, bool, &str)] = &[
         true,
         "namespaces, veths, addresses, routes",
     ),
-    ("nft", "nftables", true, "firewall rules in lab nodes"),
+    (
+        "nft",
+        "nftables",
+        true,
+        "firewall rules in lab nodes, link loss",
+    ),
+    ("tc", "iproute2", true, "link rate and queue (tbf)"),
+    (
+        "iptables-legacy",
+        "iptables",
+        false,
+        "NFQUEUE rules for link delay, jitter, reordering (wirelab-impaird)",
+    ),
+    (
+        "iperf3",
+        "iperf3",
+        false,
+        "TCP throughput over impaired links (make bench)",
+    ),
     ("sysctl", "procps", true, "per-node kernel settings"),
-    ("ss", "iproute2", false, "socket states (lab 05)"),
-    ("ping", "iputils-ping", false, "the classic ping (lab 01)"),
+    ("ss", "iproute2", true, "socket states (labs 04, 05)"),
+    ("ping", "iputils-ping", true, "the classic ping (lab 01)"),
     (
         "traceroute",
         "traceroute",
-        false,
+        true,
         "Butskoy traceroute (lab 02)",
     ),
+    ("tracepath", "iputils-tracepath", true, "tracepath (lab 02)"),
+    ("dig", "bind9-dnsutils", true, "the classic dig (lab 03)"),
+    ("kdig", "knot-dnsutils", true, "Knot's dig (lab 03)"),
+    ("knotd", "knot", true, "the lab DNS server (lab 03)"),
+    ("nginx", "nginx-light", true, "the lab web server (lab 04)"),
+    ("curl", "curl", true, "the classic HTTP client (lab 04)"),
+    ("hping3", "hping3", true, "bounded SYN floods (lab 05)"),
+    ("tcpdump", "tcpdump", true, "packet capture (every lab)"),
     (
-        "tracepath",
-        "iputils-tracepath",
-        false,
-        "tracepath (lab 02)",
+        "python3",
+        "python3",
+        true,
+        "the lab 05 listener and clients",
     ),
-    ("dig", "bind9-dnsutils", false, "the classic dig (lab 03)"),
-    ("kdig", "knot-dnsutils", false, "Knot's dig (lab 03)"),
-    ("knotd", "knot", false, "the lab DNS server (lab 03)"),
-    ("nginx", "nginx-light", false, "the lab web server (lab 04)"),
-    ("curl", "curl", false, "the classic HTTP client (lab 04)"),
     ("wrk", "wrk", false, "HTTP load reference (make bench)"),
-    ("hping3", "hping3", false, "bounded SYN floods (lab 05)"),
-    ("tcpdump", "tcpdump", false, "packet capture (lab 05)"),
     (
         "hyperfine",
         "hyperfine",
@@ -74,7 +98,7 @@ pub fn checks() -> Vec<Check> {
         } else {
             format!("running as uid {}", privileges.euid)
         },
-        fix: Some("run wirelab with sudo".into()),
+        fix: Some("run it as root: in a root shell, or with sudo".into()),
     }];
     for (command, package, required, purpose) in TOOLS {
         let path = which(command);
@@ -83,7 +107,9 @@ pub fn checks() -> Vec<Check> {
             ok: path.is_some(),
             required: *required,
             detail: path.unwrap_or_else(|| format!("missing: {purpose}")),
-            fix: Some(format!("sudo apt-get install -y {package}")),
+            fix: Some(format!(
+                "apt-get install -y {package} as root (`make deps` installs every one)"
+            )),
         });
     }
     let netem = netem_available();
@@ -94,12 +120,13 @@ pub fn checks() -> Vec<Check> {
         detail: if netem {
             "available: labs may add delay and loss".into()
         } else {
-            "not in this kernel: labs show real, unshaped latency (nothing depends on it)".into()
+            "not in this kernel: link impairment uses tbf, nftables and wirelab-impaird instead (nothing depends on it)".into()
         },
         fix: Some(
             "install a kernel with sch_netem (linux-modules-extra on some distributions)".into(),
         ),
     });
+    report.push(impairment_backend(netem, privileges.can_admin()));
     let own_hash = std::path::Path::new("/proc/sys/net/ipv4/tcp_child_ehash_entries").exists();
     report.push(Check {
         what: "per-node TCP socket tables (tcp_child_ehash_entries)".into(),
@@ -129,6 +156,45 @@ pub fn checks() -> Vec<Check> {
         fix: None,
     });
     report
+}
+
+/// Which machinery `delay = "10ms"` and friends get on this machine, and why
+/// (lib/topo/impair.rs explains the choice).
+fn impairment_backend(netem: bool, admin: bool) -> Check {
+    let what = "link impairment backend".to_string();
+    if !admin {
+        return Check {
+            what,
+            ok: true,
+            required: false,
+            detail: "run doctor as root to try NFQUEUE and netem in a throwaway namespace".into(),
+            fix: None,
+        };
+    }
+    let tool = crate::topo::impair::queue_tool();
+    let daemon_part = match tool {
+        Some(tool) => format!(
+            "wirelab-impaird on NFQUEUE through {tool} (nft's own `queue` statement is not needed)"
+        ),
+        None => "NO iptables here can queue to NFQUEUE: delay, jitter, reordering, duplication and chosen packets are unavailable"
+            .into(),
+    };
+    let detail = if netem {
+        format!(
+            "netem (delay, jitter, loss, duplicate, reorder, rate); chosen packets: {daemon_part}"
+        )
+    } else {
+        format!(
+            "no netem, so: tbf (rate, queue), nftables numgen (loss), {daemon_part} (delay, jitter, reorder, duplicate, chosen packets)"
+        )
+    };
+    Check {
+        what,
+        ok: tool.is_some(),
+        required: false,
+        detail,
+        fix: Some("sudo apt-get install -y iptables".into()),
+    }
 }
 
 /// Whether this kernel has the netem queueing discipline. Tried in a throwaway network

@@ -3,6 +3,10 @@
 //! per line (`--json`). This module holds the part every renderer shares: where the bytes go
 //! and when they are flushed.
 //!
+//! Inside a lab (started by `wirelab exec`), every line and event is also appended to the
+//! instance's evidence log, which `wirelab check` grades measured answers against
+//! ([`crate::lab::evidence`]); outside a lab nothing else happens.
+//!
 //! Output is line-buffered on purpose: a ping line must appear when the reply arrives, not
 //! when a buffer fills, and a closed pipe (`| head`) surfaces as an `io::Error` the binary
 //! treats as success (see [`crate::cli::finish`]).
@@ -11,6 +15,8 @@ use std::io::{self, Write};
 use std::sync::{Arc, Mutex};
 
 use serde::Serialize;
+
+use crate::lab::evidence;
 
 /// Classic text or JSON lines; every tool offers both.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -23,6 +29,8 @@ pub enum Format {
 /// Where a tool's output goes. Tests hand it a `Vec<u8>`; binaries use [`Out::stdout`].
 pub struct Out {
     sink: Box<dyn Write + Send>,
+    /// Standard output is what a student sees, so it is what the evidence log keeps.
+    evidence: bool,
 }
 
 impl Out {
@@ -30,6 +38,7 @@ impl Out {
     pub fn stdout() -> Self {
         Out {
             sink: Box::new(io::stdout()),
+            evidence: true,
         }
     }
 
@@ -37,25 +46,38 @@ impl Out {
     pub fn to_writer(sink: impl Write + Send + 'static) -> Self {
         Out {
             sink: Box::new(sink),
+            evidence: false,
         }
     }
 
     /// One line of text, flushed at once.
     pub fn line(&mut self, text: impl std::fmt::Display) -> io::Result<()> {
         writeln!(self.sink, "{text}")?;
-        self.sink.flush()
+        self.sink.flush()?;
+        if self.evidence {
+            evidence::note_line(&text);
+        }
+        Ok(())
     }
 
     /// Text without a newline (ping -f prints dots), flushed at once.
     pub fn partial(&mut self, text: &str) -> io::Result<()> {
         self.sink.write_all(text.as_bytes())?;
-        self.sink.flush()
+        self.sink.flush()?;
+        if self.evidence {
+            evidence::note_partial(text);
+        }
+        Ok(())
     }
 
     /// One JSON object on its own line: numbers stay numbers, so `jq` can read it.
     pub fn json(&mut self, value: &impl Serialize) -> io::Result<()> {
-        serde_json::to_writer(&mut self.sink, value).map_err(io::Error::other)?;
-        self.sink.write_all(b"\n")?;
+        let mut bytes = serde_json::to_vec(value).map_err(io::Error::other)?;
+        if self.evidence {
+            evidence::note_event(&bytes);
+        }
+        bytes.push(b'\n');
+        self.sink.write_all(&bytes)?;
         self.sink.flush()
     }
 }

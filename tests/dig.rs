@@ -1,11 +1,11 @@
-//! wirelab-dig in real namespaces (lab 03): against Knot DNS in lab 03's topology, compared with
-//! BIND's dig in the same lab, and against the hostile responders of `tests/dig/hostile.py`.
+//! wirelab-dig in real namespaces (lab 03): against Knot DNS in lab 03's topology, and what
+//! only wirelab-dig has (`+json`, `--explain`) against the dig lab's odd data. The output
+//! dig also prints is compared with dig itself in tests/dig_diff_*.rs (hostile responders
+//! included, tests/dig_diff_hostile.rs).
 
 mod common;
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Output};
-use std::time::{Duration, Instant};
+use std::process::Output;
 
 use common::{bin, root_or_skip, stderr, stdout, Lab};
 
@@ -175,181 +175,12 @@ fn usage_errors_exit_one() {
         .args(["+bogus", "small.lab.test"])
         .output()
         .expect("run wirelab-dig");
+    // dig's words and exit code: the option, then the usage text.
     assert_eq!(output.status.code(), Some(1));
-    assert_eq!(
-        stderr(&output),
-        "wirelab-dig: invalid option '+bogus' (see wirelab-dig -h)\n"
-    );
-}
-
-/// A hostile responder on h2 of a chain:1 lab, started and waited for.
-struct Responder {
-    child: Child,
-    lines: std::sync::mpsc::Receiver<String>,
-}
-
-impl Responder {
-    fn start(lab: &Lab, mode: &str) -> Responder {
-        let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/dig/hostile.py");
-        let mut child = lab.spawn("h2", &["python3", "-u", script, mode]);
-        let out = child.stdout.take().expect("piped stdout");
-        let (send, lines) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(out).lines().map_while(Result::ok) {
-                if send.send(line).is_err() {
-                    break;
-                }
-            }
-        });
-        let first = lines
-            .recv_timeout(Duration::from_secs(20))
-            .expect("the responder starts");
-        assert_eq!(first, "ready");
-        Responder { child, lines }
-    }
-
-    /// Everything it printed so far.
-    fn log(&self) -> Vec<String> {
-        std::thread::sleep(Duration::from_millis(200));
-        self.lines.try_iter().collect()
-    }
-}
-
-impl Drop for Responder {
-    fn drop(&mut self) {
-        // SIGTERM to the child we started (`timeout` inside the node), which passes it on to
-        // the script; the script also ends itself after 60 s in case this is skipped.
-        let pid = nix::unistd::Pid::from_raw(self.child.id() as i32);
-        let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM);
-        let _ = self.child.wait();
-    }
-}
-
-fn hostile(mode: &str, args: &[&str]) -> (Output, Duration, Vec<String>) {
-    let lab = Lab::up("chain:1");
-    let responder = Responder::start(&lab, mode);
-    let server = format!("@{}", lab.addr4("h2"));
-    let mut argv = vec![server.as_str()];
-    argv.extend_from_slice(args);
-    let started = Instant::now();
-    let output = dig(&lab, "h1", &argv);
-    let elapsed = started.elapsed();
-    let log = responder.log();
-    (output, elapsed, log)
-}
-
-#[test]
-fn reply_with_wrong_id_is_ignored_and_the_right_one_taken() {
-    if !root_or_skip("reply_with_wrong_id_is_ignored_and_the_right_one_taken") {
-        return;
-    }
-    let (output, _, _) = hostile("wrong-id", &["+noedns", "x.lab.test"]);
-    let text = stdout(&output);
-    assert_eq!(output.status.code(), Some(0), "{text}{}", stderr(&output));
-    assert_eq!(
-        answer_records(&text),
-        ["x.lab.test.\t\t300\tIN\tA\t192.0.2.1"]
-    );
     assert!(
-        stderr(&output).contains(";; Warning: ignoring a reply from 10.0.2.2#53: ID ")
-            || stderr(&output).contains("does not match the query's ID"),
+        stderr(&output).starts_with("Invalid option: +bogus\nUsage:  wirelab-dig [@global-server]"),
         "{}",
         stderr(&output)
-    );
-}
-
-#[test]
-fn reply_cut_mid_record_with_tc_is_retried_over_tcp() {
-    if !root_or_skip("reply_cut_mid_record_with_tc_is_retried_over_tcp") {
-        return;
-    }
-    let (output, _, log) = hostile("cut512", &["+noedns", "medium.lab.test"]);
-    let text = stdout(&output);
-    assert_eq!(output.status.code(), Some(0), "{text}{}", stderr(&output));
-    assert!(
-        text.starts_with(";; Truncated, retrying in TCP mode.\n"),
-        "{text}"
-    );
-    assert_eq!(answer_records(&text).len(), 40, "{text}");
-    assert!(text.contains("(TCP)"), "{text}");
-    assert!(log.contains(&"tcp connection 1".to_string()), "{log:?}");
-}
-
-#[test]
-fn tc_without_a_tcp_listener_exits_nine_with_a_clear_message() {
-    if !root_or_skip("tc_without_a_tcp_listener_exits_nine_with_a_clear_message") {
-        return;
-    }
-    let (output, _, _) = hostile("tc-no-tcp", &["small.lab.test"]);
-    assert_eq!(output.status.code(), Some(9), "{}", stdout(&output));
-    assert!(
-        stderr(&output).starts_with(
-            "wirelab-dig: the reply was truncated and the TCP retry to 10.0.2.2:53 failed: Connection refused"
-        ),
-        "{}",
-        stderr(&output)
-    );
-}
-
-#[test]
-fn tc_over_tcp_is_used_as_is_without_a_loop() {
-    if !root_or_skip("tc_over_tcp_is_used_as_is_without_a_loop") {
-        return;
-    }
-    let (output, _, log) = hostile("tc-over-tcp", &["small.lab.test"]);
-    let text = stdout(&output);
-    assert_eq!(output.status.code(), Some(0), "{text}{}", stderr(&output));
-    assert_eq!(text.matches("Truncated, retrying").count(), 1, "{text}");
-    assert!(text.contains(";; flags: qr aa tc rd;"), "{text}");
-    let tcp = log
-        .iter()
-        .filter(|l| l.starts_with("tcp connection"))
-        .count();
-    assert_eq!(tcp, 1, "{log:?}");
-    assert!(stderr(&output).contains("TC set"), "{}", stderr(&output));
-}
-
-#[test]
-fn silent_server_exits_nine_within_time_times_tries() {
-    if !root_or_skip("silent_server_exits_nine_within_time_times_tries") {
-        return;
-    }
-    let (output, elapsed, log) = hostile("silent", &["+time=1", "+tries=2", "small.lab.test"]);
-    assert_eq!(output.status.code(), Some(9), "{}", stdout(&output));
-    assert!(
-        stderr(&output).contains("connection timed out; no servers could be reached"),
-        "{}",
-        stderr(&output)
-    );
-    assert_eq!(
-        stdout(&output)
-            .matches(";; communications error to 10.0.2.2#53: timed out")
-            .count(),
-        2
-    );
-    // Two tries of one second; generous slack for a loaded machine, but no hang.
-    assert!(elapsed >= Duration::from_secs(2), "{elapsed:?}");
-    assert!(elapsed < Duration::from_secs(15), "{elapsed:?}");
-    assert_eq!(log.iter().filter(|l| l.starts_with("udp query")).count(), 2);
-}
-
-#[test]
-fn partial_answer_with_tc_is_discarded_for_the_tcp_one() {
-    if !root_or_skip("partial_answer_with_tc_is_discarded_for_the_tcp_one") {
-        return;
-    }
-    let (output, _, _) = hostile("partial-tc", &["medium.lab.test"]);
-    let text = stdout(&output);
-    assert_eq!(output.status.code(), Some(0), "{text}{}", stderr(&output));
-    assert_eq!(answer_records(&text).len(), 40, "{text}");
-    assert!(!text.contains("192.0.2.100"), "{text}");
-    // +ignore keeps the partial one instead.
-    let (ignored, _, _) = hostile("partial-tc", &["+ignore", "medium.lab.test"]);
-    let text = stdout(&ignored);
-    assert_eq!(answer_records(&text).len(), 10, "{text}");
-    assert!(
-        text.contains("(UDP)") && !text.contains("Truncated"),
-        "{text}"
     );
 }
 
@@ -391,7 +222,7 @@ fn qr_prints_the_query_and_batch_file_runs_each_line() {
         "{qr}"
     );
     assert!(
-        qr.contains(";; flags: rd; QUERY: 1, ANSWER: 0, AUTHORITY: 0, ADDITIONAL: 0"),
+        qr.contains(";; flags: rd ad; QUERY: 1, ANSWER: 0, AUTHORITY: 0, ADDITIONAL: 0"),
         "{qr}"
     );
     assert!(qr.contains(";; QUERY SIZE: 32"), "{qr}");
@@ -405,4 +236,123 @@ fn qr_prints_the_query_and_batch_file_runs_each_line() {
         "{}",
         stderr(&batch)
     );
+}
+
+/// The dig differential lab (Knot, BIND, Unbound; odd data): tests/dig/lab.
+fn dig_lab() -> Lab {
+    Lab::up("tests/dig/lab")
+}
+
+fn json_of(output: &Output) -> serde_json::Value {
+    let text = stdout(output);
+    serde_json::from_str(text.trim()).unwrap_or_else(|e| panic!("{e}: {text}"))
+}
+
+#[test]
+fn json_carries_the_rfc3597_form_and_the_exact_bytes_of_strings() {
+    if !root_or_skip("json_carries_the_rfc3597_form_and_the_exact_bytes_of_strings") {
+        return;
+    }
+    let lab = dig_lab();
+    let empty = json_of(&dig(
+        &lab,
+        "client",
+        &["@10.0.2.2", "+json", "empty.types.test", "TYPE65534"],
+    ));
+    assert_eq!(empty["question"][0]["type"], "TYPE65534");
+    assert_eq!(empty["answers"][0]["type"], "TYPE65534");
+    assert_eq!(empty["answers"][0]["data"], "\\# 0");
+    let unknown = json_of(&dig(
+        &lab,
+        "client",
+        &["@10.0.3.2", "+json", "unknown.types.test", "TYPE65534"],
+    ));
+    assert_eq!(unknown["answers"][0]["data"], "\\# 4 0A000001");
+    // A known type: presentation in `data`, the generic form beside it.
+    let a = json_of(&dig(
+        &lab,
+        "client",
+        &["@10.0.2.2", "+json", "a.types.test"],
+    ));
+    assert_eq!(a["answers"][0]["data"], "192.0.2.1");
+    assert_eq!(a["answers"][0]["rfc3597"], "\\# 4 C0000201");
+    // Character-strings byte for byte: 0xFF is \255, never U+FFFD; NUL is \000.
+    let high = json_of(&dig(
+        &lab,
+        "client",
+        &["@10.0.2.2", "+json", "high.odd.test", "TXT"],
+    ));
+    assert_eq!(
+        high["answers"][0]["strings"][0],
+        "\\255\\254\\128 high bytes"
+    );
+    let nul = json_of(&dig(
+        &lab,
+        "client",
+        &["@10.0.3.2", "+json", "nul.odd.test", "TXT"],
+    ));
+    assert_eq!(nul["answers"][0]["strings"][0], "nul\\000byte");
+    assert_eq!(nul["answers"][0]["data"], "\"nul\\000byte\"");
+}
+
+#[test]
+fn json_and_explain_follow_digs_parsing() {
+    if !root_or_skip("json_and_explain_follow_digs_parsing") {
+        return;
+    }
+    let lab = dig_lab();
+    // Positional class and type, as dig reads them.
+    let chaos = json_of(&dig(
+        &lab,
+        "client",
+        &["@10.0.3.2", "+json", "version.bind", "CH", "TXT"],
+    ));
+    assert_eq!(chaos["question"][0]["class"], "CH");
+    assert_eq!(chaos["answers"][0]["type"], "TXT");
+    // -t BOGUS: dig's warning, and the query is for A.
+    let bogus = dig(
+        &lab,
+        "client",
+        &["@10.0.2.2", "+json", "-t", "BOGUS", "a.types.test"],
+    );
+    assert_eq!(stderr(&bogus), ";; Warning, ignoring invalid type BOGUS\n");
+    assert_eq!(json_of(&bogus)["question"][0]["type"], "A");
+    // Extended DNS Errors in JSON too.
+    let bogus_zone = json_of(&dig(
+        &lab,
+        "client",
+        &["@10.0.4.2", "+json", "a.bogus.test"],
+    ));
+    assert_eq!(bogus_zone["status"], "SERVFAIL");
+    assert_eq!(bogus_zone["ede"][0]["code"], 6);
+    // --explain with +noall +answer: the explanation, then the answer and nothing else.
+    let explain = dig(
+        &lab,
+        "client",
+        &[
+            "@10.0.2.2",
+            "--explain",
+            "+noall",
+            "+answer",
+            "a.types.test",
+        ],
+    );
+    let text = stdout(&explain);
+    assert_eq!(explain.status.code(), Some(0), "{text}");
+    assert!(text.contains(";;   AD 1  authentic data"), "{text}");
+    assert!(
+        text.ends_with(
+            "a.types.test.\t\t3600\tIN\tA\t192.0.2.1\na.types.test.\t\t3600\tIN\tA\t192.0.2.2\n"
+        ),
+        "{text}"
+    );
+    assert!(!text.contains("->>HEADER<<-"), "{text}");
+    // --explain across a TC retry from the dig lab's big answer.
+    let big = stdout(&dig(
+        &lab,
+        "client",
+        &["@10.0.3.2", "--explain", "+short", "big.odd.test", "TXT"],
+    ));
+    assert!(big.contains("TC set on a"), "{big}");
+    assert!(big.contains("over TCP to 10.0.3.2:53"), "{big}");
 }

@@ -1,18 +1,14 @@
-//! Lab 03's worksheet, walked through as a student would: every `wirelab exec` command in
-//! `labs/03-dns/README.md` runs in a fresh copy of the lab, the answers are read off the
-//! outputs, and `wirelab check 03` must call them all right. If the worksheet rots, this fails.
+//! Lab 03's worksheet, walked through as a student would (`tests/common/worksheet.rs`): every
+//! command in `labs/03-dns/README.md` runs as written, in order, in a fresh copy of the lab;
+//! every sample output block must match; the answers are read off the outputs and
+//! `wirelab check 03` must call them all right. If the worksheet rots, this fails.
 
 mod common;
 
-use std::collections::BTreeMap;
-use std::io::{BufRead, BufReader};
+use std::process::Command;
 
-use common::{bin, check_answers, root_or_skip, stderr, stdout, worksheet_commands, Lab};
-
-/// Lab 03 up; `wirelab up` returns once knotd answers for every zone (its ready_command).
-fn lab03() -> Lab {
-    Lab::up("labs/03-dns")
-}
+use common::worksheet::{Walk, Worksheet};
+use common::{bin, root_or_skip, stdout, Lab};
 
 /// The transport named at the end of the `;; SERVER:` line.
 fn transport(text: &str) -> String {
@@ -32,76 +28,84 @@ fn number_after(text: &str, prefix: &str) -> String {
 }
 
 #[test]
-fn worksheet_steps_run_and_their_answers_check_out() {
-    if !root_or_skip("worksheet_steps_run_and_their_answers_check_out") {
+fn worksheet_steps_samples_and_answers_check_out() {
+    if !root_or_skip("worksheet_steps_samples_and_answers_check_out") {
         return;
     }
-    let commands = worksheet_commands("03-dns");
-    assert!(commands.len() >= 12, "{commands:?}");
-    let lab = lab03();
-    let mut outputs: BTreeMap<String, String> = BTreeMap::new();
-    for (node, command) in &commands {
-        // The worksheet's commands are plain words (no shell quoting), so split on spaces.
-        let argv: Vec<String> = command.split_whitespace().map(String::from).collect();
-        // The worksheet assumes installed tools; here, the ones this build made.
-        let program = match argv[0].as_str() {
-            "wirelab-dig" => bin("wirelab-dig").display().to_string(),
-            other => other.to_string(),
-        };
-        let mut full: Vec<&str> = vec![&program];
-        full.extend(argv[1..].iter().map(String::as_str));
-        let output = lab.exec(node, &full);
-        let text = stdout(&output);
-        assert!(
-            output.status.success(),
-            "worksheet step `{}` failed: {text}{}",
-            argv.join(" "),
-            stderr(&output)
-        );
-        outputs.insert(argv.join(" "), text);
-    }
-    let of = |command: &str| {
-        outputs
-            .get(command)
-            .unwrap_or_else(|| panic!("the worksheet no longer runs `{command}`"))
-            .as_str()
-    };
-    assert!(of("cat /etc/resolv.conf").contains("nameserver 10.0.2.2"));
+    let sheet = Worksheet::read("03-dns");
+    let main: Vec<_> = sheet
+        .steps
+        .iter()
+        .filter(|s| !s.going_further())
+        .cloned()
+        .collect();
+    // `wirelab up` returns once knotd answers for every zone (its ready_command).
+    let lab = Lab::up("03");
+    let mut walk = Walk::new(&lab, &sheet);
+    walk.run_all(&main);
+    walk.assert_samples();
+    assert!(walk.samples_checked() >= 15, "{}", walk.samples_checked());
+    let of = |command: &str| walk.output(command).to_string();
+
     let explain = of("wirelab-dig --explain +noedns medium.lab.test");
     let udp_reply = explain
         .split(";; explain: UDP reply header")
         .nth(1)
-        .unwrap_or_default();
+        .unwrap_or_default()
+        .to_string();
+    // Step 5's capture: the reply's packets share the IP id of the one with `flags [+]`.
+    let capture = of("tcpdump -nvq -i eth-srv");
+    let first_fragment = capture
+        .lines()
+        .find(|l| l.contains("flags [+]"))
+        .expect("a first fragment");
+    let id = number_after(first_fragment, ", id ");
+    let fragments = capture
+        .lines()
+        .filter(|l| l.contains(&format!(", id {id}, ")))
+        .count();
+    // Step 6: with fragments dropped, the big-buffer lookup fails (exit 9, as dig) and the
+    // default one answers.
+    let dropped = walk.find("wirelab-dig +bufsize=4096 +time=1 +tries=2 large.lab.test");
+    assert_eq!(dropped.code, Some(9), "{}", dropped.output);
+    let survivor = walk
+        .ran
+        .iter()
+        .skip_while(|r| !r.step.command.contains("+time=1 +tries=2"))
+        .find(|r| r.step.command.ends_with("wirelab-dig large.lab.test"))
+        .expect("the default lookup after the rule");
     let answers = [
         (
             "small_transport",
-            transport(of("wirelab-dig small.lab.test")),
+            transport(&of("wirelab-dig small.lab.test")),
         ),
         (
             "medium_noedns_transport",
-            transport(of("wirelab-dig +noedns medium.lab.test")),
+            transport(&of("-- wirelab-dig +noedns medium.lab.test")),
         ),
         (
             "medium_edns_transport",
-            transport(of("wirelab-dig medium.lab.test")),
+            transport(&of("-- wirelab-dig medium.lab.test")),
         ),
         (
             "large_transport",
-            transport(of("wirelab-dig large.lab.test")),
+            transport(&of("-- wirelab-dig large.lab.test")),
         ),
         (
             "large_bufsize_transport",
-            transport(of("wirelab-dig +bufsize=4096 large.lab.test")),
+            transport(&of("-- wirelab-dig +bufsize=4096 large.lab.test")),
         ),
+        ("reply_fragments", fragments.to_string()),
+        ("no_fragments_transport", transport(&survivor.output)),
         (
             "truncated_reply_bytes",
-            number_after(explain, "TC set on a "),
+            number_after(&explain, "TC set on a "),
         ),
-        ("truncated_reply_answers", number_after(udp_reply, " AN ")),
+        ("truncated_reply_answers", number_after(&udp_reply, " AN ")),
         (
             "medium_tcp_bytes",
             number_after(
-                of("wirelab-dig +noedns medium.lab.test"),
+                &of("-- wirelab-dig +noedns medium.lab.test"),
                 "MSG SIZE  rcvd: ",
             ),
         ),
@@ -114,57 +118,58 @@ fn worksheet_steps_run_and_their_answers_check_out() {
                 .unwrap_or_default()
                 .to_string(),
         ),
-        ("axfr_transport", transport(of("dig lab.test AXFR"))),
+        ("axfr_transport", transport(&of("dig lab.test AXFR"))),
     ];
-    // What the Predict box expects the student to see.
-    assert!(of("wirelab-dig +noedns medium.lab.test")
-        .starts_with(";; Truncated, retrying in TCP mode."));
-    assert!(of("dig +noedns +ignore medium.lab.test").contains(";; flags: qr aa tc rd;"));
-    assert!(of("kdig +noedns medium.lab.test").contains("(TCP)"));
-
-    let (text, check) = check_answers("03", &answers);
-    assert!(
-        check.status.success(),
-        "{text}\n{}{}",
-        stdout(&check),
-        stderr(&check)
-    );
-    assert!(stdout(&check).contains("10/10 right"), "{}", stdout(&check));
+    let check = walk.check(&answers);
+    assert_eq!(check.code, Some(0), "{answers:?}\n{}", check.output);
+    assert!(check.output.contains("12/12 right"), "{}", check.output);
 }
 
-/// The worksheet's "going further" capture: tcpdump on srv sees the UDP query, the truncated
-/// reply and the TCP connection that follows.
+/// The "going further" capture: tcpdump on srv sees the UDP query, the truncated reply and
+/// the TCP connection that follows.
 #[test]
 fn going_further_capture_shows_udp_then_tcp() {
     if !root_or_skip("going_further_capture_shows_udp_then_tcp") {
         return;
     }
-    let lab = lab03();
-    let mut capture = lab.spawn("srv", &["tcpdump", "-ni", "any", "-c", "6", "port", "53"]);
-    // tcpdump says "listening on" (on stderr) once its capture is open: only then ask.
-    let mut errors = BufReader::new(capture.stderr.take().expect("piped stderr"));
-    let mut line = String::new();
-    while !line.contains("listening on") {
-        line.clear();
-        let read = errors.read_line(&mut line).expect("read tcpdump's stderr");
-        assert!(read > 0, "tcpdump ended before capturing");
-    }
-    let dig = bin("wirelab-dig");
-    let output = lab.exec(
-        "client",
-        &[dig.to_str().expect("utf-8"), "+noedns", "medium.lab.test"],
-    );
-    assert!(output.status.success(), "{}", stderr(&output));
-    let captured = capture
-        .wait_with_output()
-        .expect("tcpdump ends after 6 packets");
-    let text = stdout(&captured);
-    let lines: Vec<&str> = text.lines().collect();
+    let sheet = Worksheet::read("03-dns");
+    let further: Vec<_> = sheet
+        .steps
+        .iter()
+        .filter(|s| s.going_further())
+        .cloned()
+        .collect();
+    assert_eq!(further.len(), 2, "{further:?}");
+    let lab = Lab::up("03");
+    let mut walk = Walk::new(&lab, &sheet);
+    walk.run_all(&further);
+    walk.assert_samples();
+    let text = walk.output("tcpdump -ni any -c 6 port 53").to_string();
+    let lines: Vec<&str> = text.lines().filter(|l| l.contains(" IP ")).collect();
     assert_eq!(lines.len(), 6, "{text}");
+    assert!(lines[0].contains("> 10.0.2.2.53: "), "{text}");
     assert!(
-        lines[0].contains("UDP") || lines[0].contains(".53: "),
+        lines[1].contains("|") && lines[1].contains("(33)"),
         "{text}"
     );
-    assert!(lines[1].contains("33"), "{text}");
     assert!(lines[2].contains("Flags [S]"), "{text}");
+    assert!(lines[5].contains("length 35"), "{text}");
+}
+
+#[test]
+fn blank_template_is_all_unanswered() {
+    let template = Command::new(bin("wirelab"))
+        .args(["check", "03", "--template"])
+        .output()
+        .expect("run wirelab check --template");
+    let file = std::env::temp_dir().join(format!("wirelab-blank03-{}.toml", std::process::id()));
+    std::fs::write(&file, &template.stdout).expect("write");
+    let blank = Command::new(bin("wirelab"))
+        .args(["check", "03", "--answers"])
+        .arg(&file)
+        .output()
+        .expect("run wirelab check");
+    let _ = std::fs::remove_file(&file);
+    assert_eq!(blank.status.code(), Some(1));
+    assert!(stdout(&blank).contains("0/12 right"), "{}", stdout(&blank));
 }

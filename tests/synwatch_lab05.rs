@@ -1,65 +1,14 @@
-//! Lab 05's worksheet, step by step (labs/05-syn-flood/README.md): every command the student
-//! types runs here in the same order, in a fresh instance, and the answers the test fills in
-//! come from the evidence those commands print, then go through `wirelab check 05`.
+//! Lab 05's worksheet, walked through as a student would (`tests/common/worksheet.rs`): every
+//! command in `labs/05-syn-flood/README.md` runs as written, in order, in a fresh copy of the
+//! lab (watchers and captures in the background, as the `&` says); every sample output block
+//! must match; the answers are read off the outputs and `wirelab check 05` must call them all
+//! right, the measured ones against the run's own evidence log.
 mod common;
 
-use std::io::Read;
-use std::process::{Child, Command};
+use std::process::Command;
 
-use common::{bin, check_answers, root_or_skip, stderr, stdout, Lab};
-
-/// "Terminal 1": the watcher, started before the traffic and read after it ends.
-fn watcher(lab: &Lab, port: &str) -> Child {
-    let synwatch = bin("wirelab-synwatch");
-    let child = lab.spawn(
-        "srv",
-        &[
-            synwatch.to_str().expect("utf8"),
-            "-i",
-            "eth-r1",
-            "-p",
-            port,
-            "--duration",
-            "8",
-        ],
-    );
-    // Give it a moment to open its capture (it is bounded by --duration either way).
-    std::thread::sleep(std::time::Duration::from_millis(700));
-    child
-}
-
-fn finish(mut child: Child) -> String {
-    let mut text = String::new();
-    child
-        .stdout
-        .take()
-        .expect("stdout")
-        .read_to_string(&mut text)
-        .expect("read");
-    let status = child.wait().expect("wait");
-    assert!(status.success(), "wirelab-synwatch failed: {text}");
-    text
-}
-
-fn hping3(lab: &Lab, port: &str) {
-    let output = lab.exec(
-        "attacker",
-        &[
-            "hping3",
-            "-q",
-            "-S",
-            "-p",
-            port,
-            "--rand-source",
-            "-c",
-            "5000",
-            "-i",
-            "u30",
-            "srv",
-        ],
-    );
-    assert!(format!("{}{}", stdout(&output), stderr(&output)).contains("5000 packets transmitted"));
-}
+use common::worksheet::{Walk, Worksheet};
+use common::{bin, root_or_skip, stdout, Lab};
 
 /// The number after `label` in `text` (e.g. "SYN_RECV peak 17").
 fn number_after(text: &str, label: &str) -> u64 {
@@ -74,162 +23,179 @@ fn number_after(text: &str, label: &str) -> u64 {
         .unwrap_or_else(|| panic!("no number after '{label}' in {text}"))
 }
 
+/// The number before `label` in `text` (e.g. "5 SYN-ACKs").
+fn number_before(text: &str, label: &str) -> u64 {
+    let at = text
+        .find(label)
+        .unwrap_or_else(|| panic!("no '{label}' in {text}"));
+    text[..at]
+        .split_whitespace()
+        .last()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no number before '{label}' in {text}"))
+}
+
 #[test]
-fn lab05_worksheet_steps_and_check() {
-    if !root_or_skip("lab05_worksheet_steps_and_check") {
+fn lab05_worksheet_steps_samples_and_check() {
+    if !root_or_skip("lab05_worksheet_steps_samples_and_check") {
         return;
     }
+    let sheet = Worksheet::read("05-syn-flood");
+    let main: Vec<_> = sheet
+        .steps
+        .iter()
+        .filter(|s| !s.going_further())
+        .cloned()
+        .collect();
     let lab = Lab::up("05");
+    let mut walk = Walk::new(&lab, &sheet);
+    walk.run_all(&main);
+    walk.assert_samples();
+    let watcher = |duration: &str, port: &str| {
+        walk.output(&format!("-p {port} --duration {duration}"))
+            .to_string()
+    };
 
-    // Step 1: the listener's queues.
-    let ss = stdout(&lab.exec("srv", &["ss", "-lnt"]));
-    let line_8080 = ss
+    // Step 1.
+    let ss = walk.output("ss -lnt sport = :8080").to_string();
+    let backlog = ss
         .lines()
         .find(|l| l.contains("*:8080"))
-        .expect("listener on 8080");
-    let backlog: Vec<&str> = line_8080.split_whitespace().collect();
-    assert_eq!(backlog[0..3], ["LISTEN", "0", "16"], "{ss}");
-    assert!(ss
-        .lines()
-        .any(|l| l.contains("*:9090") && l.split_whitespace().nth(2) == Some("4")));
-
-    // Step 2: one real handshake, watched.
-    let watch = watcher(&lab, "8080");
-    let client = lab.exec(
-        "attacker",
-        &[
-            "python3",
-            "labs/05-syn-flood/clients.py",
-            "srv",
-            "8080",
-            "1",
-        ],
-    );
-    assert_eq!(stdout(&client).trim(), "1 connected, 0 timed out");
-    let text = finish(watch);
-    assert!(text.contains("synwatch on eth-r1 watching :8080"), "{text}");
-    assert!(text.contains("wire:   1 SYNs (0 retransmitted)"), "{text}");
-    assert!(text.contains(", 1 completed,"), "{text}");
-
-    // Step 3: the flood with cookies on, and the classic tools alongside.
-    let watch = watcher(&lab, "8080");
-    hping3(&lab, "8080");
-    let syn_recv = stdout(&lab.exec("srv", &["ss", "-tn", "state", "syn-recv"]));
-    let nstat = stdout(&lab.exec("srv", &["nstat", "-az", "TcpExtSyncookiesSent"]));
-    let tcpdump = lab.exec(
-        "srv",
-        &[
-            "timeout",
-            "5",
-            "tcpdump",
-            "-c",
-            "6",
-            "-ni",
-            "eth-r1",
-            "tcp port 8080",
-        ],
-    );
-    let flood = finish(watch);
-    assert!(
-        syn_recv.lines().count() > 1,
-        "ss lists SYN_RECV sockets: {syn_recv}"
-    );
-    assert!(nstat.contains("TcpExtSyncookiesSent"), "{nstat}");
-    // The flood may be over before tcpdump starts; its output is the student's to read.
-    assert!(tcpdump.status.code().is_some());
-    assert!(
-        flood.contains(
-            "CRITICAL: the SYN queue of :8080 is full; the kernel is answering with SYN cookies"
-        ),
-        "{flood}"
-    );
-    assert!(flood.contains("SPOOFED?"), "{flood}");
-    let syn_recv_peak = number_after(&flood, "SYN_RECV peak");
-    let completed = number_after(&flood, "SYN-ACKs,");
+        .and_then(|l| l.split_whitespace().nth(2))
+        .expect("listener on 8080")
+        .to_string();
+    // Step 3: cookies on.
+    let flood = watcher("8", "8080");
     assert!(number_after(&flood, "SyncookiesSent +") > 4000, "{flood}");
-    assert!(flood.contains("half-open request lives 7 s"), "{flood}");
-
-    // Step 4: cookies off.
-    assert!(lab
-        .exec("srv", &["sysctl", "-w", "net.ipv4.tcp_syncookies=0"])
-        .status
-        .success());
-    let watch = watcher(&lab, "8080");
-    hping3(&lab, "8080");
-    let clients = lab.exec(
-        "attacker",
-        &[
-            "python3",
-            "labs/05-syn-flood/clients.py",
-            "srv",
-            "8080",
-            "3",
-        ],
-    );
-    assert!(
-        stdout(&clients).contains("connected"),
-        "{}",
-        stderr(&clients)
-    );
-    let no_cookies = finish(watch);
-    assert!(
-        no_cookies.contains("the SYN queue of :8080 is full and SYN cookies are off; the kernel is dropping connection requests"),
-        "{no_cookies}"
-    );
+    let completed = number_before(&flood, "completed,");
+    let hping = walk
+        .output("hping3 -q -S -p 8080 --rand-source -c 5000 -i u30 srv; echo")
+        .to_string();
+    let exit_code = hping
+        .lines()
+        .find_map(|l| l.strip_prefix("exit code "))
+        .expect("the exit code line")
+        .to_string();
+    // Step 4: the router's ICMP errors end half-open entries.
+    let icmp = watcher("6", "8080");
+    assert!(number_after(&icmp, "ListenDrops +") > 0, "{icmp}");
+    // Step 5: cookies off; the real clients still get in.
+    let no_cookies = watcher("10", "8080");
     assert!(
         number_after(&no_cookies, "TCPReqQFullDrop +") > 0,
         "{no_cookies}"
     );
-    assert!(lab
-        .exec("srv", &["sysctl", "-w", "net.ipv4.tcp_syncookies=1"])
-        .status
-        .success());
-
-    // Step 5: the server that never accepts.
-    let watch = watcher(&lab, "9090");
-    lab.exec(
-        "attacker",
-        &[
-            "python3",
-            "labs/05-syn-flood/clients.py",
-            "srv",
-            "9090",
-            "12",
-        ],
-    );
-    let stuck = finish(watch);
+    // Step 6: the kernel drops the SYNs, not finished handshakes.
+    let stuck = watcher("8", "9090");
+    let synacks = number_before(&stuck, "SYN-ACKs,");
+    let syns = number_before(&stuck, "SYNs (");
+    assert_eq!(synacks, 5, "{stuck}");
+    assert!(syns > synacks, "{stuck}");
     assert!(number_after(&stuck, "ListenOverflows +") > 0, "{stuck}");
-    assert!(stuck.contains("accept 5/4"), "{stuck}");
+    let clients = walk.output("clients.py srv 9090 12").to_string();
+    let waiting = if clients.contains(": SYN-SENT after") {
+        "SYN-SENT"
+    } else {
+        "?"
+    };
 
-    // The questions, answered from the evidence above, then graded.
+    // Step 7: the old duplicate SYN, answered with a reset by the client's kernel.
+    let old_syn = walk.output("--hold 'tcp syn'").to_string();
+    assert!(old_syn.contains("hold #1 of 'tcp syn' for 3s"), "{old_syn}");
+    let capture = walk
+        .output("tcpdump -n -i eth-r1 -c 3 'tcp port 8080'")
+        .to_string();
+    let reset = capture
+        .lines()
+        .filter(|l| l.contains("Flags ["))
+        .nth(2)
+        .expect("three segments");
+    assert!(
+        reset.contains("10.0.1.2.") && reset.contains("Flags [R]"),
+        "{capture}"
+    );
+    let old_watch = walk
+        .ran
+        .iter()
+        .skip_while(|r| !r.step.command.contains("--hold"))
+        .find(|r| r.step.command.contains("wirelab-synwatch"))
+        .map(|r| r.output.clone())
+        .expect("the watcher of Step 7");
+    assert!(old_watch.contains("0 completed, 1 RSTs"), "{old_watch}");
+
     let answers = [
-        ("backlog_8080", backlog[2].to_string()),
-        ("syn_recv_peak", syn_recv_peak.to_string()),
+        ("backlog_8080", backlog),
+        (
+            "syn_recv_peak",
+            number_after(&flood, "SYN_RECV peak").to_string(),
+        ),
         ("cookie_counter", "SyncookiesSent".to_string()),
         // No real client connected during Step 3: every completion would be a forged one.
         ("spoofed_completed", completed.to_string()),
+        ("hping3_exit_code", exit_code),
+        (
+            "icmp_listen_drops",
+            number_after(&icmp, "ListenDrops +").to_string(),
+        ),
         ("no_cookie_counter", "TCPReqQFullDrop".to_string()),
         ("half_open_lifetime_s", "7".to_string()),
         ("server_state_after_synack", "SYN-RECV".to_string()),
+        ("client_state_waiting", waiting.to_string()),
         ("stuck_counter", "ListenOverflows".to_string()),
+        ("stuck_synacks", synacks.to_string()),
+        ("old_syn_answer", "RST".to_string()),
     ];
-    let (answers, check) = check_answers("05", &answers);
-    assert_eq!(
-        check.status.code(),
-        Some(0),
-        "{answers}\n{}{}",
-        stdout(&check),
-        stderr(&check)
-    );
-    assert!(stdout(&check).contains("8/8 right"), "{}", stdout(&check));
+    let check = walk.check(&answers);
+    assert_eq!(check.code, Some(0), "{answers:?}\n{}", check.output);
+    assert!(check.output.contains("13/13 right"), "{}", check.output);
+}
+
+#[test]
+fn lab05_going_further_commands_run() {
+    if !root_or_skip("lab05_going_further_commands_run") {
+        return;
+    }
+    let sheet = Worksheet::read("05-syn-flood");
+    let further: Vec<_> = sheet
+        .steps
+        .iter()
+        .filter(|s| s.going_further())
+        .cloned()
+        .collect();
+    assert!(further.len() >= 10, "{further:?}");
+    let lab = Lab::up("05");
+    let mut walk = Walk::new(&lab, &sheet);
+    walk.run_all(&further);
+    walk.assert_samples();
+    // tcp_syncookies=2: every SYN gets a cookie, none a queue entry.
+    let always = walk.output("--duration 4").to_string();
+    assert!(number_after(&always, "SyncookiesSent +") > 900, "{always}");
+    assert_eq!(number_after(&always, "SYN_RECV peak"), 0, "{always}");
+    // With r1 silent, the forged entries hold the queue until they expire.
+    let client = walk.output("clients.py srv 8080 1 15").to_string();
+    let waited: f64 = client
+        .lines()
+        .find_map(|l| l.split("connected after ").nth(1))
+        .and_then(|rest| rest.split(' ').next())
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| panic!("{client}"));
+    assert!(waited > 3.0, "{client}");
 }
 
 #[test]
 fn lab05_blank_answers_get_hints_not_answers() {
+    let template = Command::new(bin("wirelab"))
+        .args(["check", "05", "--template"])
+        .output()
+        .expect("wirelab check --template");
+    let file = std::env::temp_dir().join(format!("wirelab-blank05-{}.toml", std::process::id()));
+    std::fs::write(&file, &template.stdout).expect("write");
     let check = Command::new(bin("wirelab"))
-        .args(["check", "05", "--answers", "labs/05-syn-flood/answers.toml"])
+        .args(["check", "05", "--answers"])
+        .arg(&file)
         .output()
         .expect("wirelab check");
+    let _ = std::fs::remove_file(&file);
     assert_eq!(check.status.code(), Some(1));
     let text = stdout(&check);
     assert!(text.contains("unanswered backlog_8080: Step 1"), "{text}");
@@ -237,5 +203,5 @@ fn lab05_blank_answers_get_hints_not_answers() {
         !text.contains("SyncookiesSent"),
         "a hint gives the answer away: {text}"
     );
-    assert!(text.contains("0/8 right"), "{text}");
+    assert!(text.contains("0/13 right"), "{text}");
 }

@@ -1,5 +1,6 @@
 //! Fuzz wirelab-dig's reply handling (lab 03): the 12-byte header pre-check, the question
-//! match and the full hickory-proto parse must never panic, whatever a server sends.
+//! match, the whole-message decode and the printing of every record must never panic,
+//! whatever a server sends.
 #![no_main]
 
 libfuzzer_sys::fuzz_target!(|data: &[u8]| {

@@ -2,8 +2,9 @@
 """Lab 05's listener: `listener.py PORT BACKLOG accept|never`.
 
 `accept` takes every finished handshake off the accept queue and closes it at once (a server
-that keeps up). `never` listens but never calls accept(), so after BACKLOG finished handshakes
-the accept queue is full and the kernel counts ListenOverflows (a server that is stuck).
+that keeps up). `never` listens but never calls accept(), so after BACKLOG (+1) finished
+handshakes the accept queue is full: the kernel then drops every new SYN without a SYN-ACK
+and counts it in ListenOverflows (a server that is stuck).
 """
 import socket
 import sys

@@ -7,7 +7,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 export WIRELAB_BIN=${WIRELAB_BIN:-$here/../../target/release}
 export WIRELAB="$WIRELAB_BIN/wirelab"
 export WIRELAB_LABS="$here/.."
-export INSTANCE=demo
+export INSTANCE=${WIRELAB_DEMO_INSTANCE:-demo}
 [ "$(id -u)" = 0 ] || { echo "make demo needs root (it creates network namespaces): sudo make demo" >&2; exit 2; }
 "$WIRELAB" down --instance "$INSTANCE" >/dev/null 2>&1 || true
 trap '"$WIRELAB" down --instance "$INSTANCE"' EXIT

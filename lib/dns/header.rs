@@ -1,6 +1,6 @@
 //! The 12-byte DNS header, read by hand before anything else (lab 03; RFC 1035 §4.1.1).
 //!
-//! Why not just parse the whole reply with hickory-proto? Because a server that truncates an
+//! Why not just parse the whole reply ([`super::wire`]) first? Because a server that truncates an
 //! answer may cut it in the middle of a record: RFC 1035 §4.2.1 only promises that the TC bit
 //! is set, not that what follows still parses. A client that parses first and looks at TC
 //! afterwards never sees the bit on such a reply; it sees a decode error. So the transport
@@ -41,6 +41,7 @@ mod bit {
     pub const TC: u16 = 0x0200;
     pub const RD: u16 = 0x0100;
     pub const RA: u16 = 0x0080;
+    pub const Z: u16 = 0x0040;
     pub const AD: u16 = 0x0020;
     pub const CD: u16 = 0x0010;
 }
@@ -61,6 +62,8 @@ pub struct Header {
     pub truncated: bool,
     pub recursion_desired: bool,
     pub recursion_available: bool,
+    /// The Z bit, which must be zero (RFC 1035 §4.1.1); dig prints `MBZ: 0x4` when set.
+    pub z: bool,
     pub authentic_data: bool,
     pub checking_disabled: bool,
     /// The low 4 bits of the response code (EDNS adds 8 high bits in the OPT record).
@@ -92,6 +95,7 @@ impl Header {
             truncated: flags & bit::TC != 0,
             recursion_desired: flags & bit::RD != 0,
             recursion_available: flags & bit::RA != 0,
+            z: flags & bit::Z != 0,
             authentic_data: flags & bit::AD != 0,
             checking_disabled: flags & bit::CD != 0,
             rcode: (flags & 0x000f) as u8,

@@ -1,194 +1,839 @@
 //! The faces of wirelab-dig (lab 03): dig's classic text, `+short`, `+json` and `--explain`.
 //!
-//! The text mirrors BIND 9.18's dig line for line, so a student can put the two side by side
-//! in the lab: the `->>HEADER<<-` line, the flags line, the OPT pseudosection, the sections
-//! with their tab-aligned columns, and the `Query time / SERVER / WHEN / MSG SIZE` footer.
-//! None of this decides anything: the engine in `transport.rs` did the work and these
-//! functions only turn its results and events into lines.
+//! The text is BIND 9.18's dig, line for line and tab for tab, so a student can put the two
+//! side by side: the banner, `;; Got answer:`, the `->>HEADER<<-` and flags lines, the OPT
+//! pseudosection (EDNS version and flags, COOKIE, NSID, Extended DNS Errors), the sections, and
+//! the `Query time / SERVER / WHEN / MSG SIZE` footer. Which of these appear is decided by the
+//! display options (`+noall +answer`, `+nocomments`, `+nostats`...), exactly as dig decides.
+//!
+//! Columns follow BIND's master-file style: a record's TTL, class, type and data start at
+//! columns 24, 32, 40 and 48 (tab stops of 8), and a field that already passed its column gets
+//! a single space, never a tab (`indent`). With `+multiline` the columns are 24, 24, 24 and 32.
+//!
+//! None of this decides anything: the engine in `transport.rs` did the work, and these
+//! functions only turn its results and events into text.
 
-use hickory_proto::op::Message;
-use hickory_proto::rr::{RData, Record};
 use serde::Serialize;
 
-use super::header::{opcode_name, rcode_name, Header};
-use super::message::Request;
-use super::transport::{Answer, Event, Transport};
+use super::args::{Globals, Lookup};
+use super::header::{opcode_name, Header};
+use super::name::Name;
+use super::rdata::{self, Style};
+use super::transport::{Event, Transport};
+use super::types::{class_name, ede_name, rtype, ttl_text, type_name};
+use super::wire::{option, Message, Opt, Question, Record, EDNS_CO, EDNS_DO};
 
-/// The line dig prints when TC makes it switch to TCP (same words, so scripts and students
-/// recognise it).
+/// The line dig prints when TC makes it switch to TCP.
 pub const TRUNCATED_LINE: &str = ";; Truncated, retrying in TCP mode.";
 
-/// dig's banner: `; <<>> DiG 9.18 <<>> args`, then its global options line.
-pub fn banner(args: &str) -> Vec<String> {
-    vec![
-        String::new(),
-        format!(
-            "; <<>> wirelab-dig {} <<>> {args}",
-            env!("CARGO_PKG_VERSION")
-        ),
-        ";; global options: +cmd".into(),
-    ]
+/// Where the record fields start, BIND's `dns_master_stylecreate` arguments.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Columns {
+    ttl: usize,
+    class: usize,
+    rtype: usize,
+    rdata: usize,
 }
 
-/// The full message in dig's layout: header lines, OPT pseudosection, then each non-empty
-/// section. Used for the reply and, with `+qr`, for the query.
-pub fn message_lines(header: &Header, message: &Message) -> Vec<String> {
-    let mut lines = Vec::new();
-    // EDNS extends RCODE with 8 high bits from the OPT record (RFC 6891 §6.1.3).
-    let rcode = message
-        .edns
-        .as_ref()
-        .map_or(0, |edns| u16::from(edns.rcode_high()))
-        << 4
-        | u16::from(header.rcode);
-    lines.push(format!(
-        ";; ->>HEADER<<- opcode: {}, status: {}, id: {}",
-        opcode_name(header.opcode),
-        rcode_name(rcode),
-        header.id
-    ));
-    lines.push(format!(
-        ";; flags: {}; QUERY: {}, ANSWER: {}, AUTHORITY: {}, ADDITIONAL: {}",
-        header.flag_names().join(" "),
-        header.qdcount,
-        header.ancount,
-        header.nscount,
-        header.arcount
-    ));
-    if header.response && header.recursion_desired && !header.recursion_available {
-        lines.push(";; WARNING: recursion requested but not available".into());
-    }
-    lines.push(String::new());
-    if let Some(edns) = &message.edns {
-        lines.push(";; OPT PSEUDOSECTION:".into());
-        let do_flag = if edns.flags().dnssec_ok { " do" } else { "" };
-        lines.push(format!(
-            "; EDNS: version: {}, flags:{do_flag}; udp: {}",
-            edns.version(),
-            edns.max_payload()
-        ));
-    }
-    if !message.queries.is_empty() {
-        lines.push(";; QUESTION SECTION:".into());
-        for query in &message.queries {
-            // dig measures the columns without the leading ';'.
-            let name = query.name().to_string();
-            let mut line = format!(";{name}");
-            line.push_str(&tabs_to(name.len(), 24));
-            line.push_str(&tabs_to(24, 32)); // the empty TTL column
-            line.push_str(&format!("{}\t{}", query.query_class(), query.query_type()));
-            lines.push(line);
+/// Everything that decides how one message is printed.
+#[derive(Debug, Clone)]
+pub struct TextStyle {
+    columns: Columns,
+    no_ttl: bool,
+    no_class: bool,
+    ttl_units: bool,
+    unknown_format: bool,
+    idn_out: bool,
+    pub rdata: Style,
+}
+
+impl TextStyle {
+    /// dig's `printmessage` style for a lookup.
+    pub fn for_lookup(lookup: &Lookup, globals: &Globals) -> TextStyle {
+        let columns = if lookup.multiline || (lookup.nottl && lookup.noclass) {
+            Columns {
+                ttl: 24,
+                class: 24,
+                rtype: 24,
+                rdata: 32,
+            }
+        } else if lookup.nottl || lookup.noclass {
+            Columns {
+                ttl: 24,
+                class: 24,
+                rtype: 32,
+                rdata: 40,
+            }
+        } else {
+            Columns {
+                ttl: 24,
+                class: 32,
+                rtype: 40,
+                rdata: 48,
+            }
+        };
+        let comments = if lookup.multiline {
+            lookup.rrcomments != Some(false)
+        } else {
+            lookup.rrcomments == Some(true)
+        };
+        // BIND's dns_rdata_tofmttext: multiline lines are 80 columns minus the RDATA column;
+        // one-line output cuts words of 56; +split=W overrides both, +nosplit turns it off.
+        let (width, linebreak) = if lookup.multiline {
+            let mut linebreak = String::from("\n");
+            linebreak.push_str(&indent(0, columns.rdata));
+            let width = if globals.split_width == 0xffff_ffff {
+                80 - columns.rdata
+            } else {
+                globals.split_width as usize
+            };
+            (width, linebreak)
+        } else {
+            let width = if globals.split_width == 0xffff_ffff {
+                60
+            } else {
+                globals.split_width as usize
+            };
+            (width, " ".to_string())
+        };
+        TextStyle {
+            columns,
+            no_ttl: lookup.nottl,
+            no_class: lookup.noclass,
+            ttl_units: lookup.ttlunits,
+            unknown_format: lookup.unknownformat,
+            idn_out: lookup.idnout,
+            rdata: Style {
+                multiline: lookup.multiline,
+                comments,
+                nocrypto: lookup.nocrypto,
+                expand_aaaa: lookup.expandaaaa,
+                unknown_format: lookup.unknownformat,
+                width,
+                linebreak,
+            },
         }
-        lines.push(String::new());
     }
-    for (title, records) in [
-        ("ANSWER", &message.answers),
-        ("AUTHORITY", &message.authorities),
-        ("ADDITIONAL", &message.additionals),
-    ] {
-        if records.is_empty() {
-            continue;
+
+    /// The style `+short` prints RDATA with: one line, comments only if asked for.
+    pub fn short(lookup: &Lookup, globals: &Globals) -> Style {
+        Style {
+            multiline: false,
+            comments: lookup.rrcomments == Some(true),
+            nocrypto: lookup.nocrypto,
+            expand_aaaa: lookup.expandaaaa,
+            unknown_format: lookup.unknownformat,
+            width: if globals.split_width == 0xffff_ffff {
+                60
+            } else {
+                globals.split_width as usize
+            },
+            linebreak: " ".into(),
         }
-        lines.push(format!(";; {title} SECTION:"));
-        lines.extend(records.iter().map(record_line));
-        lines.push(String::new());
     }
-    lines
 }
 
-/// Tabs from `column` to the tab stop `to`, at least one (BIND's `indent()`), so long names
-/// still get a separator.
-fn tabs_to(column: usize, to: usize) -> String {
-    let count = (to / 8).saturating_sub(column / 8).max(1);
-    "\t".repeat(count)
+/// BIND's `indent()`: tabs (then spaces) from column `from` to `to`, and at least one
+/// character, so a long owner name gets a single space rather than a tab.
+fn indent(from: usize, to: usize) -> String {
+    let to = to.max(from + 1);
+    let tabs = to / 8 - from / 8;
+    let mut text = "\t".repeat(tabs);
+    let from = if tabs > 0 { to / 8 * 8 } else { from };
+    text.push_str(&" ".repeat(to - from));
+    text
 }
 
-/// `name.<tab>TTL<tab>IN<tab>TYPE<tab>data`, aligned at dig's tab stops 24, 32, 40, 48.
-pub fn record_line(record: &Record) -> String {
-    let name = record.name.to_string();
-    let ttl = record.ttl.to_string();
-    let class = record.dns_class.to_string();
-    let kind = record.record_type().to_string();
-    let mut line = name.clone();
-    line.push_str(&tabs_to(name.len(), 24));
-    let mut column = 24.max(name.len() + 1);
-    line.push_str(&ttl);
-    column += ttl.len();
-    line.push_str(&tabs_to(column, 32));
-    column = 32.max(column + 1);
+/// A name as dig prints it; with `+idnout`, A-labels (`xn--`) as Unicode. Err: dig's fatal
+/// message for an A-label that does not decode.
+pub fn name_text(name: &Name, idn_out: bool) -> Result<String, String> {
+    let text = name.to_text();
+    if idn_out {
+        if let Some(unicode) = super::idn::to_unicode(&text)? {
+            return Ok(unicode);
+        }
+    }
+    Ok(text)
+}
+
+/// One record in dig's layout (`name<TAB>TTL<TAB>IN<TAB>TYPE<TAB>data`).
+pub fn record_text(record: &Record, style: &TextStyle) -> Result<String, String> {
+    let mut line = name_text(&record.name, style.idn_out)?;
+    let mut column = line.len();
+    let field = |line: &mut String, column: &mut usize, to: usize, text: &str| {
+        let pad = indent(*column, to);
+        *column = to.max(*column + 1);
+        line.push_str(&pad);
+        line.push_str(text);
+        *column += text.len();
+    };
+    if !style.no_ttl {
+        let ttl = if style.ttl_units {
+            ttl_text(record.ttl, false, false)
+        } else {
+            record.ttl.to_string()
+        };
+        field(&mut line, &mut column, style.columns.ttl, &ttl);
+    }
+    if !style.no_class {
+        let class = if style.unknown_format {
+            format!("CLASS{}", record.class)
+        } else {
+            class_name(record.class)
+        };
+        field(&mut line, &mut column, style.columns.class, &class);
+    }
+    let kind = if style.unknown_format {
+        format!("TYPE{}", record.rtype)
+    } else {
+        type_name(record.rtype)
+    };
+    field(&mut line, &mut column, style.columns.rtype, &kind);
+    let data = rdata_text(record, &style.rdata, style.idn_out)?;
+    line.push_str(&indent(column, style.columns.rdata));
+    line.push_str(&data);
+    Ok(line)
+}
+
+/// A record's data; names inside it are shown in Unicode with `+idnout`.
+pub fn rdata_text(record: &Record, style: &Style, idn_out: bool) -> Result<String, String> {
+    let text = rdata::to_text(record.rtype, record.class, &record.rdata, style)
+        .unwrap_or_else(|_| rdata::generic(&record.rdata, style));
+    if idn_out && text.to_ascii_lowercase().contains("xn--") {
+        super::idn::rdata_to_unicode(&text)
+    } else {
+        Ok(text)
+    }
+}
+
+/// A question line (`;name.<TAB>IN<TAB>A`): the `;` does not count for the columns.
+pub fn question_text(question: &Question, style: &TextStyle) -> Result<String, String> {
+    let name = name_text(&question.name, style.idn_out)?;
+    let mut line = format!(";{name}");
+    let mut column = name.len();
+    let class = if style.unknown_format {
+        format!("CLASS{}", question.qclass)
+    } else {
+        class_name(question.qclass)
+    };
+    line.push_str(&indent(column, style.columns.class));
+    column = style.columns.class.max(column + 1) + class.len();
     line.push_str(&class);
-    column += class.len();
-    line.push_str(&tabs_to(column, 40));
-    column = 40.max(column + 1);
+    let kind = if style.unknown_format {
+        format!("TYPE{}", question.qtype)
+    } else {
+        type_name(question.qtype)
+    };
+    line.push_str(&indent(column, style.columns.rtype));
     line.push_str(&kind);
-    column += kind.len();
-    line.push_str(&tabs_to(column, 48));
-    line.push_str(&record_data(&record.data));
-    line
+    Ok(line)
 }
 
-/// The record's data in zone-file presentation. TXT strings are quoted, as dig shows them.
-pub fn record_data(data: &RData) -> String {
-    match data {
-        RData::TXT(txt) => txt
-            .txt_data
+/// dig's name for an RCODE in the header line: a mnemonic, or `?N` when BIND has none.
+pub fn status_text(rcode: u16) -> String {
+    match rcode {
+        0..=10 | 16 | 23 => super::header::rcode_name(rcode),
+        11..=15 => format!("RESERVED{rcode}"),
+        other => format!("?{other}"),
+    }
+}
+
+/// How the client cookie in a reply compared with the one sent (dig's `cc_ok`/`cc_bad`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum CookieCheck {
+    /// Not looked at (a query, or no cookie sent).
+    #[default]
+    None,
+    Good,
+    Bad,
+}
+
+/// What `printmessage` needs besides the message.
+#[derive(Debug, Clone, Copy)]
+pub struct MessageContext {
+    /// The query as sent (`+qr`), rather than a reply.
+    pub is_query: bool,
+    pub cookie: CookieCheck,
+    /// Whether the query had EDNS (for dig's "retry with +noedns" warning).
+    pub sent_edns: bool,
+    pub sent_dnssec: bool,
+    /// For AXFR: print the first SOA only (`+onesoa`: first message), or no SOA (later ones).
+    pub soa_filter: SoaFilter,
+}
+
+/// `+onesoa` on a transfer: which SOA records of the answer to leave out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SoaFilter {
+    All,
+    FirstOnly,
+    None,
+}
+
+/// A message that could not be printed whole: dig had printed `printed` when it stopped
+/// with `message` (an A-label that does not decode under `+idnout`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RenderFailure {
+    pub printed: String,
+    pub message: String,
+}
+
+/// Everything dig prints for one message (after the banner): header comments, the OPT
+/// pseudosection, the sections. `+short` prints only the answer's data.
+///
+/// dig prints the header lines at once and builds the rest in a buffer it prints last, so a
+/// name that cannot be shown (`+idnout`) loses the whole buffer: the failure carries what
+/// was printed before.
+pub fn message_text(
+    message: &Message,
+    lookup: &Lookup,
+    globals: &Globals,
+    context: &MessageContext,
+) -> Result<String, RenderFailure> {
+    let mut head = String::new();
+    let body = message_body(message, lookup, globals, context, &mut head);
+    match body {
+        Ok(body) => {
+            if lookup.comments && !globals.short {
+                head.push('\n');
+            }
+            head.push_str(&body);
+            Ok(head)
+        }
+        Err(message) => Err(RenderFailure {
+            printed: head,
+            message,
+        }),
+    }
+}
+
+fn message_body(
+    message: &Message,
+    lookup: &Lookup,
+    globals: &Globals,
+    context: &MessageContext,
+    head: &mut String,
+) -> Result<String, String> {
+    let style = TextStyle::for_lookup(lookup, globals);
+    let out = head;
+    let header = &message.header;
+    if lookup.comments && !globals.short {
+        out.push_str(if context.is_query {
+            ";; Sending:\n"
+        } else {
+            ";; Got answer:\n"
+        });
+        let local = Name::from_text(b"local").expect("a valid name");
+        if message
+            .questions
             .iter()
-            .map(|piece| format!("{:?}", String::from_utf8_lossy(piece)))
-            .collect::<Vec<_>>()
-            .join(" "),
-        other => other.to_string(),
+            .any(|q| q.name.is_subdomain_of(&local))
+        {
+            out.push_str(";; WARNING: .local is reserved for Multicast DNS\n;; You are currently testing what happens when an mDNS query is leaked to DNS\n");
+        }
+        out.push_str(&format!(
+            ";; ->>HEADER<<- opcode: {}, status: {}, id: {}\n",
+            opcode_name(header.opcode),
+            status_text(message.rcode()),
+            header.id
+        ));
+        out.push_str(&format!(";; flags:{}", flags_text(header)));
+        if header.z {
+            out.push_str("; MBZ: 0x4");
+        }
+        out.push_str(&format!(
+            "; QUERY: {}, ANSWER: {}, AUTHORITY: {}, ADDITIONAL: {}\n",
+            header.qdcount, header.ancount, header.nscount, header.arcount
+        ));
+        if !context.is_query && header.recursion_desired && !header.recursion_available {
+            out.push_str(";; WARNING: recursion requested but not available\n");
+        }
+        if !context.is_query
+            && context.sent_edns
+            && message.opt.is_none()
+            && matches!(message.rcode(), 1 | 4)
+        {
+            out.push_str(&format!(
+                "\n;; WARNING: EDNS query returned status {} - retry with '{}+noedns'\n",
+                status_text(message.rcode()),
+                if context.sent_dnssec {
+                    "+nodnssec "
+                } else {
+                    ""
+                }
+            ));
+        }
+        if !context.is_query && message.extra_bytes != 0 {
+            out.push_str(&format!(
+                ";; WARNING: Message has {} extra bytes at end\n",
+                message.extra_bytes
+            ));
+        }
     }
-}
-
-/// The footer dig prints after the sections.
-pub fn footer(answer: &Answer, when: &str) -> Vec<String> {
-    vec![
-        format!(";; Query time: {} msec", answer.query_time.as_millis()),
-        format!(
-            ";; SERVER: {}#{}({}) ({})",
-            answer.server.ip(),
-            answer.server.port(),
-            answer.server.ip(),
-            answer.transport
-        ),
-        format!(";; WHEN: {when}"),
-        format!(";; MSG SIZE  rcvd: {}", answer.size),
-        String::new(),
-    ]
-}
-
-/// `+qr`: the query as it goes out, then its size.
-pub fn query_lines(request: &Request) -> Vec<String> {
-    let mut lines = vec![";; Sending:".to_string()];
-    if let Ok(header) = Header::parse(&request.bytes) {
-        lines.extend(message_lines(&header, &request.message));
+    let mut out = String::new();
+    if lookup.comments && !globals.short {
+        if let Some(opt) = &message.opt {
+            out.push_str(";; OPT PSEUDOSECTION:\n");
+            out.push_str(&opt_text(opt, context.cookie));
+        }
     }
-    lines.push(format!(";; QUERY SIZE: {}", request.bytes.len()));
-    lines.push(String::new());
-    lines
+    let comments = lookup.comments;
+    let section = |out: &mut String, title: &str, records: &[&Record]| -> Result<(), String> {
+        if records.is_empty() {
+            return Ok(());
+        }
+        if comments {
+            out.push_str(&format!(";; {title} SECTION:\n"));
+        }
+        for record in records {
+            out.push_str(&record_text(record, &style)?);
+            out.push('\n');
+        }
+        if comments {
+            out.push('\n');
+        }
+        Ok(())
+    };
+    if lookup.question && !globals.short && !message.questions.is_empty() {
+        if comments {
+            out.push_str(&format!(
+                ";; {} SECTION:\n",
+                if header.opcode == 5 {
+                    "ZONE"
+                } else {
+                    "QUESTION"
+                }
+            ));
+        }
+        for question in &message.questions {
+            out.push_str(&question_text(question, &style)?);
+            out.push('\n');
+        }
+        if comments {
+            out.push('\n');
+        }
+    }
+    let update = header.opcode == 5;
+    if lookup.answer {
+        if globals.short {
+            out.push_str(&short_text(message, lookup, globals, None)?);
+        } else {
+            let mut seen_soa = false;
+            let answers: Vec<&Record> = message
+                .answers
+                .iter()
+                .filter(|record| {
+                    if record.rtype != rtype::SOA {
+                        return true;
+                    }
+                    match context.soa_filter {
+                        SoaFilter::None => false,
+                        SoaFilter::FirstOnly if seen_soa => false,
+                        _ => {
+                            seen_soa = true;
+                            true
+                        }
+                    }
+                })
+                .collect();
+            section(
+                &mut out,
+                if update { "PREREQUISITE" } else { "ANSWER" },
+                &answers,
+            )?;
+        }
+    }
+    if lookup.authority && !globals.short {
+        let records: Vec<&Record> = message.authorities.iter().collect();
+        section(
+            &mut out,
+            if update { "UPDATE" } else { "AUTHORITY" },
+            &records,
+        )?;
+    }
+    if lookup.additional && !globals.short {
+        let (tsig, rest): (Vec<&Record>, Vec<&Record>) = message
+            .additionals
+            .iter()
+            .partition(|record| record.rtype == rtype::TSIG);
+        section(&mut out, "ADDITIONAL", &rest)?;
+        for record in tsig {
+            if comments {
+                out.push_str(";; TSIG PSEUDOSECTION:\n");
+            }
+            out.push_str(&record_text(record, &style)?);
+            out.push('\n');
+            if comments {
+                out.push('\n');
+            }
+        }
+    }
+    Ok(out)
 }
 
-/// `+short`: the answer records' data only, one per line.
-pub fn short_lines(answer: &Answer) -> Vec<String> {
-    answer
-        .message
-        .answers
+/// The flags that are set, each after a space: ` qr aa rd`.
+fn flags_text(header: &Header) -> String {
+    header
+        .flag_names()
         .iter()
-        .map(|record| record_data(&record.data))
+        .map(|flag| format!(" {flag}"))
         .collect()
 }
 
-/// One record in `+json`.
+/// The OPT pseudosection after its title: EDNS version, flags and UDP size, then one line per
+/// option in BIND's words (RFC 6891 §6.1.2; COOKIE RFC 7873, NSID RFC 5001, EDE RFC 8914).
+pub fn opt_text(opt: &Opt, cookie: CookieCheck) -> String {
+    let mut out = format!("; EDNS: version: {}, flags:", opt.version);
+    if opt.flags & EDNS_DO != 0 {
+        out.push_str(" do");
+    }
+    if opt.flags & EDNS_CO != 0 {
+        out.push_str(" co");
+    }
+    let mbz = opt.flags & !(EDNS_DO | EDNS_CO);
+    if mbz != 0 {
+        out.push_str(&format!("; MBZ: 0x{mbz:04x}, udp: {}\n", opt.udp_size));
+    } else {
+        out.push_str(&format!("; udp: {}\n", opt.udp_size));
+    }
+    for (code, data) in &opt.options {
+        out.push_str(&option_text(*code, data, cookie));
+        out.push('\n');
+    }
+    out
+}
+
+fn is_print(byte: u8) -> bool {
+    (0x20..0x7f).contains(&byte)
+}
+
+/// One EDNS option as dig's `dns_message_pseudosectiontotext` writes it (without newline).
+fn option_text(code: u16, data: &[u8], cookie: CookieCheck) -> String {
+    let mut out = String::new();
+    let mut data = data;
+    match code {
+        option::LLQ => {
+            out.push_str("; LLQ:");
+            if data.len() == 18 {
+                let u16_at = |i: usize| u16::from_be_bytes([data[i], data[i + 1]]);
+                let u32_at =
+                    |i: usize| u32::from_be_bytes([data[i], data[i + 1], data[i + 2], data[i + 3]]);
+                let id = u64::from(u32_at(6)) << 32 | u64::from(u32_at(10));
+                out.push_str(&format!(
+                    " Version: {}, Opcode: {}, Error: {}, Identifier: {id}, Lifetime: {}",
+                    u16_at(0),
+                    u16_at(2),
+                    u16_at(4),
+                    u32_at(14)
+                ));
+                return out;
+            }
+        }
+        option::NSID => out.push_str("; NSID:"),
+        option::COOKIE => out.push_str("; COOKIE:"),
+        option::CLIENT_SUBNET => {
+            out.push_str("; CLIENT-SUBNET:");
+            if let Some(text) = ecs_text(data) {
+                out.push_str(&text);
+                return out;
+            }
+        }
+        option::EXPIRE => {
+            out.push_str("; EXPIRE:");
+            if data.len() == 4 {
+                let seconds = u32::from_be_bytes([data[0], data[1], data[2], data[3]]);
+                out.push_str(&format!(" {seconds} ({})", ttl_text(seconds, true, true)));
+                return out;
+            }
+        }
+        option::TCP_KEEPALIVE => {
+            out.push_str("; TCP KEEPALIVE:");
+            if data.len() == 2 {
+                let tenths = u16::from_be_bytes([data[0], data[1]]);
+                out.push_str(&format!(" {}.{} secs", tenths / 10, tenths % 10));
+                return out;
+            }
+        }
+        option::PADDING => {
+            out.push_str("; PAD:");
+            if !data.is_empty() {
+                out.push_str(&format!(" ({} bytes)", data.len()));
+            }
+            return out;
+        }
+        option::KEY_TAG => {
+            out.push_str("; KEY-TAG:");
+            if !data.is_empty() && data.len() % 2 == 0 {
+                let tags: Vec<String> = data
+                    .chunks(2)
+                    .map(|t| u16::from_be_bytes([t[0], t[1]]).to_string())
+                    .collect();
+                // BIND writes each tag as "%s %u" with "" then "," before it: " 1, 2".
+                out.push_str(&format!(" {}", tags.join(", ")));
+                return out;
+            }
+        }
+        option::EDE => {
+            out.push_str("; EDE:");
+            if data.len() >= 2 {
+                let info = u16::from_be_bytes([data[0], data[1]]);
+                out.push_str(&format!(" {info}"));
+                if let Some(name) = ede_name(info) {
+                    out.push_str(&format!(" ({name})"));
+                }
+                data = &data[2..];
+                if !data.is_empty() {
+                    out.push(':');
+                }
+            } else if data.len() == 1 {
+                let shown = if is_print(data[0]) {
+                    data[0] as char
+                } else {
+                    '.'
+                };
+                out.push_str(&format!(" {:02x} (\"{shown}\")", data[0]));
+                return out;
+            }
+        }
+        option::CLIENT_TAG | option::SERVER_TAG => {
+            out.push_str(if code == option::CLIENT_TAG {
+                "; CLIENT-TAG:"
+            } else {
+                "; SERVER-TAG:"
+            });
+            if data.len() == 2 {
+                out.push_str(&format!(" {}", u16::from_be_bytes([data[0], data[1]])));
+                return out;
+            }
+        }
+        other => out.push_str(&format!("; OPT={other}:")),
+    }
+    if data.is_empty() {
+        return out;
+    }
+    out.push(' ');
+    let utf8 = code == option::EDE && std::str::from_utf8(data).is_ok();
+    if !utf8 {
+        for byte in data {
+            if code == option::COOKIE {
+                out.push_str(&format!("{byte:02x}"));
+            } else {
+                out.push_str(&format!("{byte:02x} "));
+            }
+        }
+    }
+    if code == option::COOKIE {
+        match cookie {
+            CookieCheck::Good if data.len() >= 16 => out.push_str(" (good)"),
+            CookieCheck::Good => out.push_str(" (echoed)"),
+            CookieCheck::Bad => out.push_str(" (bad)"),
+            CookieCheck::None => {}
+        }
+        return out;
+    }
+    if code == option::CLIENT_SUBNET {
+        return out;
+    }
+    out.push_str(if code == option::EDE { "(" } else { "(\"" });
+    if utf8 {
+        out.push_str(&String::from_utf8_lossy(data));
+    } else {
+        for &byte in data {
+            out.push(if is_print(byte) { byte as char } else { '.' });
+        }
+    }
+    out.push_str(if code == option::EDE { ")" } else { "\")" });
+    out
+}
+
+/// RFC 7871 §6 CLIENT-SUBNET: ` ADDRESS/SOURCE/SCOPE`, or None when malformed.
+fn ecs_text(data: &[u8]) -> Option<String> {
+    if data.len() < 4 {
+        return None;
+    }
+    let family = u16::from_be_bytes([data[0], data[1]]);
+    let (source, scope) = (data[2], data[3]);
+    let bytes = usize::from(source).div_ceil(8);
+    let address = data.get(4..4 + bytes)?;
+    let text = match family {
+        0 if source == 0 && scope == 0 => "0".to_string(),
+        1 if source <= 32 && scope <= 32 && bytes <= 4 => {
+            let mut full = [0u8; 4];
+            full[..bytes].copy_from_slice(address);
+            std::net::Ipv4Addr::from(full).to_string()
+        }
+        2 if source <= 128 && scope <= 128 && bytes <= 16 => {
+            let mut full = [0u8; 16];
+            full[..bytes].copy_from_slice(address);
+            rdata::ipv6_text(&full)
+        }
+        _ => return None,
+    };
+    Some(format!(" {text}/{source}/{scope}"))
+}
+
+/// `+short`: the answer's data, one record a line (`+identify` adds where it came from).
+pub fn short_text(
+    message: &Message,
+    lookup: &Lookup,
+    globals: &Globals,
+    identify: Option<(&str, u128)>,
+) -> Result<String, String> {
+    let style = TextStyle::short(lookup, globals);
+    let mut out = String::new();
+    for record in &message.answers {
+        out.push_str(&rdata_text(record, &style, lookup.idnout)?);
+        if let Some((server, time)) = identify {
+            out.push_str(&format!(" from server {server} in {time}"));
+            out.push_str(if lookup.use_usec { " us." } else { " ms." });
+        }
+        out.push('\n');
+    }
+    Ok(out)
+}
+
+/// `10.0.2.2#53`, `fd00:0:0:2::2#53`: BIND's `isc_sockaddr_format`.
+pub fn socket_text(address: &std::net::SocketAddr) -> String {
+    format!("{}#{}", address.ip(), address.port())
+}
+
+/// What dig's `received()` prints after a reply.
+pub struct Received<'a> {
+    pub server: std::net::SocketAddr,
+    /// The server as the user typed it.
+    pub typed: &'a str,
+    pub transport: Transport,
+    pub query_time: std::time::Duration,
+    pub size: usize,
+    /// For a transfer: (records, messages, bytes).
+    pub transfer: Option<(usize, usize, usize)>,
+}
+
+/// The footer (`+stats`) or the `;; Received` line (`+identify` without stats).
+pub fn received_text(
+    received: &Received<'_>,
+    lookup: &Lookup,
+    globals: &Globals,
+    when: &str,
+) -> String {
+    if globals.short {
+        return String::new();
+    }
+    let micros = received.query_time.as_micros();
+    if lookup.stats {
+        let mut out = if lookup.use_usec {
+            format!(";; Query time: {micros} usec\n")
+        } else {
+            format!(";; Query time: {} msec\n", micros / 1000)
+        };
+        out.push_str(&format!(
+            ";; SERVER: {}({}) ({})\n",
+            socket_text(&received.server),
+            received.typed,
+            received.transport
+        ));
+        out.push_str(&format!(";; WHEN: {when}\n"));
+        match received.transfer {
+            Some((records, messages, bytes)) => out.push_str(&format!(
+                ";; XFR size: {records} records (messages {messages}, bytes {bytes})\n"
+            )),
+            None => out.push_str(&format!(";; MSG SIZE  rcvd: {}\n", received.size)),
+        }
+        out.push('\n');
+        out
+    } else if lookup.identify {
+        let bytes = received
+            .transfer
+            .map_or(received.size, |(_, _, bytes)| bytes);
+        let (time, unit) = if lookup.use_usec {
+            (micros, "us")
+        } else {
+            (micros / 1000, "ms")
+        };
+        format!(
+            ";; Received {bytes} bytes from {}({}) in {time} {unit}\n\n",
+            socket_text(&received.server),
+            received.typed
+        )
+    } else {
+        String::new()
+    }
+}
+
+/// The current time as dig's `WHEN:` prints it: `strftime("%a %b %d %H:%M:%S %Z %Y")` in the
+/// local time zone.
+pub fn when_now() -> String {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    local_time_text(now as libc::time_t).unwrap_or_else(|| format_utc(now))
+}
+
+fn local_time_text(seconds: libc::time_t) -> Option<String> {
+    // SAFETY: localtime_r and strftime write only into the buffers given; tm is plain data.
+    unsafe {
+        let mut tm: libc::tm = std::mem::zeroed();
+        if libc::localtime_r(&seconds, &mut tm).is_null() {
+            return None;
+        }
+        let mut buffer = [0u8; 100];
+        let format = c"%a %b %d %H:%M:%S %Z %Y";
+        let written = libc::strftime(
+            buffer.as_mut_ptr().cast(),
+            buffer.len(),
+            format.as_ptr(),
+            &tm,
+        );
+        (written > 0).then(|| String::from_utf8_lossy(&buffer[..written]).into_owned())
+    }
+}
+
+/// `Mon Nov 23 22:06:42 UTC 2026` for a Unix time (days-to-civil from Howard Hinnant's
+/// algorithm), when the local time cannot be had.
+pub fn format_utc(unix: u64) -> String {
+    let days = (unix / 86_400) as i64;
+    let secs = unix % 86_400;
+    let weekday = ["Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"][(days % 7) as usize];
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    let months = [
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+    ];
+    format!(
+        "{weekday} {} {day:02} {:02}:{:02}:{:02} UTC {year}",
+        months[(month - 1) as usize],
+        secs / 3600,
+        secs / 60 % 60,
+        secs % 60
+    )
+}
+
+/// One record in `+json`: what dig prints, plus the RDATA's exact bytes where text would
+/// hide them.
 #[derive(Debug, Serialize)]
 pub struct JsonRecord {
     pub name: String,
     #[serde(rename = "type")]
     pub kind: String,
+    pub class: String,
     pub ttl: u32,
+    /// Presentation form, as dig prints it (RFC 3597 `\# N HEX` for unknown types).
     pub data: String,
+    /// RFC 3597 §5's generic form of the same RDATA, always.
+    pub rfc3597: String,
+    /// For TXT, SPF and HINFO: each character-string, escaped as in presentation
+    /// (`\DDD` for bytes outside printable ASCII), without quotes.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub strings: Option<Vec<String>>,
 }
 
-/// One query's result in `+json`, in the shape the issue documents.
+/// One reply in `+json`.
 #[derive(Debug, Serialize)]
 pub struct JsonAnswer {
     pub server: String,
@@ -198,42 +843,106 @@ pub struct JsonAnswer {
     pub flags: Vec<&'static str>,
     pub query_time_us: u128,
     pub size: usize,
+    pub question: Vec<JsonQuestion>,
     pub answers: Vec<JsonRecord>,
     pub authority: Vec<JsonRecord>,
     pub additional: Vec<JsonRecord>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub ede: Vec<JsonEde>,
 }
 
-/// Build the `+json` object for an answer.
-pub fn json_answer(answer: &Answer) -> JsonAnswer {
-    let records = |records: &[Record]| {
-        records
-            .iter()
-            .map(|record| JsonRecord {
-                name: record.name.to_string(),
-                kind: record.record_type().to_string(),
-                ttl: record.ttl,
-                data: record_data(&record.data),
-            })
-            .collect()
-    };
-    let rcode = answer
-        .message
-        .edns
-        .as_ref()
-        .map_or(0, |edns| u16::from(edns.rcode_high()))
-        << 4
-        | u16::from(answer.header.rcode);
+#[derive(Debug, Serialize)]
+pub struct JsonQuestion {
+    pub name: String,
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub class: String,
+}
+
+/// An Extended DNS Error (RFC 8914) in `+json`.
+#[derive(Debug, Serialize)]
+pub struct JsonEde {
+    pub code: u16,
+    pub name: Option<&'static str>,
+    pub text: String,
+}
+
+/// The character-strings of a TXT, SPF or HINFO record, escaped.
+fn json_strings(record: &Record) -> Option<Vec<String>> {
+    if !matches!(record.rtype, 13 | 16 | 99) {
+        return None;
+    }
+    let mut strings = Vec::new();
+    let mut at = 0;
+    while at < record.rdata.len() {
+        let length = usize::from(record.rdata[at]);
+        let piece = record.rdata.get(at + 1..at + 1 + length)?;
+        strings.push(rdata::escaped(piece));
+        at += 1 + length;
+    }
+    Some(strings)
+}
+
+pub fn json_record(record: &Record) -> JsonRecord {
+    let style = Style::single_line();
+    JsonRecord {
+        name: record.name.to_text(),
+        kind: type_name(record.rtype),
+        class: class_name(record.class),
+        ttl: record.ttl,
+        data: rdata_text(record, &style, false)
+            .unwrap_or_else(|_| rdata::generic(&record.rdata, &style)),
+        rfc3597: rdata::generic(&record.rdata, &Style::single_line()),
+        strings: json_strings(record),
+    }
+}
+
+/// Build the `+json` object for one reply.
+#[allow(clippy::too_many_arguments)]
+pub fn json_answer(
+    message: &Message,
+    server: std::net::SocketAddr,
+    transport: Transport,
+    truncated_retry: bool,
+    query_time: std::time::Duration,
+    size: usize,
+) -> JsonAnswer {
+    let records = |records: &[Record]| records.iter().map(json_record).collect();
+    let ede = message
+        .opt
+        .iter()
+        .flat_map(|opt| opt.options.iter())
+        .filter(|(code, data)| *code == option::EDE && data.len() >= 2)
+        .map(|(_, data)| {
+            let code = u16::from_be_bytes([data[0], data[1]]);
+            JsonEde {
+                code,
+                name: ede_name(code),
+                text: String::from_utf8_lossy(&data[2..]).into_owned(),
+            }
+        })
+        .collect();
     JsonAnswer {
-        server: answer.server.to_string(),
-        transport: answer.transport,
-        truncated_retry: answer.truncated_retry,
-        status: rcode_name(rcode),
-        flags: answer.header.flag_names(),
-        query_time_us: answer.query_time.as_micros(),
-        size: answer.size,
-        answers: records(&answer.message.answers),
-        authority: records(&answer.message.authorities),
-        additional: records(&answer.message.additionals),
+        server: server.to_string(),
+        transport,
+        truncated_retry,
+        status: super::header::rcode_name(message.rcode()),
+        flags: message.header.flag_names(),
+        query_time_us: query_time.as_micros(),
+        size,
+        question: message
+            .questions
+            .iter()
+            .map(|q| JsonQuestion {
+                name: q.name.to_text(),
+                kind: type_name(q.qtype),
+                class: class_name(q.qclass),
+            })
+            .collect(),
+        answers: records(&message.answers),
+        authority: records(&message.authorities),
+        additional: records(&message.additionals),
+        ede,
     }
 }
 
@@ -278,9 +987,17 @@ pub fn explain_header(what: &str, header: &Header) -> Vec<String> {
             yes(header.recursion_available)
         ),
         format!(
+            ";;   AD {}  authentic data: the resolver validated the answer (RFC 4035 §3.2.3)",
+            yes(header.authentic_data)
+        ),
+        format!(
+            ";;   CD {}  checking disabled (RFC 4035 §3.2.2)",
+            yes(header.checking_disabled)
+        ),
+        format!(
             ";;   RCODE {} {}",
             header.rcode,
-            rcode_name(u16::from(header.rcode))
+            super::header::rcode_name(u16::from(header.rcode))
         ),
         format!(
             ";;   counts: QD {} AN {} NS {} AR {}",
@@ -349,114 +1066,110 @@ pub fn explain_event(event: &Event<'_>) -> Vec<String> {
         Event::TruncatedOverTcp => vec![
             ";; explain: TC set on a TCP reply: there is no bigger transport, so it is used as it is (no retry loop)".into(),
         ],
+        Event::TransferMessage { number, records } => vec![format!(
+            ";; explain: transfer message {number}: {records} records; a transfer ends with the zone's SOA again (RFC 5936 §2.2)"
+        )],
     }
-}
-
-/// The current time as dig's `WHEN:` shows it, in UTC (dig uses the local zone; lab
-/// namespaces share the host's clock, and UTC keeps this free of time-zone tables).
-pub fn when_now() -> String {
-    let seconds = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs());
-    format_utc(seconds)
-}
-
-/// `Mon Nov 23 22:06:42 UTC 2026` for a Unix time (days-to-civil from Howard Hinnant's
-/// algorithm).
-pub fn format_utc(unix: u64) -> String {
-    let days = (unix / 86_400) as i64;
-    let secs = unix % 86_400;
-    let weekday = ["Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"][(days % 7) as usize];
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    let months = [
-        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
-    ];
-    format!(
-        "{weekday} {} {day:02} {:02}:{:02}:{:02} UTC {year}",
-        months[(month - 1) as usize],
-        secs / 3600,
-        secs / 60 % 60,
-        secs % 60
-    )
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::dns::message::parse_reply;
-    use crate::dns::message::tests::KNOT_SMALL_REPLY;
+    use crate::dns::wire::Message;
 
-    fn small_answer() -> Answer {
-        let message = parse_reply(KNOT_SMALL_REPLY).expect("parses");
-        Answer {
-            header: Header::parse(KNOT_SMALL_REPLY).expect("header"),
-            message,
-            size: KNOT_SMALL_REPLY.len(),
-            transport: Transport::Udp,
-            server: "10.0.2.2:53".parse().expect("addr"),
-            query_time: std::time::Duration::from_micros(4200),
-            truncated_retry: false,
+    /// knotd's whole answer to `small.lab.test A` in lab 03 (captured), 59 bytes.
+    const KNOT_SMALL_REPLY: &[u8] = &[
+        0x2b, 0x33, 0x85, 0x00, 0x00, 0x01, 0x00, 0x01, 0x00, 0x00, 0x00, 0x01, 0x05, b's', b'm',
+        b'a', b'l', b'l', 0x03, b'l', b'a', b'b', 0x04, b't', b'e', b's', b't', 0x00, 0x00, 0x01,
+        0x00, 0x01, 0xc0, 0x0c, 0x00, 0x01, 0x00, 0x01, 0x00, 0x00, 0x01, 0x2c, 0x00, 0x04, 192, 0,
+        2, 1, 0x00, 0x00, 0x29, 0x04, 0xd0, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
+    ];
+
+    fn context() -> MessageContext {
+        MessageContext {
+            is_query: false,
+            cookie: CookieCheck::None,
+            sent_edns: true,
+            sent_dnssec: false,
+            soa_filter: SoaFilter::All,
         }
     }
 
-    /// The same lines BIND 9.18's dig printed for this reply in lab 03 (tabs included).
+    /// The same text BIND 9.18's dig printed for this reply in lab 03 (tabs included).
     #[test]
-    fn reply_lines_match_dig_byte_for_byte() {
-        let answer = small_answer();
-        let lines = message_lines(&answer.header, &answer.message);
+    fn reply_text_matches_dig_byte_for_byte() {
+        let message = Message::decode(KNOT_SMALL_REPLY).expect("decodes");
+        let lookup = Lookup::default_lookup(false);
+        let text =
+            message_text(&message, &lookup, &Globals::default(), &context()).expect("prints");
         assert_eq!(
-            lines,
-            [
-                ";; ->>HEADER<<- opcode: QUERY, status: NOERROR, id: 11059",
-                ";; flags: qr aa rd; QUERY: 1, ANSWER: 1, AUTHORITY: 0, ADDITIONAL: 1",
-                ";; WARNING: recursion requested but not available",
-                "",
-                ";; OPT PSEUDOSECTION:",
-                "; EDNS: version: 0, flags:; udp: 1232",
-                ";; QUESTION SECTION:",
-                ";small.lab.test.\t\t\tIN\tA",
-                "",
-                ";; ANSWER SECTION:",
-                "small.lab.test.\t\t300\tIN\tA\t192.0.2.1",
-                "",
-            ]
+            text,
+            ";; Got answer:\n\
+             ;; ->>HEADER<<- opcode: QUERY, status: NOERROR, id: 11059\n\
+             ;; flags: qr aa rd; QUERY: 1, ANSWER: 1, AUTHORITY: 0, ADDITIONAL: 1\n\
+             ;; WARNING: recursion requested but not available\n\
+             \n\
+             ;; OPT PSEUDOSECTION:\n\
+             ; EDNS: version: 0, flags:; udp: 1232\n\
+             ;; QUESTION SECTION:\n\
+             ;small.lab.test.\t\t\tIN\tA\n\
+             \n\
+             ;; ANSWER SECTION:\n\
+             small.lab.test.\t\t300\tIN\tA\t192.0.2.1\n\
+             \n"
         );
-        let footer = footer(&answer, "Mon Nov 23 22:06:42 UTC 2026");
-        assert_eq!(footer[0], ";; Query time: 4 msec");
-        assert_eq!(footer[1], ";; SERVER: 10.0.2.2#53(10.0.2.2) (UDP)");
-        assert_eq!(footer[3], ";; MSG SIZE  rcvd: 59");
     }
 
     #[test]
-    fn json_has_the_documented_fields() {
-        let value = serde_json::to_value(json_answer(&small_answer())).expect("json");
-        assert_eq!(value["transport"], "udp");
-        assert_eq!(value["status"], "NOERROR");
-        assert_eq!(value["truncated_retry"], false);
-        assert_eq!(value["answers"][0]["type"], "A");
-        assert_eq!(value["answers"][0]["ttl"], 300);
-        assert_eq!(value["answers"][0]["data"], "192.0.2.1");
-        assert_eq!(value["query_time_us"], 4200);
+    fn noall_answer_prints_the_records_only() {
+        let message = Message::decode(KNOT_SMALL_REPLY).expect("decodes");
+        let mut lookup = Lookup::default_lookup(false);
+        (
+            lookup.comments,
+            lookup.question,
+            lookup.authority,
+            lookup.additional,
+            lookup.stats,
+        ) = (false, false, false, false, false);
+        let text =
+            message_text(&message, &lookup, &Globals::default(), &context()).expect("prints");
+        assert_eq!(text, "small.lab.test.\t\t300\tIN\tA\t192.0.2.1\n");
     }
 
     #[test]
-    fn short_is_just_the_data() {
-        assert_eq!(short_lines(&small_answer()), ["192.0.2.1"]);
+    fn columns_follow_binds_indent() {
+        assert_eq!(indent(15, 24), "\t\t");
+        assert_eq!(indent(16, 24), "\t");
+        assert_eq!(indent(23, 24), "\t");
+        // Past the column: one space, or a tab when the next stop is one step away.
+        assert_eq!(indent(24, 24), " ");
+        assert_eq!(indent(30, 24), " ");
+        assert_eq!(indent(31, 24), "\t");
+        assert_eq!(indent(26, 27), " ");
     }
 
     #[test]
-    fn columns_follow_bind_tab_stops() {
-        assert_eq!(tabs_to(15, 24), "\t\t");
-        assert_eq!(tabs_to(16, 24), "\t");
-        assert_eq!(tabs_to(40, 24), "\t");
+    fn options_in_digs_words() {
+        assert_eq!(
+            option_text(option::NSID, b"knot.lab", CookieCheck::None),
+            "; NSID: 6b 6e 6f 74 2e 6c 61 62 (\"knot.lab\")"
+        );
+        assert_eq!(
+            option_text(option::EDE, b"\x00\x06why", CookieCheck::None),
+            "; EDE: 6 (DNSSEC Bogus): (why)"
+        );
+        assert_eq!(
+            option_text(option::EDE, b"\x00\x12", CookieCheck::None),
+            "; EDE: 18 (Prohibited)"
+        );
+        assert_eq!(
+            option_text(option::COOKIE, &[1; 24], CookieCheck::Good),
+            format!("; COOKIE: {} (good)", "01".repeat(24))
+        );
+        assert_eq!(
+            option_text(option::EXPIRE, &[0, 0, 0x0e, 0x10], CookieCheck::None),
+            "; EXPIRE: 3600 (1 hour)"
+        );
     }
 
     #[test]

@@ -24,12 +24,11 @@ use std::net::{IpAddr, SocketAddr};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use hickory_proto::rr::{RData, RecordType};
-
 use super::header::rcode_name;
 use super::hosts::{Hosts, HOSTS};
 use super::message::{QueryFlags, Question, Request};
 use super::transport::{exchange, Answer, DnsError, ExchangeOptions};
+use super::types::rtype;
 
 /// The standard resolver configuration file.
 pub const RESOLV_CONF: &str = "/etc/resolv.conf";
@@ -51,6 +50,39 @@ pub fn nameservers(text: &str) -> Vec<IpAddr> {
                 .and_then(|address| address.parse().ok())
         })
         .collect()
+}
+
+/// The `options` of a resolv.conf text that dig reads (resolv.conf(5)): `timeout:N` seconds,
+/// `attempts:N` tries and `ndots:N`, each None when absent. The last one given wins.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ResolvOptions {
+    pub timeout: Option<u32>,
+    pub attempts: Option<u32>,
+    pub ndots: Option<u32>,
+}
+
+pub fn resolv_options(text: &str) -> ResolvOptions {
+    let mut options = ResolvOptions::default();
+    for line in text.lines() {
+        let mut words = line.split_whitespace();
+        if words.next() != Some("options") {
+            continue;
+        }
+        for word in words {
+            let number = |prefix: &str| {
+                word.strip_prefix(prefix)
+                    .and_then(|n| n.parse::<u32>().ok())
+            };
+            if let Some(n) = number("timeout:") {
+                options.timeout = Some(n);
+            } else if let Some(n) = number("attempts:") {
+                options.attempts = Some(n);
+            } else if let Some(n) = number("ndots:") {
+                options.ndots = Some(n);
+            }
+        }
+    }
+    options
 }
 
 /// The search list of a resolv.conf text: the last `search` or `domain` line wins
@@ -178,7 +210,7 @@ impl Resolver {
         let mut name_exists = false;
         for candidate in candidates(name, &search) {
             let mut addresses = Vec::new();
-            for record_type in [RecordType::A, RecordType::AAAA] {
+            for record_type in [rtype::A, rtype::AAAA] {
                 let answer = self
                     .ask(&candidate, record_type, server, deadline)
                     .map_err(dns_error)?;
@@ -198,9 +230,15 @@ impl Resolver {
                 // A CNAME (`www` → `srv`) comes with the target's records in the same answer
                 // when the server holds both: keep only the addresses.
                 addresses.extend(answer.message.answers.iter().filter_map(|record| {
-                    match &record.data {
-                        RData::A(a) => Some(IpAddr::V4(a.0)),
-                        RData::AAAA(aaaa) => Some(IpAddr::V6(aaaa.0)),
+                    match (record.rtype, record.rdata.len()) {
+                        (rtype::A, 4) => {
+                            let b: [u8; 4] = record.rdata[..].try_into().ok()?;
+                            Some(IpAddr::from(b))
+                        }
+                        (rtype::AAAA, 16) => {
+                            let b: [u8; 16] = record.rdata[..].try_into().ok()?;
+                            Some(IpAddr::from(b))
+                        }
                         _ => None,
                     }
                 }));
@@ -243,14 +281,12 @@ impl Resolver {
                 hosts: self.hosts_path.clone(),
                 source,
             })?;
-        Ok(answer
-            .message
-            .answers
-            .iter()
-            .find_map(|record| match &record.data {
-                RData::PTR(ptr) => Some(ptr.0.to_string().trim_end_matches('.').to_string()),
-                _ => None,
-            }))
+        Ok(answer.message.answers.iter().find_map(|record| {
+            (record.rtype == rtype::PTR)
+                .then(|| super::name::Name::read_uncompressed(&record.rdata, 0).ok())
+                .flatten()
+                .map(|(name, _)| name.to_text_with(true))
+        }))
     }
 
     fn hosts(&self, name: &str) -> Result<Hosts, ResolveError> {
@@ -282,7 +318,7 @@ impl Resolver {
     fn ask(
         &self,
         name: &str,
-        record_type: RecordType,
+        record_type: u16,
         server: SocketAddr,
         deadline: Instant,
     ) -> Result<Answer, DnsError> {
@@ -365,6 +401,14 @@ mod tests {
     fn nameserver_lines_in_order_skipping_junk() {
         let text = "# written by wirelab\nnameserver 10.0.2.2\nsearch lab.test\nnameserver fe80::1%eth0\nnameserver not-an-address\noptions timeout:1\n";
         assert_eq!(nameservers(text), [ip("10.0.2.2"), ip("fe80::1")]);
+    }
+
+    #[test]
+    fn options_timeout_attempts_and_ndots() {
+        let options = resolv_options("nameserver 10.0.2.2\noptions timeout:1 attempts:2 rotate\n");
+        assert_eq!(options.timeout, Some(1));
+        assert_eq!(options.attempts, Some(2));
+        assert_eq!(options.ndots, None);
     }
 
     #[test]

@@ -1,5 +1,6 @@
 //! Sending a query and getting its answer: UDP first, TCP when the answer does not fit
-//! (lab 03; RFC 1035 §4.2, RFC 7766, RFC 6891, RFC 5452).
+//! (lab 03; RFC 1035 §4.2, RFC 7766, RFC 6891, RFC 5452), and zone transfers over TCP
+//! (RFC 5936).
 //!
 //! This is the lesson of lab 03, written out step by step:
 //!
@@ -15,6 +16,8 @@
 //! 4. Over TCP, every message is preceded by its length as two bytes (RFC 1035 §4.2.2), and
 //!    the length and the query go out in one write so they travel in one segment (RFC 7766
 //!    §8). A TC bit in a TCP reply is not a reason to retry: there is nowhere bigger to go.
+//! 5. A zone transfer is a stream of such messages on one TCP connection, ended by the zone's
+//!    SOA record appearing a second time (RFC 5936 §2.2).
 //!
 //! The engine never prints: it reports each step as an [`Event`] to the caller, and the
 //! renderers (dig-shaped text, `--explain`, JSON) decide what the user sees.
@@ -23,11 +26,11 @@ use std::io::{self, Read, Write};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, TcpStream, UdpSocket};
 use std::time::{Duration, Instant};
 
-use hickory_proto::op::Message;
 use serde::Serialize;
 
 use super::header::Header;
 use super::message::{check_reply, parse_reply, Mismatch, Request};
+use super::wire::{Message, WireError};
 
 /// UDP or TCP, as dig's `SERVER:` line names it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -46,7 +49,7 @@ impl std::fmt::Display for Transport {
     }
 }
 
-/// How to exchange one query: dig's `+tcp`, `+ignore`, `+time=` and `+tries=`.
+/// How to exchange one query: dig's `+tcp`, `+ignore`, `+time=`, `+tries=` and `-b`.
 #[derive(Debug, Clone, Copy)]
 pub struct ExchangeOptions {
     /// `+tcp`: skip UDP and ask over TCP at once.
@@ -57,6 +60,8 @@ pub struct ExchangeOptions {
     pub timeout: Duration,
     /// How many UDP sends before giving up (`+tries=`; dig's default is 3).
     pub tries: u32,
+    /// `-b ADDR[#PORT]`: the local address (and port) to send from.
+    pub source: Option<SocketAddr>,
 }
 
 impl Default for ExchangeOptions {
@@ -66,6 +71,7 @@ impl Default for ExchangeOptions {
             ignore_truncation: false,
             timeout: Duration::from_secs(5),
             tries: 3,
+            source: None,
         }
     }
 }
@@ -101,21 +107,34 @@ pub enum Event<'a> {
     },
     /// A TCP reply had TC set: we use it as it is (no bigger transport to retry on).
     TruncatedOverTcp,
+    /// One message of a zone transfer arrived.
+    TransferMessage { number: usize, records: usize },
 }
 
-/// The reply we accepted, parsed.
+/// The reply we accepted.
 #[derive(Debug, Clone)]
 pub struct Answer {
     pub message: Message,
+    /// The reply had TC and was cut mid-record: `message` holds the records before the cut.
+    pub cut: bool,
     pub header: Header,
-    /// Size of the DNS message as received (without TCP's 2-byte prefix): dig's `MSG SIZE`.
+    /// The message as received (without TCP's 2-byte prefix).
+    pub bytes: Vec<u8>,
+    /// Its size: dig's `MSG SIZE`.
     pub size: usize,
     pub transport: Transport,
     pub server: SocketAddr,
-    /// From the send to the reply, of the exchange that produced the answer: dig's `Query time`.
+    /// From the send to the reply: dig's `Query time`.
     pub query_time: Duration,
     /// True when UDP came back truncated and this answer came over TCP.
     pub truncated_retry: bool,
+}
+
+/// A UDP reply with TC set that is not kept: the caller asks again over TCP.
+#[derive(Debug, Clone)]
+pub struct Truncated {
+    pub header: Header,
+    pub bytes: Vec<u8>,
 }
 
 /// Why no answer came. Each variant names the operation and the server.
@@ -127,8 +146,11 @@ pub enum DnsError {
         tries: u32,
         timeout: Duration,
     },
-    #[error("no reply from {server} over UDP: {message}")]
-    Udp { server: SocketAddr, message: String },
+    #[error("no reply from {server} over UDP: {source}")]
+    Udp {
+        server: SocketAddr,
+        source: io::Error,
+    },
     #[error("{op} {server} failed: {source}")]
     Io {
         op: &'static str,
@@ -145,10 +167,12 @@ pub enum DnsError {
         server: SocketAddr,
         reason: Mismatch,
     },
-    #[error("reply from {server} {reason}")]
+    #[error("reply from {server} does not parse: {reason}")]
     Malformed {
         server: SocketAddr,
-        reason: Mismatch,
+        reason: WireError,
+        /// The reply as received, for dig's hex dump.
+        bytes: Vec<u8>,
     },
     #[error("{0}")]
     Query(String),
@@ -167,7 +191,8 @@ impl DnsError {
 /// The largest DNS message (RFC 1035 §4.2.2: a 16-bit length) and so the receive buffer.
 const MAX_MESSAGE: usize = 65535;
 
-/// Ask `server` and return its answer, reporting each step to `on_event`.
+/// Ask `server` and return its answer, UDP then TCP with the same query (the small resolver's
+/// path; dig's own rebuilds the query between the two, see [`super::lookup`]).
 pub fn exchange(
     request: &Request,
     server: SocketAddr,
@@ -179,7 +204,7 @@ pub fn exchange(
     }
     match exchange_udp(request, server, options, on_event)? {
         UdpOutcome::Answer(answer) => Ok(*answer),
-        UdpOutcome::Truncated => {
+        UdpOutcome::Truncated(_) => {
             exchange_tcp(request, server, options, on_event, true).map_err(|err| match err {
                 // A refused or unreachable TCP port after TC: say so plainly, the student
                 // should see that the answer exists but could not be fetched.
@@ -190,25 +215,43 @@ pub fn exchange(
     }
 }
 
-enum UdpOutcome {
+/// What one UDP exchange ended with.
+pub enum UdpOutcome {
     Answer(Box<Answer>),
-    Truncated,
+    /// TC set and not kept: ask again over TCP.
+    Truncated(Truncated),
 }
 
-fn exchange_udp(
+fn bind_udp(server: SocketAddr, source: Option<SocketAddr>) -> io::Result<UdpSocket> {
+    let local: SocketAddr = match (source, server.ip()) {
+        (Some(source), _) => source,
+        (None, IpAddr::V4(_)) => (Ipv4Addr::UNSPECIFIED, 0).into(),
+        (None, IpAddr::V6(_)) => (Ipv6Addr::UNSPECIFIED, 0).into(),
+    };
+    let socket = socket2::Socket::new(
+        socket2::Domain::for_address(local),
+        socket2::Type::DGRAM,
+        None,
+    )?;
+    if source.is_some() {
+        socket.set_reuse_address(true)?;
+    }
+    socket.bind(&local.into())?;
+    Ok(socket.into())
+}
+
+/// Send over UDP up to `tries` times and wait for our reply.
+pub fn exchange_udp(
     request: &Request,
     server: SocketAddr,
     options: &ExchangeOptions,
     on_event: &mut dyn FnMut(Event<'_>),
 ) -> Result<UdpOutcome, DnsError> {
     let io_error = |op, source| DnsError::Io { op, server, source };
-    let local: SocketAddr = match server.ip() {
-        IpAddr::V4(_) => (Ipv4Addr::UNSPECIFIED, 0).into(),
-        IpAddr::V6(_) => (Ipv6Addr::UNSPECIFIED, 0).into(),
-    };
     // Port 0: the kernel picks a random ephemeral port, the second secret (with the ID) an
     // off-path forger must guess (RFC 5452 §4.5).
-    let socket = UdpSocket::bind(local).map_err(|e| io_error("bind a UDP socket for", e))?;
+    let socket =
+        bind_udp(server, options.source).map_err(|e| io_error("bind a UDP socket for", e))?;
     socket
         .connect(server)
         .map_err(|e| io_error("connect a UDP socket to", e))?;
@@ -229,7 +272,7 @@ fn exchange_udp(
                 attempt,
                 message: err.to_string(),
             });
-            last_error = Some(err.to_string());
+            last_error = Some(err);
             continue;
         }
         let deadline = started + options.timeout;
@@ -263,7 +306,7 @@ fn exchange_udp(
                         attempt,
                         message: err.to_string(),
                     });
-                    last_error = Some(err.to_string());
+                    last_error = Some(err);
                     break;
                 }
             };
@@ -285,7 +328,10 @@ fn exchange_udp(
                     size,
                     kept: false,
                 });
-                return Ok(UdpOutcome::Truncated);
+                return Ok(UdpOutcome::Truncated(Truncated {
+                    header,
+                    bytes: bytes.to_vec(),
+                }));
             }
             if header.truncated {
                 on_event(Event::Truncated {
@@ -299,24 +345,22 @@ fn exchange_udp(
                 header,
                 size,
             });
-            let message = match parse_reply(bytes) {
-                Ok(message) => message,
-                // `+ignore` on a reply cut mid-record: nothing usable came.
-                Err(reason) if header.truncated => {
-                    return Err(DnsError::Malformed { server, reason })
-                }
-                // Ours by ID and question but unreadable: treat as noise, keep waiting.
-                Err(reason) => {
-                    on_event(Event::Ignored {
-                        from: server,
-                        reason,
-                    });
-                    continue;
-                }
-            };
+            // A truncated reply kept with +ignore: what is whole of it.
+            let (message, cut) = if header.truncated {
+                Message::decode_best_effort(bytes)
+            } else {
+                parse_reply(bytes).map(|message| (message, false))
+            }
+            .map_err(|reason| DnsError::Malformed {
+                server,
+                reason,
+                bytes: bytes.to_vec(),
+            })?;
             return Ok(UdpOutcome::Answer(Box::new(Answer {
                 message,
+                cut,
                 header,
+                bytes: bytes.to_vec(),
                 size,
                 transport: Transport::Udp,
                 server,
@@ -326,7 +370,7 @@ fn exchange_udp(
         }
     }
     Err(match last_error {
-        Some(message) => DnsError::Udp { server, message },
+        Some(source) => DnsError::Udp { server, source },
         None => DnsError::Timeout {
             server,
             tries,
@@ -335,20 +379,41 @@ fn exchange_udp(
     })
 }
 
-fn exchange_tcp(
-    request: &Request,
-    server: SocketAddr,
-    options: &ExchangeOptions,
-    on_event: &mut dyn FnMut(Event<'_>),
-    truncated_retry: bool,
-) -> Result<Answer, DnsError> {
+/// Open a TCP connection to `server` (from `source` with `-b`).
+pub fn connect_tcp(server: SocketAddr, options: &ExchangeOptions) -> Result<TcpStream, DnsError> {
     let io_error = |op, source| DnsError::Io { op, server, source };
-    let started = Instant::now();
-    let mut stream = TcpStream::connect_timeout(&server, options.timeout)
-        .map_err(|e| io_error("TCP connect to", e))?;
+    let stream = match options.source {
+        None => TcpStream::connect_timeout(&server, options.timeout),
+        Some(source) => {
+            let domain = socket2::Domain::for_address(server);
+            let socket = socket2::Socket::new(domain, socket2::Type::STREAM, None)
+                .map_err(|e| io_error("open a TCP socket for", e))?;
+            // A fixed source port (-b ADDR#PORT) may still be in TIME_WAIT from the last run.
+            socket
+                .set_reuse_address(true)
+                .map_err(|e| io_error("set SO_REUSEADDR for", e))?;
+            socket
+                .bind(&source.into())
+                .map_err(|e| io_error("bind the TCP socket (-b) for", e))?;
+            socket
+                .connect_timeout(&server.into(), options.timeout)
+                .map(|()| TcpStream::from(socket))
+        }
+    }
+    .map_err(|e| io_error("TCP connect to", e))?;
     stream
         .set_write_timeout(Some(options.timeout))
         .map_err(|e| io_error("set a timeout on the TCP connection to", e))?;
+    Ok(stream)
+}
+
+/// Send one query on a TCP connection: its length and the message in one write.
+pub fn send_tcp(
+    stream: &mut TcpStream,
+    request: &Request,
+    server: SocketAddr,
+    on_event: &mut dyn FnMut(Event<'_>),
+) -> Result<(), DnsError> {
     // The query never exceeds 64 KiB: one question and one OPT record.
     let length = u16::try_from(request.bytes.len())
         .map_err(|_| DnsError::Query("query longer than 65535 bytes".into()))?;
@@ -361,24 +426,50 @@ fn exchange_tcp(
         attempt: 1,
         bytes: &request.bytes,
     });
-    stream
-        .write_all(&framed)
-        .map_err(|e| io_error("send the query over TCP to", e))?;
-    // One deadline for the whole reply: a server dribbling one byte per timeout must not keep
-    // us waiting 64 Ki times over.
-    let deadline = started + options.timeout;
+    stream.write_all(&framed).map_err(|source| DnsError::Io {
+        op: "send the query over TCP to",
+        server,
+        source,
+    })
+}
+
+/// Read one length-prefixed message, all of it by `deadline`.
+pub fn read_tcp_message(
+    stream: &mut TcpStream,
+    server: SocketAddr,
+    deadline: Instant,
+) -> Result<Vec<u8>, DnsError> {
+    let io_error = |op, source| DnsError::Io { op, server, source };
     let mut prefix = [0u8; 2];
-    read_exact_by(&mut stream, &mut prefix, deadline)
+    read_exact_by(stream, &mut prefix, deadline)
         .map_err(|e| io_error("read the reply length over TCP from", e))?;
     let size = usize::from(u16::from_be_bytes(prefix));
     // At most 64 KiB, bounded by the 16-bit prefix: no unbounded allocation.
     let mut bytes = vec![0u8; size];
-    read_exact_by(&mut stream, &mut bytes, deadline)
+    read_exact_by(stream, &mut bytes, deadline)
         .map_err(|e| io_error("read the reply over TCP from", e))?;
+    Ok(bytes)
+}
+
+/// Ask over TCP: connect, send, read one reply.
+pub fn exchange_tcp(
+    request: &Request,
+    server: SocketAddr,
+    options: &ExchangeOptions,
+    on_event: &mut dyn FnMut(Event<'_>),
+    truncated_retry: bool,
+) -> Result<Answer, DnsError> {
+    let started = Instant::now();
+    let mut stream = connect_tcp(server, options)?;
+    send_tcp(&mut stream, request, server, on_event)?;
+    // One deadline for the whole reply: a server dribbling one byte per timeout must not keep
+    // us waiting 64 Ki times over.
+    let bytes = read_tcp_message(&mut stream, server, started + options.timeout)?;
     let query_time = started.elapsed();
     // A TCP stream cannot carry an off-path forgery, so a mismatch is the server's bug: fail.
     let header =
         check_reply(request, &bytes).map_err(|reason| DnsError::TcpReply { server, reason })?;
+    let size = bytes.len();
     on_event(Event::Received {
         transport: Transport::Tcp,
         header,
@@ -387,10 +478,16 @@ fn exchange_tcp(
     if header.truncated {
         on_event(Event::TruncatedOverTcp);
     }
-    let message = parse_reply(&bytes).map_err(|reason| DnsError::Malformed { server, reason })?;
+    let message = parse_reply(&bytes).map_err(|reason| DnsError::Malformed {
+        server,
+        reason,
+        bytes: bytes.clone(),
+    })?;
     Ok(Answer {
         message,
+        cut: false,
         header,
+        bytes,
         size,
         transport: Transport::Tcp,
         server,

@@ -144,6 +144,9 @@ pub struct QueuedError {
     pub info: u32,
     /// Who sent the ICMP error (`SO_EE_OFFENDER`).
     pub offender: Option<IpAddr>,
+    /// The offender's interface when it is an IPv6 link-local address (its
+    /// `sin6_scope_id`), else 0: `fe80::1` alone names no one.
+    pub offender_scope_id: u32,
 }
 
 /// What `recvmsg` returned besides the bytes.
@@ -263,11 +266,16 @@ fn receive_with_flags(
                 // SO_EE_OFFENDER: a sockaddr right after the struct, in the same record.
                 let after = size_of::<libc::sock_extended_err>();
                 // SAFETY: `socket_address` checks the family and the remaining length.
-                let offender = unsafe {
+                let offender_address = unsafe {
                     socket_address(data.add(after).cast(), data_len.saturating_sub(after))
-                }
-                .map(|address| address.ip())
-                .filter(|ip| !ip.is_unspecified());
+                };
+                let offender_scope_id = match offender_address {
+                    Some(SocketAddr::V6(v6)) => v6.scope_id(),
+                    _ => 0,
+                };
+                let offender = offender_address
+                    .map(|address| address.ip())
+                    .filter(|ip| !ip.is_unspecified());
                 received.error = Some(QueuedError {
                     origin: match extended.ee_origin {
                         libc::SO_EE_ORIGIN_LOCAL => ErrorOrigin::Local,
@@ -280,6 +288,7 @@ fn receive_with_flags(
                     icmp_code: extended.ee_code,
                     info: extended.ee_info,
                     offender,
+                    offender_scope_id,
                 });
             }
             _ => {}

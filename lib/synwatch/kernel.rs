@@ -28,9 +28,12 @@ use crate::sock::diag;
 /// kernel did with a handshake it could not treat normally (`net/ipv4/tcp_ipv4.c`,
 /// `net/ipv4/syncookies.c`).
 pub const COUNTERS: [&str; 7] = [
-    // A finished handshake found the accept queue full (the app is not calling accept()).
+    // The accept queue was full (the app is not calling accept()): the SYN was dropped
+    // unanswered (tcp_conn_request), or a final ACK was (tcp_v4_syn_recv_sock).
     "ListenOverflows",
-    // Any handshake dropped at a listener (includes every ListenOverflows).
+    // Anything dropped at a listener: every ListenOverflows and TCPReqQFullDrop, and the
+    // half-open entries an ICMP error ended (a SYN-ACK answered by Destination Unreachable,
+    // net or host, or Time Exceeded: tcp_v4_err -> tcp_req_err).
     "ListenDrops",
     // The SYN queue was full, so the SYN-ACK carried a SYN cookie instead of a queue entry.
     "SyncookiesSent",

@@ -639,11 +639,13 @@ pub fn alerts_for(report: &Interval, ports: &[u16], syncookies: Option<u32>) -> 
              connection requests"
         ),
     );
+    // With the accept queue full, tcp_conn_request() drops the SYN itself (no SYN-ACK goes
+    // out); a final ACK that finds it full is dropped too. Both count here.
     check(
         "ListenOverflows",
         format!(
             "the accept queue of {ports} is full (the server is not calling accept() fast \
-             enough); the kernel is dropping completed handshakes"
+             enough); the kernel is dropping new SYNs unanswered"
         ),
     );
     alerts

@@ -495,7 +495,10 @@ fn run(
             }
         }
         if let Ok(mut samples) = control.samples.lock() {
-            queue.polls.extend(samples.drain(..));
+            // Taken by the program's thread: they may be older than a poll already queued.
+            for sample in samples.drain(..) {
+                queue.push_poll(sample);
+            }
         }
         let now = Instant::now();
         if now >= next_poll || stopping || handover {
@@ -505,7 +508,7 @@ fn run(
             }
             let table = snapshot(with_info)?;
             let time_us = table.time_us();
-            queue.polls.push_back(table);
+            queue.push_poll(table);
             let own = control
                 .own
                 .lock()
@@ -515,7 +518,7 @@ fn run(
                 let Ok(fd) = socket.fd.lock() else { continue };
                 if let Some(fd) = *fd {
                     if let Some((info, congestion)) = own_info(fd) {
-                        queue.polls.push_back(Observation::Own(Box::new(OwnSample {
+                        queue.push_poll(Observation::Own(Box::new(OwnSample {
                             time_us,
                             local: socket.local,
                             remote: socket.remote,
@@ -585,6 +588,17 @@ struct Merge {
 }
 
 impl Merge {
+    /// Queue a poll or sample where its time puts it (almost always at the back).
+    fn push_poll(&mut self, observation: Observation) {
+        let time = observation.time_us();
+        let at = self
+            .polls
+            .iter()
+            .rposition(|queued| queued.time_us() <= time)
+            .map_or(0, |i| i + 1);
+        self.polls.insert(at, observation);
+    }
+
     fn oldest(&self) -> Option<i64> {
         [&self.segments, &self.traces, &self.polls]
             .into_iter()

@@ -2,11 +2,12 @@
 # wall time with every hop answering, and with every hop from 6 on silent (-w 1). Target: at
 # most traceroute's. Runs alternate ours / theirs so both see the same machine load.
 source "$(dirname "$0")/lib.sh"
-instance=btrace
+instance=${BENCH_INSTANCE:-btrace}
 "$WIRELAB" down --instance "$instance" >/dev/null 2>&1 || true
 trap '"$WIRELAB" down --instance "$instance" >/dev/null 2>&1 || true' EXIT
 "$WIRELAB" up chain:29 --instance "$instance" >/dev/null
-in_node() { local node=$1; shift; "$WIRELAB" exec --instance "$instance" "$node" -- "$@"; }
+# Without the evidence log: a benchmark measures the tool, not the lab's bookkeeping.
+in_node() { local node=$1; shift; "$WIRELAB" exec --instance "$instance" "$node" -- env -u WIRELAB_EVIDENCE "$@"; }
 nodes="h1 h2"; for i in $(seq 1 29); do nodes="$nodes r$i"; done
 # Interleaved runs would otherwise spend the routers' ICMP token buckets (6 answers, then one
 # per second per destination; and the per-namespace global limit, whose count the kernel

@@ -6,7 +6,8 @@
 //!
 //! A suite is a table of named cases run against one lab; every failing case is reported (with
 //! the first differing line of each stream), then the test fails once, naming them all. Cases
-//! run a few at a time so a suite of a hundred stays inside nextest's time limit.
+//! run a few at a time so a suite of a hundred stays inside nextest's time limit. With
+//! `DIFF_SHOW=1` in the environment every case prints both normalized runs.
 //!
 //! ```ignore
 //! let cases = vec![
@@ -119,6 +120,15 @@ pub struct Case {
     pub node: Option<String>,
     /// Extra rules for this case only, applied after the suite's.
     pub rules: Rules,
+    /// Run the classic once, unrecorded, before the compared runs: a server's cache is then
+    /// in the same state for both (a resolver adds detail to the first answer it computes).
+    pub primed: bool,
+    /// Bytes for the tools' standard input (e.g. a batch read from `-`).
+    pub stdin: Option<Vec<u8>>,
+    /// Run the classic with this command instead of the suite's (say why in `deliberate`):
+    /// where the classic has a defect under the suite's prefix (an unprivileged user, say),
+    /// the classic run another way shows what ours must print.
+    pub classic: Option<Vec<String>>,
 }
 
 impl Case {
@@ -131,6 +141,9 @@ impl Case {
             deliberate: None,
             node: None,
             rules: Rules::new(),
+            primed: false,
+            stdin: None,
+            classic: None,
         }
     }
 
@@ -155,6 +168,28 @@ impl Case {
         self.ours_args = Some(args.iter().map(|a| a.to_string()).collect());
         self
     }
+
+    /// Run the classic once before the compared runs (see [`Case::primed`]).
+    pub fn primed(mut self) -> Case {
+        self.primed = true;
+        self
+    }
+
+    /// Feed `bytes` to both tools' standard input.
+    pub fn with_stdin(mut self, bytes: &[u8]) -> Case {
+        self.stdin = Some(bytes.to_vec());
+        self
+    }
+
+    /// We differ on purpose from the classic under the suite's prefix, and print what the
+    /// classic prints when run as `classic` (e.g. as root, where its defect does not show):
+    /// `why` says so; stdout, stderr and exit code must equal that run's.
+    pub fn same_as(name: &str, args: &[&str], classic: &[&str], why: &str) -> Case {
+        let mut case = Case::same(name, args);
+        case.classic = Some(classic.iter().map(|a| a.to_string()).collect());
+        case.deliberate = Some((why.to_string(), |ours, classic| compare(classic, ours)));
+        case
+    }
 }
 
 /// A table of cases against one lab.
@@ -165,6 +200,7 @@ pub struct Suite<'a> {
     ours: Vec<String>,
     rules: Rules,
     parallel: usize,
+    retries: usize,
 }
 
 impl<'a> Suite<'a> {
@@ -178,7 +214,15 @@ impl<'a> Suite<'a> {
             ours: ours.iter().map(|a| a.to_string()).collect(),
             rules: Rules::new(),
             parallel: 4,
+            retries: 0,
         }
+    }
+
+    /// Run a case that differs up to `retries` more times before calling it a failure: on a
+    /// loaded machine a lab server may miss one timeout. A real difference differs every time.
+    pub fn retries(mut self, retries: usize) -> Suite<'a> {
+        self.retries = retries;
+        self
     }
 
     /// The rules for every case (times, ids, the program name).
@@ -198,17 +242,51 @@ impl<'a> Suite<'a> {
         Run::of(&self.lab.exec(node, &argv))
     }
 
+    fn exec_with(&self, node: &str, tool: &[String], args: &[String], stdin: Option<&[u8]>) -> Run {
+        let Some(bytes) = stdin else {
+            return self.exec(node, tool, args);
+        };
+        let argv: Vec<&str> = tool.iter().chain(args).map(String::as_str).collect();
+        let mut child = self
+            .lab
+            .command(node, &argv)
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("spawn wirelab exec");
+        if let Some(mut input) = child.stdin.take() {
+            use std::io::Write;
+            let _ = input.write_all(bytes);
+        }
+        Run::of(&child.wait_with_output().expect("wait for wirelab exec"))
+    }
+
     /// Run one case; Err describes how it failed.
     pub fn run_case(&self, case: &Case) -> Result<(), String> {
         let node = case.node.as_deref().unwrap_or(&self.node);
-        let classic = self.exec(node, &self.classic, &case.args);
-        let ours = self.exec(
+        let stdin = case.stdin.as_deref();
+        let classic_tool = case.classic.as_ref().unwrap_or(&self.classic);
+        if case.primed {
+            let _ = self.exec_with(node, classic_tool, &case.args, stdin);
+        }
+        let classic = self.exec_with(node, classic_tool, &case.args, stdin);
+        let ours = self.exec_with(
             node,
             &self.ours,
             case.ours_args.as_ref().unwrap_or(&case.args),
+            stdin,
         );
         let classic = case.rules.apply_run(&self.rules.apply_run(&classic));
         let ours = case.rules.apply_run(&self.rules.apply_run(&ours));
+        if std::env::var_os("DIFF_SHOW").is_some() {
+            eprintln!(
+                "=== {}
+{classic:?}
+{ours:?}",
+                case.name
+            );
+        }
         match &case.deliberate {
             Some((why, check)) => check(&ours, &classic).map_err(|e| format!("({why}) {e}")),
             None => compare(&classic, &ours),
@@ -229,7 +307,14 @@ impl<'a> Suite<'a> {
                 scope.spawn(|| loop {
                     let i = next.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
                     let Some(case) = cases.get(i) else { break };
-                    if let Err(why) = self.run_case(case) {
+                    let mut result = self.run_case(case);
+                    for _ in 0..self.retries {
+                        if result.is_ok() {
+                            break;
+                        }
+                        result = self.run_case(case);
+                    }
+                    if let Err(why) = result {
                         failures
                             .lock()
                             .expect("lock")

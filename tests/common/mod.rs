@@ -8,6 +8,7 @@
 #![allow(dead_code)]
 
 pub mod diff;
+pub mod worksheet;
 
 use std::path::PathBuf;
 use std::process::{Child, Command, Output, Stdio};
@@ -242,49 +243,4 @@ impl Drop for NobodyBin {
     fn drop(&mut self) {
         let _ = std::fs::remove_dir_all(&self.dir);
     }
-}
-
-/// The commands a worksheet tells the student to run inside a node: every
-/// `wirelab exec NODE -- COMMAND` line inside the README's code blocks, as (node, command).
-/// Lab tests run exactly these, so a worksheet cannot drift from what works.
-pub fn worksheet_commands(lab_dir: &str) -> Vec<(String, String)> {
-    let path = format!("{}/labs/{lab_dir}/README.md", env!("CARGO_MANIFEST_DIR"));
-    let readme = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("read {path}: {e}"));
-    let mut in_block = false;
-    let mut commands = Vec::new();
-    for line in readme.lines() {
-        if line.starts_with("```") {
-            in_block = !in_block;
-            continue;
-        }
-        let Some(rest) = line.strip_prefix("wirelab exec ").filter(|_| in_block) else {
-            continue;
-        };
-        let (node, command) = rest
-            .split_once(" -- ")
-            .unwrap_or_else(|| panic!("{path}: not `wirelab exec NODE -- CMD`: {line}"));
-        commands.push((node.to_string(), command.to_string()));
-    }
-    commands
-}
-
-/// Write `answers` as an answers.toml and grade it with `wirelab check LAB`.
-pub fn check_answers(lab: &str, answers: &[(&str, String)]) -> (String, Output) {
-    let n = NEXT.fetch_add(1, Ordering::SeqCst);
-    let file = std::env::temp_dir().join(format!(
-        "wirelab-answers-{lab}-{}-{n}.toml",
-        std::process::id()
-    ));
-    let text: String = answers
-        .iter()
-        .map(|(key, value)| format!("{key} = {value:?}\n"))
-        .collect();
-    std::fs::write(&file, &text).expect("write answers");
-    let output = Command::new(bin("wirelab"))
-        .args(["check", lab, "--answers"])
-        .arg(&file)
-        .output()
-        .expect("run wirelab check");
-    let _ = std::fs::remove_file(&file);
-    (text, output)
 }
