@@ -103,10 +103,11 @@ fn client_port(client_events: &[Value]) -> u16 {
         .expect("client port")
 }
 
-/// `ss -tan` on `node`, as fast as it goes, for `polls` rounds; started before the traffic.
-fn ss_watch(lab: &Lab, node: &str, polls: u32) -> Child {
+/// `ss -tan` on `node`, as fast as it goes, for `seconds`; started before the traffic. (A
+/// count of polls would cover less time on a quiet machine, where each `ss` is quicker.)
+fn ss_watch(lab: &Lab, node: &str, seconds: u32) -> Child {
     let script = format!(
-        "i=0; while [ $i -lt {polls} ]; do ss -tanH '( sport = :5001 or dport = :5001 )'; echo --; i=$((i+1)); done"
+        "timeout {seconds} sh -c 'while :; do ss -tanH \"( sport = :5001 or dport = :5001 )\"; echo --; done'; true"
     );
     lab.spawn(node, &["sh", "-c", &script])
 }
@@ -144,10 +145,10 @@ struct Recorded {
     serve: Output,
 }
 
-fn record(lab: &Lab, serve_args: &[&str], send_args: &[&str], polls: u32) -> Recorded {
+fn record(lab: &Lab, serve_args: &[&str], send_args: &[&str], seconds: u32) -> Recorded {
     let server = serve(lab, serve_args);
-    let client_ss = ss_watch(lab, "h1", polls);
-    let server_ss = ss_watch(lab, "h2", polls);
+    let client_ss = ss_watch(lab, "h1", seconds);
+    let server_ss = ss_watch(lab, "h2", seconds);
     let send = send(lab, send_args);
     let serve = finish(server);
     let (client_ss, server_ss) = (finish(client_ss), finish(server_ss));
@@ -215,7 +216,7 @@ fn client_closes_first_fin_wait_then_time_wait_server_close_wait_then_last_ack()
         &lab,
         &["--on-fin", "wait", "--linger", "1s"],
         &["--bytes", "100K", "--close", "first"],
-        600,
+        3,
     );
     pin(
         &recorded,
@@ -254,7 +255,7 @@ fn server_closes_first_and_holds_time_wait_the_client_passes_close_wait() {
         &lab,
         &["--close-after", "500ms"],
         &["--bytes", "0", "--close", "after-peer"],
-        400,
+        3,
     );
     pin(
         &recorded,
@@ -275,7 +276,7 @@ fn an_abort_with_rst_skips_every_closing_state() {
         return;
     }
     let lab = Lab::up("chain:1");
-    let recorded = record(&lab, &[], &["--bytes", "10K", "--close", "rst"], 200);
+    let recorded = record(&lab, &[], &["--bytes", "10K", "--close", "rst"], 2);
     pin(
         &recorded,
         &["SYN-SENT", "ESTAB", "UNCONN"],
@@ -306,7 +307,7 @@ fn a_half_close_keeps_data_flowing_from_the_server() {
         &lab,
         &["--reply", "300K"],
         &["--bytes", "10K", "--close", "half"],
-        200,
+        2,
     );
     pin(
         &recorded,
@@ -360,7 +361,7 @@ EOF",
         &lab,
         &["--close-after", "100ms"],
         &["--bytes", "1000", "--close", "first"],
-        300,
+        2,
     );
     pin(
         &recorded,

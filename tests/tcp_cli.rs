@@ -490,18 +490,26 @@ fn watch_records_another_programs_connection_without_touching_it() {
         .iter()
         .find(|e| e["event"] == "segment" && e["flags"].as_str().is_some_and(|f| f.contains('F')))
         .expect("a FIN");
-    let (expected, end) = if first_fin["dir"] == "out" {
+    // Both may close at once, too: then the server passes CLOSING instead of FIN-WAIT-2.
+    let (expected, end): (&[&[&str]], &str) = if first_fin["dir"] == "out" {
         (
-            ["SYN-RECV", "ESTAB", "FIN-WAIT-1", "FIN-WAIT-2", "TIME-WAIT"],
+            &[
+                &["SYN-RECV", "ESTAB", "FIN-WAIT-1", "FIN-WAIT-2", "TIME-WAIT"],
+                &["SYN-RECV", "ESTAB", "FIN-WAIT-1", "CLOSING", "TIME-WAIT"],
+            ],
             "time-wait",
         )
     } else {
         (
-            ["SYN-RECV", "ESTAB", "CLOSE-WAIT", "LAST-ACK", "UNCONN"],
+            &[&["SYN-RECV", "ESTAB", "CLOSE-WAIT", "LAST-ACK", "UNCONN"]],
             "closed",
         )
     };
-    assert_eq!(states, expected, "{}", stdout(&watched));
+    assert!(
+        expected.iter().any(|e| *e == states.as_slice()),
+        "{states:?}\n{}",
+        stdout(&watched)
+    );
     let summary = events
         .iter()
         .find(|e| e["event"] == "summary")

@@ -367,6 +367,7 @@ fn own_info(fd: RawFd) -> Option<(TcpInfo, Option<String>)> {
 /// socket's lock to copy it, and waits for a sender that holds it; so the recorder asks only
 /// as often as `--interval` lets an info line out.
 fn snapshot(with_info: bool) -> Result<Observation, RecordError> {
+    let started_us = now_us();
     let all_but_listen = 0xffff & !(1 << 10);
     let sockets = diag::dump(
         all_but_listen,
@@ -394,7 +395,11 @@ fn snapshot(with_info: bool) -> Result<Observation, RecordError> {
             })
         })
         .collect();
-    Ok(Observation::Table { time_us, sockets })
+    Ok(Observation::Table {
+        time_us,
+        started_us,
+        sockets,
+    })
 }
 
 fn run(
@@ -483,11 +488,11 @@ fn run(
                 handover |= change.new == 7 && matches!(change.old, 4 | 5 | 11);
                 changes.push(change);
             });
-            // Each CPU's ring is in order; together they are not.
-            changes.sort_by_key(|change| change.time);
-            queue
-                .traces
-                .extend(changes.into_iter().map(Observation::Trace));
+            // Each CPU's ring is in order; together they are not, and a CPU may write a change
+            // into its ring just after we read it, older than one we already queued.
+            for change in changes {
+                queue.push_sorted(Source::Trace, Observation::Trace(change));
+            }
             if source.lost > 0 {
                 // Changes were lost: the tracepoint's word is no longer complete.
                 outcome.trace_lost = source.lost;
@@ -579,6 +584,12 @@ fn run(
     Ok(outcome)
 }
 
+/// The queues observations may arrive in out of order.
+enum Source {
+    Trace,
+    Poll,
+}
+
 /// The three sources' queues, each in time order, taken from in time order.
 #[derive(Default)]
 struct Merge {
@@ -590,13 +601,21 @@ struct Merge {
 impl Merge {
     /// Queue a poll or sample where its time puts it (almost always at the back).
     fn push_poll(&mut self, observation: Observation) {
+        self.push_sorted(Source::Poll, observation);
+    }
+
+    /// Queue an observation where its time puts it in its source's queue.
+    fn push_sorted(&mut self, source: Source, observation: Observation) {
+        let queue = match source {
+            Source::Trace => &mut self.traces,
+            Source::Poll => &mut self.polls,
+        };
         let time = observation.time_us();
-        let at = self
-            .polls
+        let at = queue
             .iter()
             .rposition(|queued| queued.time_us() <= time)
             .map_or(0, |i| i + 1);
-        self.polls.insert(at, observation);
+        queue.insert(at, observation);
     }
 
     fn oldest(&self) -> Option<i64> {

@@ -114,9 +114,12 @@ pub enum Observation {
         options: Vec<TcpOption>,
     },
     Trace(StateChange),
-    /// A sock_diag snapshot of every socket the selection may want.
+    /// A sock_diag snapshot of every socket the selection may want. The kernel walks its
+    /// tables while we wait, so each socket was read at some moment between `started_us` and
+    /// `time_us` (when the answer was complete, and where the snapshot sits in time order).
     Table {
         time_us: i64,
+        started_us: i64,
         sockets: Vec<TableSocket>,
     },
     /// getsockopt(TCP_INFO) on one of our own sockets.
@@ -415,7 +418,11 @@ impl Tracker {
                 options,
             } => self.segment(time_us, &segment, options, out),
             Observation::Trace(change) => self.trace(change, out),
-            Observation::Table { time_us, sockets } => self.table(time_us, sockets, out),
+            Observation::Table {
+                time_us,
+                started_us,
+                sockets,
+            } => self.table(time_us, started_us, sockets, out),
             Observation::Own(sample) => self.own(*sample, out),
         }
     }
@@ -757,7 +764,13 @@ impl Tracker {
         }));
     }
 
-    fn table(&mut self, time_us: i64, sockets: Vec<TableSocket>, out: &mut Vec<Event>) {
+    fn table(
+        &mut self,
+        time_us: i64,
+        started_us: i64,
+        sockets: Vec<TableSocket>,
+        out: &mut Vec<Event>,
+    ) {
         let first = !self.first_snapshot_done;
         self.first_snapshot_done = true;
         let mut present: HashSet<(Key, SocketAddr)> = HashSet::new();
@@ -794,7 +807,7 @@ impl Tracker {
             let Some(index) = self.socket_index(k, socket.local) else {
                 continue;
             };
-            self.table_socket(k, index, time_us, socket, out);
+            self.table_socket(k, index, (started_us, time_us), socket, out);
         }
         // Sockets we follow that the table no longer lists.
         let tracked: Vec<(Key, usize, SocketAddr)> = self
@@ -816,6 +829,13 @@ impl Tracker {
                 continue;
             };
             let socket = &mut connection.sockets[index];
+            // A dump that began before the socket's last change may have walked past it
+            // before it existed in its new form (a timewait socket replacing a full one).
+            if socket.since_us >= started_us
+                || socket.handed_over.is_some_and(|(at, _)| at >= started_us)
+            {
+                continue;
+            }
             if let Some((handed_at, _)) = socket.handed_over.take() {
                 // CLOSE was the truth: no timewait socket followed.
                 self.transition(
@@ -860,11 +880,12 @@ impl Tracker {
         }
     }
 
+    /// One socket of a snapshot read between `started_us` and `time_us`.
     fn table_socket(
         &mut self,
         k: Key,
         index: usize,
-        time_us: i64,
+        (started_us, time_us): (i64, i64),
         table: TableSocket,
         out: &mut Vec<Event>,
     ) {
@@ -878,6 +899,15 @@ impl Tracker {
         socket.missing_since = None;
         if table.congestion.is_some() {
             socket.congestion = table.congestion.clone();
+        }
+        // What the dump saw may be older than what we know: the socket changed after the walk
+        // began (the walk is not atomic; a slow one under load spans milliseconds). Such a
+        // view neither changes the state nor settles a hand-over.
+        let stale = socket.state.is_some()
+            && (socket.since_us >= started_us
+                || socket.handed_over.is_some_and(|(at, _)| at >= started_us));
+        if stale {
+            return;
         }
         if let Some((handed_at, old)) = socket.handed_over.take() {
             socket.timewait_socket = true;
@@ -1456,6 +1486,8 @@ mod tests {
     fn table(time_us: i64, state: Option<TcpState>, timer_ms: Option<u32>) -> Observation {
         Observation::Table {
             time_us,
+            // A dump that took 10 µs.
+            started_us: time_us - 10,
             sockets: state
                 .map(|state| TableSocket {
                     state,
@@ -1594,6 +1626,34 @@ mod tests {
         let late = PENDING_US as u64 + 10_000;
         run(&mut other, vec![trace(late, 2, 1)]);
         assert_eq!(other.pending.len(), 1);
+    }
+
+    #[test]
+    fn a_dump_that_began_before_a_change_does_not_undo_it() {
+        use TcpState::*;
+        let mut tracker = tracker(true, true);
+        let mut observations = active_close();
+        observations.truncate(13);
+        // The hand-over at 3 210 µs; a slow dump that began at 3 100 (the socket still
+        // FIN-WAIT-2 then) and ended at 3 500 says FIN-WAIT-2: it settles nothing.
+        observations.push(Observation::Table {
+            time_us: 3_500,
+            started_us: 3_100,
+            sockets: vec![TableSocket {
+                state: FinWait2,
+                local: addr(CLIENT),
+                remote: addr(SERVER),
+                timer_ms: None,
+                timewait: false,
+                info: None,
+                congestion: None,
+            }],
+        });
+        observations.push(table(4_000, Some(TimeWait), Some(59_990)));
+        let events = run(&mut tracker, observations);
+        let last = states(&events).pop().expect("a state");
+        assert_eq!((last.1, last.2), (Some(FinWait2), TimeWait));
+        assert!(!states(&events).iter().any(|s| s.1 == Some(TimeWait)));
     }
 
     #[test]
