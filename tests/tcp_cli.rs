@@ -506,7 +506,7 @@ fn watch_records_another_programs_connection_without_touching_it() {
         )
     };
     assert!(
-        expected.iter().any(|e| *e == states.as_slice()),
+        expected.contains(&states.as_slice()),
         "{states:?}\n{}",
         stdout(&watched)
     );
