@@ -64,6 +64,9 @@ struct ServeArgs {
     /// Read at most this many bytes a second (e.g. 10K)
     #[arg(long, value_parser = cli::parse_size)]
     read_rate: Option<u64>,
+    /// Read nothing until this long after accepting (e.g. 3s): the window closes, then opens
+    #[arg(long, value_parser = cli::parse_duration, conflicts_with = "no_read")]
+    read_after: Option<Duration>,
     /// When the client's FIN arrives: close at once, wait --linger first, or never close
     #[arg(long, value_enum, default_value_t = OnFin::Close)]
     on_fin: OnFin,
@@ -108,6 +111,9 @@ struct SendArgs {
     /// Send buffer (SO_SNDBUF)
     #[arg(long, value_parser = cli::parse_size)]
     sndbuf: Option<u64>,
+    /// At most this many bits a second (e.g. 20M), paced by the kernel (SO_MAX_PACING_RATE)
+    #[arg(short = 'b', long, value_parser = parse_rate)]
+    rate: Option<u64>,
     /// Congestion control, pinned on the socket (without root: one of net.ipv4.tcp_allowed_congestion_control)
     #[arg(long = "cc", value_enum, default_value_t = Congestion::Cubic)]
     congestion: Congestion,
@@ -175,6 +181,23 @@ struct RecordArgs {
     /// Do not capture segments (states and tcp_info only)
     #[arg(long)]
     no_capture: bool,
+}
+
+/// A rate as iperf3's `-b` takes it: bits a second, K, M, G in powers of 1000.
+fn parse_rate(text: &str) -> Result<u64, String> {
+    let text = text.trim();
+    let (number, multiplier) = match text.char_indices().last() {
+        Some((at, 'K' | 'k')) => (&text[..at], 1e3),
+        Some((at, 'M' | 'm')) => (&text[..at], 1e6),
+        Some((at, 'G' | 'g')) => (&text[..at], 1e9),
+        _ => (text, 1.0),
+    };
+    match number.parse::<f64>() {
+        Ok(value) if value > 0.0 && (value * multiplier) < 1e13 => Ok((value * multiplier) as u64),
+        _ => Err(format!(
+            "invalid rate '{text}': expected bits a second, e.g. 500K, 20M or 1G"
+        )),
+    }
 }
 
 fn parse_peer(text: &str) -> Result<(IpAddr, Option<u16>), String> {
@@ -306,6 +329,7 @@ fn run(args: Cli, tracepoint: bool, stop: &'static AtomicBool) -> Result<ExitCod
                 bytes,
                 time: send.time,
                 sndbuf: send.sndbuf.map(|b| b as usize),
+                rate_bps: send.rate,
                 congestion: send.congestion,
                 close: send.close,
                 connect_timeout: send.connect_timeout,
@@ -360,6 +384,7 @@ fn run(args: Cli, tracepoint: bool, stop: &'static AtomicBool) -> Result<ExitCod
                 on_fin: serve.on_fin,
                 linger: serve.linger,
                 close_after: serve.close_after,
+                read_after: serve.read_after,
                 reply: serve.reply,
                 congestion: serve.congestion,
                 count: serve.count.max(1),

@@ -13,7 +13,7 @@
 //! | `serve --on-fin wait`          | stay in CLOSE-WAIT for `--linger`, then close()            |
 //! | `serve --on-fin never`         | never close(): CLOSE-WAIT until the program ends (the leak)|
 //! | `serve --close-after D`        | the server closes first, D after accepting                 |
-//! | `serve --no-read`, `--read-rate` | the receive buffer fills: the window falls to 0          |
+//! | `serve --no-read`, `--read-rate`, `--read-after` | the receive buffer fills: the window falls to 0 (and opens again) |
 //! | `serve --rcvbuf B`, `send --sndbuf B` | SO_RCVBUF / SO_SNDBUF (set before the handshake) |
 //! | `--cc reno/cubic/bbr`          | TCP_CONGESTION on the socket (this kernel's default is bbr) |
 //!
@@ -198,6 +198,24 @@ impl Drop for Shared<'_> {
     }
 }
 
+/// SO_MAX_PACING_RATE in bytes a second (socket2 has no setter for it).
+fn set_max_pacing_rate(socket: &Socket, bytes_per_second: u32) -> Result<(), EndpointError> {
+    // SAFETY: a valid u32 of the stated size, on our own socket.
+    let result = unsafe {
+        libc::setsockopt(
+            socket.as_raw_fd(),
+            libc::SOL_SOCKET,
+            libc::SO_MAX_PACING_RATE,
+            (&bytes_per_second as *const u32).cast(),
+            std::mem::size_of::<u32>() as libc::socklen_t,
+        )
+    };
+    if result != 0 {
+        return Err(io_error("SO_MAX_PACING_RATE")(io::Error::last_os_error()));
+    }
+    Ok(())
+}
+
 fn set_congestion(socket: &Socket, congestion: Congestion) -> Result<(), EndpointError> {
     let name = congestion.name();
     socket
@@ -254,6 +272,8 @@ pub struct SendConfig {
     /// ...or after this long (both: whichever first).
     pub time: Option<Duration>,
     pub sndbuf: Option<usize>,
+    /// At most this many bits a second, paced by the kernel (SO_MAX_PACING_RATE).
+    pub rate_bps: Option<u64>,
     pub congestion: Congestion,
     pub close: CloseMode,
     pub connect_timeout: Duration,
@@ -277,6 +297,12 @@ impl Client {
             socket
                 .set_send_buffer_size(bytes)
                 .map_err(io_error("SO_SNDBUF"))?;
+        }
+        if let Some(bps) = config.rate_bps {
+            // The kernel paces the socket itself once a maximum rate is set (tcp_internal
+            // pacing): segments leave evenly spaced, never in a burst no queue could hold.
+            let bytes = u32::try_from(bps / 8).unwrap_or(u32::MAX).max(1);
+            set_max_pacing_rate(&socket, bytes)?;
         }
         let any: IpAddr = if config.server.is_ipv4() {
             Ipv4Addr::UNSPECIFIED.into()
@@ -487,6 +513,8 @@ pub struct ServeConfig {
     pub linger: Duration,
     /// Close first, this long after accepting.
     pub close_after: Option<Duration>,
+    /// Read nothing until this long after accepting (the receive buffer fills meanwhile).
+    pub read_after: Option<Duration>,
     /// Bytes sent back after the client's FIN (a half-close keeps this direction open).
     pub reply: u64,
     pub congestion: Congestion,
@@ -630,6 +658,7 @@ impl Server {
         let mut transfer = Transfer::default();
         let mut buffer = vec![MaybeUninit::<u8>::uninit(); CHUNK];
         let close_at = self.config.close_after.map(|d| started + d);
+        let read_from = self.config.read_after.map(|d| started + d);
         let reset = |transfer: &mut Transfer| {
             transfer.reset = true;
             transfer.seconds = started.elapsed().as_secs_f64();
@@ -655,7 +684,10 @@ impl Server {
                 transfer.seconds = started.elapsed().as_secs_f64();
                 return Ok(transfer);
             }
+            // `--read-after`: the program is busy elsewhere and reads nothing yet.
+            let paused = read_from.is_some_and(|at| Instant::now() < at);
             let want = match self.config.reading {
+                _ if paused => 0,
                 Reading::All => CHUNK,
                 Reading::Never => 0,
                 Reading::Rate(rate) => {
@@ -680,12 +712,12 @@ impl Server {
                             }
                         }
                     }
-                    if self.config.reading == Reading::Never {
+                    if self.config.reading == Reading::Never && !paused {
                         peer_closed = true;
                         break;
                     }
                 }
-                if self.config.reading == Reading::Never {
+                if self.config.reading == Reading::Never || paused {
                     continue;
                 }
                 // Rate-limited and out of budget: wait a tick for the budget to grow.

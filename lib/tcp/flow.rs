@@ -76,6 +76,9 @@ impl RetransmissionKind {
 pub struct Analysis {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub retransmission: Option<RetransmissionKind>,
+    /// For the first fast retransmission of a loss: how many duplicate ACKs had come.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub after_dup_acks: Option<u32>,
     /// The number of this duplicate ACK in a row (1, 2, 3 ...).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub dup_ack: Option<u32>,
@@ -96,8 +99,14 @@ impl Analysis {
     /// The tags in Wireshark's words, for the text line: `[TCP Retransmission (fast)]`.
     pub fn tags(&self) -> Vec<String> {
         let mut tags = Vec::new();
-        if let Some(kind) = self.retransmission {
-            tags.push(format!("retransmission ({})", kind.name()));
+        match (self.retransmission, self.after_dup_acks) {
+            (Some(kind), Some(n)) => tags.push(format!(
+                "retransmission ({}, after {n} dup ACK{})",
+                kind.name(),
+                if n == 1 { "" } else { "s" }
+            )),
+            (Some(kind), None) => tags.push(format!("retransmission ({})", kind.name())),
+            _ => {}
         }
         if let Some(n) = self.dup_ack {
             tags.push(format!("dup ack #{n}"));
@@ -182,6 +191,8 @@ struct Direction {
     episode: Option<(RetransmissionKind, u32)>,
     /// The next_seq for which a tail loss probe was already sent.
     probed_at: Option<u32>,
+    /// A fast-retransmission episode just began (its first resend reports the dup ACKs).
+    fast_started: bool,
 }
 
 /// Both directions of one connection. Direction 0 is the first sender seen (the client, when
@@ -333,8 +344,8 @@ impl Flow {
         if !rst {
             let peer_zero_window = self.directions[other].zero_window;
             let peer_acked = self.directions[other].last_ack;
-            let hole_reported =
-                self.directions[other].dup_acks > 0 || self.directions[other].sack_hole;
+            let peer_dup_acks = self.directions[other].dup_acks;
+            let hole_reported = peer_dup_acks > 0 || self.directions[other].sack_hole;
             let segment_size = self.segment_size(direction);
             let sender = &mut self.directions[direction];
             match sender.next_seq {
@@ -371,6 +382,11 @@ impl Flow {
                                 time_us,
                             },
                         );
+                        // The first fast resend of a loss: say how many duplicates it took.
+                        if kind == RetransmissionKind::Fast && sender.fast_started {
+                            analysis.after_dup_acks = Some(peer_dup_acks);
+                            sender.fast_started = false;
+                        }
                         analysis.retransmission = Some(kind);
                         if after(end, next) {
                             sender.next_seq = Some(end);
@@ -471,6 +487,7 @@ fn classify_retransmission(sender: &mut Direction, resend: Resend) -> Retransmis
     }
     if resend.hole_reported {
         sender.episode = Some((Fast, resend.next));
+        sender.fast_started = true;
         Fast
     } else if last_sent && !(timed_out && sender.probed_at == Some(resend.next)) {
         sender.probed_at = Some(resend.next);
@@ -600,6 +617,11 @@ mod tests {
         let (relative, analysis) = data(&mut flow, 1, 30);
         assert_eq!(relative.seq, 1449);
         assert_eq!(analysis.retransmission, Some(RetransmissionKind::Fast));
+        assert_eq!(analysis.after_dup_acks, Some(3));
+        assert_eq!(
+            analysis.tags(),
+            vec!["retransmission (fast, after 3 dup ACKs)".to_string()]
+        );
         assert_eq!(analysis.segments, 1);
         // The hole is filled: a new ACK ends the run of duplicates.
         assert!(ack_from_b(&mut flow, 6, 500, false, 40).dup_ack.is_none());

@@ -49,8 +49,9 @@
 //!   `{"kind": "eol"}`, `{"kind": "unknown", "number": .., "len": ..}`;
 //! - `segs` (optional, >1): the MSS-sized segments a GSO buffer stands for;
 //! - analysis, each present only when true: `retransmission` (`"fast"`, `"timeout"`,
-//!   `"after_timeout"`, `"probe"`), `dup_ack` (its number in a row), `zero_window`,
-//!   `window_probe`, `window_update`, `keep_alive`.
+//!   `"after_timeout"`, `"probe"`), `after_dup_acks` (with the first fast retransmission of a
+//!   loss: the duplicate ACKs that came before it), `dup_ack` (its number in a row),
+//!   `zero_window`, `window_probe`, `window_update`, `keep_alive`.
 //!
 //! `"event": "info"` — the kernel's `tcp_info` for one local socket, when something that
 //! matters changed (state, congestion state, cwnd, ssthresh, retransmissions, RTO, a window

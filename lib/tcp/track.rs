@@ -36,6 +36,10 @@ use crate::wire::tcp::{flags, tcpdump_flags, TcpOption};
 pub const PENDING_US: i64 = 2_000_000;
 /// The most tracepoint changes waiting at once (the tracepoint reports every namespace).
 const PENDING_CAP: usize = 4096;
+/// Notable segments (retransmissions, duplicate ACKs, window events, SYN, FIN, RST) shown per
+/// connection past `--max-segments`: they are the point of a recording, yet a storm of them
+/// must not grow the output without end.
+const NOTABLE_CAP: u64 = 10_000;
 /// The most TIME-WAIT sockets from before the recording remembered (to be ignored).
 const PREEXISTING_CAP: usize = 65_536;
 
@@ -1348,7 +1352,7 @@ fn record_segment(
         !analysis.is_plain() || segment.flags & (flags::SYN | flags::FIN | flags::RST) != 0;
     let show = if notable {
         // Notable segments are shown past the cap too, within a cap of their own.
-        connection.notable_shown < 2 * limits.max_segments.max(1)
+        connection.notable_shown < NOTABLE_CAP.max(2 * limits.max_segments)
     } else {
         connection.plain_shown < limits.max_segments
     };
