@@ -4,3 +4,4 @@
 //! which fields matter to a lab, how a reply is matched to a request, and tests over real
 //! bytes captured in the labs.
 pub mod icmp;
+pub mod ip_options;
