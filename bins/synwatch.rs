@@ -8,7 +8,6 @@
 use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use clap::Parser;
@@ -25,7 +24,10 @@ const TOOL: &str = "wirelab-synwatch";
 #[command(
     name = "wirelab-synwatch",
     version,
-    about = "Watch half-open TCP connections, SYN cookies and the accept queue during a SYN flood"
+    about = "Watch half-open TCP connections, SYN cookies and the accept queue during a SYN flood",
+    after_help = "Ctrl-C or SIGTERM ends the watch with its last interval and the summary.\n\
+Exit codes: 0 the watch ran to its end (--duration, Ctrl-C or SIGTERM), 2 it could not watch \
+(usage, missing CAP_NET_RAW, no such interface, an I/O error)."
 )]
 struct Cli {
     #[command(flatten)]
@@ -53,15 +55,9 @@ struct Cli {
     top: usize,
     /// Most half-open handshakes remembered (rounded up to a multiple of 8); when a new one
     /// finds no room, an older one is evicted (and counted)
-    #[arg(long, default_value_t = synwatch::DEFAULT_TABLE_CAP)]
-    table_cap: usize,
-}
-
-/// Set by SIGINT/SIGTERM; the engine finishes the interval and prints the summary.
-static STOP: AtomicBool = AtomicBool::new(false);
-
-extern "C" fn request_stop(_signal: libc::c_int) {
-    STOP.store(true, Ordering::Relaxed);
+    #[arg(long, default_value_t = synwatch::DEFAULT_TABLE_CAP as u64,
+          value_parser = clap::value_parser!(u64).range(1..=synwatch::TABLE_CAP_MAX as u64))]
+    table_cap: u64,
 }
 
 fn main() -> ExitCode {
@@ -85,18 +81,20 @@ fn run(args: Cli, out: &mut Out) -> Result<ExitCode, Failure> {
             "--interval must be more than 0".to_string(),
         ));
     }
-    install_stop_handler();
+    // Ctrl-C ends the watch with its summary instead of killing the process.
+    let stop = wirelab::signals::stop_on_interrupt();
     let config = Config {
         interface: args.interface,
         ports: args.ports,
         interval: args.interval,
         duration: args.duration,
         top: args.top,
-        table_cap: args.table_cap.max(1),
+        // At most TABLE_CAP_MAX (clap checked), so it fits in usize.
+        table_cap: args.table_cap as usize,
         pcap: args.pcap,
     };
     let mut renderer = TextRenderer::new(!args.json && std::io::stdout().is_terminal());
-    let result = synwatch::run(&config, &STOP, |event: &Event| {
+    let result = synwatch::run(&config, stop, |event: &Event| {
         if args.json {
             out.json(event)
         } else {
@@ -118,20 +116,5 @@ fn run(args: Cli, out: &mut Out) -> Result<ExitCode, Failure> {
             )))
         }
         Err(err) => Err(Failure::of(err)),
-    }
-}
-
-/// Ctrl-C ends the watch with its summary instead of killing the process. No SA_RESTART, so
-/// the engine's poll() wakes up at once.
-fn install_stop_handler() {
-    use nix::sys::signal::{sigaction, SaFlags, SigAction, SigHandler, SigSet, Signal};
-    let action = SigAction::new(
-        SigHandler::Handler(request_stop),
-        SaFlags::empty(),
-        SigSet::empty(),
-    );
-    for signal in [Signal::SIGINT, Signal::SIGTERM] {
-        // SAFETY: the handler only stores to an atomic, which is async-signal-safe.
-        let _ = unsafe { sigaction(signal, &action) };
     }
 }

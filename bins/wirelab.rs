@@ -9,6 +9,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
+use nix::sys::signal::Signal;
 use wirelab::cli::{self, Failure, Verbosity};
 use wirelab::output::Out;
 use wirelab::topo::{self, builtin, Names, Plan};
@@ -21,7 +22,10 @@ const DEFAULT_INSTANCE: &str = "lab";
 #[command(
     name = "wirelab",
     version,
-    about = "Build network-namespace labs and run the wirelab worksheets"
+    about = "Build network-namespace labs and run the wirelab worksheets",
+    after_help = "Exit codes: 0 success; 1 the thing asked about is not so (an instance not up, a \
+service not running, a wrong answer, something required missing in `doctor`); 2 usage or setup \
+error; 130 `up` interrupted (what it had made is taken down)."
 )]
 struct Cli {
     #[command(flatten)]
@@ -112,7 +116,17 @@ fn run(command: Cmd, out: &mut Out) -> Result<ExitCode, Failure> {
                 }
                 return Ok(ExitCode::SUCCESS);
             }
-            let state = topo::up(&topo, &topology, &instance)?;
+            // Ctrl-C, `kill` or a closed terminal while building: take down what was made.
+            let stop =
+                wirelab::signals::stop_on(&[Signal::SIGINT, Signal::SIGTERM, Signal::SIGHUP]);
+            let state = match topo::up(&topo, &topology, &instance, stop) {
+                Ok(state) => state,
+                Err(err @ topo::TopoError::Interrupted) => {
+                    eprintln!("{TOOL}: {err}");
+                    return Ok(ExitCode::from(130));
+                }
+                Err(err) => return Err(err.into()),
+            };
             out.line(format!(
                 "{} is up as instance '{}': {} nodes, {} services",
                 state.topology,
@@ -128,11 +142,13 @@ fn run(command: Cmd, out: &mut Out) -> Result<ExitCode, Failure> {
                     node.addresses.join(" ")
                 ))?;
             }
-            out.line(format!(
-                "try: wirelab exec{} {} -- ip addr",
-                instance_flag(&instance),
-                state.nodes[0].name
-            ))?;
+            if let Some(first) = state.nodes.first() {
+                out.line(format!(
+                    "try: wirelab exec{} {} -- ip addr",
+                    instance_flag(&instance),
+                    first.name
+                ))?;
+            }
             Ok(ExitCode::SUCCESS)
         }
         Cmd::Down {
@@ -150,8 +166,12 @@ fn run(command: Cmd, out: &mut Out) -> Result<ExitCode, Failure> {
         }
         Cmd::Down { instance, .. } => match topo::down(&instance) {
             Ok(report) => {
+                let others = match report.processes {
+                    0 => String::new(),
+                    n => format!(", {n} other processes ended"),
+                };
                 out.line(format!(
-                    "instance '{instance}' is down: {} namespaces and {} services removed",
+                    "instance '{instance}' is down: {} namespaces and {} services removed{others}",
                     report.namespaces, report.services
                 ))?;
                 Ok(ExitCode::SUCCESS)
@@ -176,8 +196,8 @@ fn run(command: Cmd, out: &mut Out) -> Result<ExitCode, Failure> {
             )))
         }
         Cmd::Status { instance, json } => {
-            let (state, alive) = match topo::status(&instance) {
-                Ok(found) => found,
+            let state = match topo::status(&instance) {
+                Ok(state) => state,
                 Err(e) => {
                     eprintln!("{TOOL}: {e}");
                     return Ok(ExitCode::from(1));
@@ -199,8 +219,22 @@ fn run(command: Cmd, out: &mut Out) -> Result<ExitCode, Failure> {
                         node.addresses.join(" ")
                     ))?;
                 }
-                for (service, up) in state.services.iter().zip(alive) {
-                    let health = if up { "running" } else { "NOT RUNNING" };
+                for segment in &state.segments {
+                    out.line(format!(
+                        "  {:<6} {:<6} {:<14} {} {}",
+                        segment.name,
+                        if segment.hub { "hub" } else { "switch" },
+                        segment.ns,
+                        segment.subnet4,
+                        segment.nodes.join(" ")
+                    ))?;
+                }
+                for service in &state.services {
+                    let health = if service.running == Some(true) {
+                        "running"
+                    } else {
+                        "NOT RUNNING"
+                    };
                     out.line(format!(
                         "  service {} on {}: pid {} {health}, log {}",
                         service.name,
@@ -210,7 +244,13 @@ fn run(command: Cmd, out: &mut Out) -> Result<ExitCode, Failure> {
                     ))?;
                 }
             }
-            Ok(ExitCode::SUCCESS)
+            // A lab whose service died is not what `up` promised: say so in the exit code.
+            let all_running = state.services.iter().all(|s| s.running == Some(true));
+            Ok(if all_running {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::from(1)
+            })
         }
         Cmd::List => {
             out.line("labs:")?;

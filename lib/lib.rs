@@ -15,7 +15,7 @@
 //! | [`synwatch`] | watching half-open connections during a SYN flood          | 05 |
 //! | [`lab`]      | finding labs and grading a student's answers               | all |
 //! | [`doctor`]   | what this machine has and lacks for the labs               | all |
-//! | [`cli`], [`output`], [`privilege`] | conventions every binary shares          | all |
+//! | [`cli`], [`output`], [`privilege`], [`signals`] | conventions every binary shares | all |
 
 pub mod cli;
 pub mod dns;
@@ -25,6 +25,7 @@ pub mod lab;
 pub mod output;
 pub mod ping;
 pub mod privilege;
+pub mod signals;
 pub mod sock;
 pub mod synwatch;
 pub mod topo;

@@ -426,3 +426,19 @@ fn unknown_interface_is_named() {
         "wirelab-synwatch: no such interface: nope0 (see `ip link` in this namespace)"
     );
 }
+
+/// Regression (#20): a huge --table-cap panicked (capacity overflow), aborted on allocation or
+/// took gigabytes; now it is a usage error before anything is allocated.
+#[test]
+fn a_table_cap_beyond_the_maximum_is_a_usage_error_not_a_panic() {
+    for cap in ["18446744073709551615", "99999999999", "999999999", "0"] {
+        let output = std::process::Command::new(bin("wirelab-synwatch"))
+            .args(["-i", "lo", "--table-cap", cap])
+            .output()
+            .expect("run synwatch");
+        assert_eq!(output.status.code(), Some(2), "{cap}: {output:?}");
+        let err = stderr(&output);
+        assert!(err.contains("is not in 1..=16777216"), "{cap}: {err}");
+        assert!(!err.contains("panicked"), "{err}");
+    }
+}

@@ -343,6 +343,14 @@ pub fn reverse(address: IpAddr) -> Result<Option<String>, ResolveError> {
     Resolver::from_system().reverse(address)
 }
 
+/// For the fuzz target `resolv_conf` (`make fuzz`): any bytes in /etc/resolv.conf must parse
+/// without a panic.
+pub fn fuzz_resolv_conf(data: &[u8]) {
+    let text = String::from_utf8_lossy(data);
+    let _ = nameservers(&text);
+    let _ = search_domains(&text);
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -227,18 +227,27 @@ pub struct HandshakeTable {
 
 impl HandshakeTable {
     /// A table of at least `capacity` slots: rounded up to whole sets of eight.
+    #[cfg(test)]
     pub fn new(capacity: usize) -> HandshakeTable {
+        HandshakeTable::try_new(capacity).expect("a test table fits in memory")
+    }
+
+    /// A table of at least `capacity` slots, or an error (not an abort) when the memory cannot
+    /// be had: the capacity comes from the command line.
+    pub fn try_new(capacity: usize) -> Result<HandshakeTable, std::collections::TryReserveError> {
         let sets = capacity.max(1).div_ceil(WAYS);
-        HandshakeTable {
-            // Zeroed memory is a table of free slots; pages not yet written cost nothing (the
-            // kernel maps them on first write).
-            sets: vec![Set::default(); sets].into_boxed_slice(),
+        let mut storage: Vec<Set> = Vec::new();
+        storage.try_reserve_exact(sets)?;
+        // Zeroed slots are free slots.
+        storage.resize(sets, Set::default());
+        Ok(HandshakeTable {
+            sets: storage.into_boxed_slice(),
             hasher: FoldState::new(),
             len: 0,
             evictions: 0,
             expired: 0,
             peak: 0,
-        }
+        })
     }
 
     /// How many handshakes the table can hold.

@@ -65,6 +65,10 @@ pub struct Config {
 /// forged sources the table is full whatever its size: each forged handshake stays half-open
 /// for the kernel's whole SYN-ACK lifetime, and the oldest make room.
 pub const DEFAULT_TABLE_CAP: usize = 32_768;
+/// The largest `--table-cap`: 16 Mi handshakes, 128 MiB. No kernel keeps more half-open
+/// requests than that for one listener (its own queue is at most `tcp_max_syn_backlog`), and
+/// a larger number is more likely a typo than a plan.
+pub const TABLE_CAP_MAX: usize = 1 << 24;
 /// Source addresses counted exactly per interval (see `sources.rs`): many times any honest
 /// client population, and every forged source of lab 05's own floods (about 4 500 a second),
 /// in 128 KiB of table. Past it the distinct count is estimated, so a faster flood of forged
@@ -85,6 +89,8 @@ pub enum WatchError {
     },
     #[error("creating {path}: {source}")]
     PcapCreate { path: String, source: io::Error },
+    #[error("{0}")]
+    Memory(String),
     /// The renderer could not write (a closed pipe is success for the binary).
     #[error("cannot write output: {0}")]
     Output(io::Error),
@@ -369,7 +375,12 @@ pub fn run(
     }
 
     let watched = |port: u16| config.ports.is_empty() || config.ports.contains(&port);
-    let mut table = HandshakeTable::new(config.table_cap);
+    let mut table = HandshakeTable::try_new(config.table_cap).map_err(|_| {
+        WatchError::Memory(format!(
+            "cannot allocate a table of {} handshakes: try a smaller --table-cap",
+            config.table_cap
+        ))
+    })?;
     let mut batch = Vec::with_capacity(BATCH);
     let mut tally = Tally::new();
     let mut summary = Summary {
@@ -523,7 +534,11 @@ fn close_interval(
     top: usize,
 ) -> Interval {
     let top_sources = tally.sources.top(top);
-    let sources = tally.sources.len();
+    // An estimate can overshoot; there cannot be more senders than SYNs.
+    let sources = tally
+        .sources
+        .len()
+        .min((tally.syn + tally.syn_retransmits) as usize);
     let spoofed_hint = spoofed_hint(tally.syn, sources, tally.completed, tally.syn_retransmits);
     Interval {
         elapsed,

@@ -6,6 +6,8 @@
 //!   network stack with its own interfaces, addresses, routes, sysctls and firewall, and its
 //!   own table of TCP connections (`plan::TCP_EHASH_ENTRIES` says why);
 //! - a link is a veth pair, a virtual cable whose two ends live in two namespaces;
+//! - a shared segment is a Linux bridge (a switch, or a hub) in a namespace of its own, with
+//!   one veth to each member node;
 //! - a router is a node with `net.ipv4.ip_forward=1`;
 //! - names come from `/etc/netns/NS/hosts`, which `ip netns exec` mounts over `/etc/hosts`;
 //! - a service is a process started inside a node and stopped by its PID.
@@ -14,6 +16,7 @@
 //! |--------------|-------------------------------------------------------|
 //! | `model.rs`   | the topology file, its checks, address assignment     |
 //! | `builtin.rs` | `chain:N`, `demo`, finding labs                       |
+//! | `segment.rs` | shared segments: a bridge joining several nodes        |
 //! | `routes.rs`  | shortest-path routes from the link graph              |
 //! | `plan.rs`    | the exact `ip`/`sysctl`/`nft` commands a topology needs |
 //! | `run.rs`     | running a plan, services, state, teardown             |
@@ -23,6 +26,7 @@ pub mod model;
 pub mod plan;
 pub mod routes;
 pub mod run;
+pub mod segment;
 
 use std::path::PathBuf;
 
@@ -54,6 +58,10 @@ pub enum TopoError {
     AlreadyUp(String),
     #[error("instance '{0}' is not up: start it with `wirelab up TOPOLOGY --instance {0}`")]
     NotUp(String),
+    #[error("instance '{0}' is half there (its state file is missing or damaged, after a crash?): remove it with `wirelab down --instance {0}`")]
+    Damaged(String),
+    #[error("interrupted; what was made so far has been taken down")]
+    Interrupted,
     #[error("no node '{node}' in instance '{instance}' (nodes: {known})")]
     NoNode {
         node: String,

@@ -39,7 +39,7 @@ struct RawTopology {
     /// Node whose address every node's resolv.conf names (the lab's DNS server).
     dns: Option<Spanned<String>>,
     /// Domain appended to node names in the hosts files (`h1.lab.test`).
-    domain: Option<String>,
+    domain: Option<Spanned<String>>,
     #[serde(default)]
     node: Vec<RawNode>,
     #[serde(default)]
@@ -48,6 +48,9 @@ struct RawTopology {
     route: Vec<RawRoute>,
     #[serde(default)]
     service: Vec<RawService>,
+    /// Shared L2 segments (a bridge joining several nodes): see `segment.rs`.
+    #[serde(default)]
+    segment: Vec<super::segment::RawSegment>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -74,6 +77,8 @@ struct RawLink {
     hosts: Option<Spanned<[u32; 2]>>,
     /// Interface names for the two ends; default `eth-<peer>`.
     ifnames: Option<Spanned<[String; 2]>>,
+    /// The MTU of both ends (default: the kernel's 1500).
+    mtu: Option<Spanned<i64>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -118,6 +123,7 @@ pub enum Role {
 pub struct Interface {
     pub name: String,
     pub link: usize,
+    /// The node at the other end of a veth link, or the segment's name on a shared segment.
     pub peer: String,
     pub addr4: Ipv4Net,
     pub addr6: Option<Ipv6Net>,
@@ -145,11 +151,27 @@ impl Node {
     }
 }
 
+/// A link: a veth pair between two nodes, or a shared segment (a bridge) joining several.
 #[derive(Debug, Clone)]
 pub struct Link {
-    pub ends: [String; 2],
+    /// The nodes on it: two for a veth pair, two or more for a segment.
+    pub ends: Vec<String>,
     pub subnet4: Ipv4Net,
     pub subnet6: Option<Ipv6Net>,
+    /// The MTU of every interface on it; None leaves the kernel's default (1500).
+    pub mtu: Option<u32>,
+    /// Set when this link is a shared segment.
+    pub segment: Option<super::segment::Segment>,
+}
+
+impl Link {
+    /// The segment's name, or `A-B` for a veth link: how messages name a link.
+    pub fn label(&self) -> String {
+        match &self.segment {
+            Some(segment) => segment.name.clone(),
+            None => self.ends.join("-"),
+        }
+    }
 }
 
 /// An explicit route from the file; it overrides the computed one for the same prefix.
@@ -200,9 +222,30 @@ impl Topology {
 
     /// Read and check a topology file.
     pub fn from_file(path: &Path) -> Result<Topology, TopoError> {
-        let text = std::fs::read_to_string(path).map_err(|source| TopoError::Read {
+        let bytes = std::fs::read(path).map_err(|source| TopoError::Read {
             path: path.to_path_buf(),
             source,
+        })?;
+        let text = String::from_utf8(bytes).map_err(|err| {
+            // TOML is UTF-8 (toml.io, "Spec"); point at the first byte that is not.
+            let good = err.utf8_error().valid_up_to();
+            let bytes = err.as_bytes();
+            let line = bytes[..good].iter().filter(|&&b| b == b'\n').count() + 1;
+            let column = good
+                - bytes[..good]
+                    .iter()
+                    .rposition(|&b| b == b'\n')
+                    .map_or(0, |i| i + 1)
+                + 1;
+            TopoError::Invalid {
+                file: path.display().to_string(),
+                line,
+                field: "syntax".into(),
+                message: format!(
+                    "byte 0x{:02X} at column {column} is not UTF-8: save the file as UTF-8",
+                    bytes[good]
+                ),
+            }
         })?;
         Topology::parse(
             &text,
@@ -233,6 +276,13 @@ impl Topology {
         // Nodes: unique names short enough for `eth-<name>` to fit IFNAMSIZ.
         let mut nodes: Vec<Node> = Vec::new();
         let mut index: HashMap<String, usize> = HashMap::new();
+        if raw.node.is_empty() {
+            return Err(invalid(
+                0..0,
+                "node",
+                "a topology needs at least one [[node]]".into(),
+            ));
+        }
         for raw_node in &raw.node {
             let name = raw_node.name.get_ref();
             if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
@@ -240,6 +290,17 @@ impl Topology {
                     raw_node.name.span(),
                     "node.name",
                     format!("'{name}' must be letters, digits or '_'"),
+                ));
+            }
+            // A node's name is also its host name in every hosts file: one DNS label.
+            if name.len() > NODE_NAME_MAX {
+                return Err(invalid(
+                    raw_node.name.span(),
+                    "node.name",
+                    format!(
+                        "'{name}' is {} bytes; a node name is a host name, at most {NODE_NAME_MAX}",
+                        name.len()
+                    ),
                 ));
             }
             if index.insert(name.clone(), nodes.len()).is_some() {
@@ -261,17 +322,23 @@ impl Topology {
                     ));
                 }
             };
-            let sysctl = raw_node
-                .sysctl
-                .iter()
-                .map(|(key, value)| {
-                    let value = match value {
-                        toml::Value::String(s) => s.clone(),
-                        other => other.to_string(),
-                    };
-                    (key.clone(), value)
-                })
-                .collect();
+            let mut sysctl = BTreeMap::new();
+            for (key, value) in &raw_node.sysctl {
+                // The table has no spans of its own; point at the node.
+                let at = raw_node.name.span();
+                check_sysctl_key(key).map_err(|m| invalid(at.clone(), "node.sysctl", m))?;
+                let value = sysctl_value(key, value).map_err(|m| invalid(at, "node.sysctl", m))?;
+                sysctl.insert(key.clone(), value);
+            }
+            for rule in &raw_node.nft {
+                if rule.chars().any(char::is_control) {
+                    return Err(invalid(
+                        raw_node.name.span(),
+                        "node.nft",
+                        format!("{rule:?} holds a line break or control character: write one rule per list entry"),
+                    ));
+                }
+            }
             nodes.push(Node {
                 name: name.clone(),
                 role,
@@ -393,14 +460,15 @@ impl Topology {
                 None => [format!("eth-{}", names[1]), format!("eth-{}", names[0])],
             };
             for (side, ifname) in ifnames.iter().enumerate() {
+                let span = raw_link
+                    .ifnames
+                    .as_ref()
+                    .map(Spanned::span)
+                    .unwrap_or(ends[1 - side].span());
                 if ifname.len() > IFNAME_MAX || ifname.is_empty() {
-                    let span = raw_link
-                        .ifnames
-                        .as_ref()
-                        .map(Spanned::span)
-                        .unwrap_or(ends[1 - side].span());
                     return Err(invalid(span, "link.ifnames", format!("interface name '{ifname}' is {} bytes; Linux allows 1 to {IFNAME_MAX} (shorten the node name or set ifnames)", ifname.len())));
                 }
+                check_ifname(ifname).map_err(|m| invalid(span, "link.ifnames", m))?;
             }
             for side in 0..2 {
                 let host = hosts[side];
@@ -415,7 +483,20 @@ impl Topology {
                         format!("host number {host} does not fit in {subnet4}"),
                     )
                 })?;
-                let addr6 = subnet6.map(|net| nth_host6(&net, host));
+                let addr6 = match subnet6 {
+                    Some(net) => Some(nth_host6(&net, host).ok_or_else(|| {
+                        invalid(
+                            raw_link
+                                .hosts
+                                .as_ref()
+                                .map(Spanned::span)
+                                .unwrap_or(raw_link.nodes.span()),
+                            "link.hosts",
+                            format!("host number {host} does not fit in {net}"),
+                        )
+                    })?),
+                    None => None,
+                };
                 let node = &mut nodes[index[&names[side]]];
                 if node.interfaces.iter().any(|i| i.name == ifnames[side]) {
                     return Err(invalid(
@@ -435,11 +516,25 @@ impl Topology {
                     addr6,
                 });
             }
+            let mtu = match &raw_link.mtu {
+                Some(mtu) => Some(
+                    check_mtu(*mtu.get_ref(), subnet6.is_some())
+                        .map_err(|m| invalid(mtu.span(), "link.mtu", m))?,
+                ),
+                None => None,
+            };
             links.push(Link {
-                ends: names,
+                ends: names.to_vec(),
                 subnet4,
                 subnet6,
+                mtu,
+                segment: None,
             });
+        }
+
+        // Shared segments come after the links, and number on from them (10.0.N.0/24).
+        for raw_segment in &raw.segment {
+            super::segment::resolve(raw_segment, &index, &mut nodes, &mut links, &invalid)?;
         }
 
         let mut routes = Vec::new();
@@ -454,13 +549,25 @@ impl Topology {
             };
             let to = match raw_route.to.get_ref().as_str() {
                 "default" => None,
-                text => Some(text.parse::<IpNet>().map_err(|_| {
-                    invalid(
-                        raw_route.to.span(),
-                        "route.to",
-                        format!("'{text}' is neither a prefix nor \"default\""),
-                    )
-                })?),
+                text => {
+                    let prefix = text.parse::<IpNet>().map_err(|_| {
+                        let hint = netmask_hint(text).unwrap_or_else(|| {
+                            format!("'{text}' is neither a prefix nor \"default\"")
+                        });
+                        invalid(raw_route.to.span(), "route.to", hint)
+                    })?;
+                    if prefix.trunc() != prefix {
+                        return Err(invalid(
+                            raw_route.to.span(),
+                            "route.to",
+                            format!(
+                                "{prefix} has host bits set: did you mean {}?",
+                                prefix.trunc()
+                            ),
+                        ));
+                    }
+                    Some(prefix)
+                }
             };
             let via_text = raw_route.via.get_ref();
             let via = match via_text.parse::<IpAddr>() {
@@ -470,7 +577,7 @@ impl Topology {
                     let shared = nodes[node_index]
                         .interfaces
                         .iter()
-                        .find(|i| &i.peer == via_text);
+                        .find(|i| links[i.link].ends.contains(via_text));
                     let Some(shared) = shared else {
                         return Err(invalid(
                             raw_route.via.span(),
@@ -504,6 +611,51 @@ impl Topology {
                     format!("unknown node '{}'", raw_service.node.get_ref()),
                 ));
             }
+            let service_name = &raw_service.name;
+            if service_name.is_empty()
+                || service_name.len() > 64
+                || !service_name
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+            {
+                // It names the service's log file in the run folder.
+                return Err(invalid(
+                    raw_service.node.span(),
+                    "service.name",
+                    format!("'{service_name}' must be 1 to 64 letters, digits, '-' or '_'"),
+                ));
+            }
+            if raw_service
+                .command
+                .iter()
+                .chain(&raw_service.ready_command)
+                .any(|arg| arg.contains('\0'))
+            {
+                return Err(invalid(
+                    raw_service.node.span(),
+                    "service.command",
+                    "an argument holds a NUL byte, which no program can receive".into(),
+                ));
+            }
+            for template in &raw_service.templates {
+                // Found from the topology's folder, rendered into the run folder under its
+                // own file name: so it needs one.
+                let path = Path::new(template);
+                let named = path.is_relative()
+                    && matches!(
+                        path.components().next_back(),
+                        Some(std::path::Component::Normal(_))
+                    );
+                if !named {
+                    return Err(invalid(
+                        raw_service.node.span(),
+                        "service.templates",
+                        format!(
+                            "'{template}' must be a file's path relative to the topology's folder"
+                        ),
+                    ));
+                }
+            }
             if raw_service.command.is_empty() {
                 return Err(invalid(
                     raw_service.node.span(),
@@ -526,6 +678,10 @@ impl Topology {
             });
         }
 
+        if let Some(domain) = &raw.domain {
+            check_domain(domain.get_ref()).map_err(|m| invalid(domain.span(), "domain", m))?;
+        }
+
         if let Some(dns) = &raw.dns {
             if !index.contains_key(dns.get_ref()) {
                 return Err(invalid(
@@ -541,7 +697,7 @@ impl Topology {
             description: raw.description.unwrap_or_default(),
             dir,
             dns: raw.dns.map(Spanned::into_inner),
-            domain: raw.domain,
+            domain: raw.domain.map(Spanned::into_inner),
             nodes,
             links,
             routes,
@@ -554,19 +710,46 @@ fn line_of(text: &str, offset: usize) -> usize {
     text[..offset.min(text.len())].matches('\n').count() + 1
 }
 
-fn parse_net4(text: &str) -> Result<Ipv4Net, String> {
-    let net: Ipv4Net = text
-        .parse()
-        .map_err(|_| format!("'{text}' is not an IPv4 prefix like 10.0.1.0/24"))?;
+pub(super) fn parse_net4(text: &str) -> Result<Ipv4Net, String> {
+    let net: Ipv4Net = text.parse().map_err(|_| {
+        netmask_hint(text)
+            .unwrap_or_else(|| format!("'{text}' is not an IPv4 prefix like 10.0.1.0/24"))
+    })?;
     if net.prefix_len() > 30 {
         return Err(format!(
             "{net} has no room for two hosts: use /30 or shorter"
         ));
     }
-    Ok(net.trunc())
+    if net.prefix_len() < 8 {
+        return Err(format!(
+            "{net} is too wide for a link (it would cover other networks' routes): use /8 or longer"
+        ));
+    }
+    let net = net.trunc();
+    // RFC 6890's special ranges that a link cannot use: "this network", loopback (the kernel
+    // keeps 127/8 for lo), link-local (the kernel's own), multicast and reserved/broadcast.
+    let special: [(&str, &str); 5] = [
+        ("0.0.0.0/8", "\"this network\" (RFC 6890)"),
+        (
+            "127.0.0.0/8",
+            "loopback, which every namespace keeps for lo",
+        ),
+        ("169.254.0.0/16", "link-local (RFC 3927)"),
+        ("224.0.0.0/4", "multicast"),
+        ("240.0.0.0/4", "reserved (and broadcast)"),
+    ];
+    for (range, what) in special {
+        let range: Ipv4Net = range.parse().expect("constant prefix");
+        if range.contains(&net.network()) || net.contains(&range.network()) {
+            return Err(format!(
+                "{net} is in {range}, {what}: use a private range such as 10.0.0.0/8"
+            ));
+        }
+    }
+    Ok(net)
 }
 
-fn parse_net6(text: &str) -> Result<Ipv6Net, String> {
+pub(super) fn parse_net6(text: &str) -> Result<Ipv6Net, String> {
     let net: Ipv6Net = text
         .parse()
         .map_err(|_| format!("'{text}' is not an IPv6 prefix like fd00:0:0:1::/64"))?;
@@ -575,7 +758,137 @@ fn parse_net6(text: &str) -> Result<Ipv6Net, String> {
             "{net} has no room for two hosts: use /126 or shorter"
         ));
     }
-    Ok(net.trunc())
+    if net.prefix_len() < 16 {
+        return Err(format!(
+            "{net} is too wide for a link: use /16 or longer (a /64 is usual)"
+        ));
+    }
+    let net = net.trunc();
+    let special: [(&str, &str); 3] = [
+        (
+            "::/8",
+            "reserved (loopback, unspecified and IPv4-mapped addresses)",
+        ),
+        ("fe80::/10", "link-local, which the kernel assigns itself"),
+        ("ff00::/8", "multicast"),
+    ];
+    for (range, what) in special {
+        let range: Ipv6Net = range.parse().expect("constant prefix");
+        if range.contains(&net.network()) || net.contains(&range.network()) {
+            return Err(format!(
+                "{net} is in {range}, {what}: use a unique local range such as fd00::/8"
+            ));
+        }
+    }
+    Ok(net)
+}
+
+/// `10.0.1.0/255.255.255.0`: say how to write it instead.
+fn netmask_hint(text: &str) -> Option<String> {
+    let (addr, mask) = text.split_once('/')?;
+    let mask: Ipv4Addr = mask.parse().ok()?;
+    let bits = u32::from(mask);
+    let length = bits.leading_ones();
+    let example = if bits.checked_shl(length).unwrap_or(0) == 0 {
+        format!("{addr}/{length}")
+    } else {
+        format!("{addr}/LENGTH")
+    };
+    Some(format!(
+        "'{text}' gives a netmask; write the prefix length instead: {example}"
+    ))
+}
+
+/// Node names are host names (one DNS label) and part of namespace names.
+const NODE_NAME_MAX: usize = 63;
+
+/// What Linux accepts as an interface name (`dev_valid_name`: no '/', ':' or white space, not
+/// `.` or `..`), narrowed to what is also safe in an `ip -batch` line, where white space splits
+/// words, quotes group them and `#` starts a comment: letters, digits, `-`, `_` and `.`.
+pub(super) fn check_ifname(name: &str) -> Result<(), String> {
+    if !name
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
+    {
+        return Err(format!(
+            "interface name {name:?} may hold only letters, digits, '-', '_' and '.'"
+        ));
+    }
+    match name {
+        "." | ".." => Err(format!("'{name}' is not an interface name Linux accepts")),
+        // Every namespace has `lo`; `all` and `default` name the per-family settings
+        // (net.ipv4.conf.all, net.ipv6.conf.default), so an interface cannot take them.
+        "lo" | "all" | "default" => Err(format!(
+            "'{name}' is taken in every namespace: choose another interface name"
+        )),
+        _ => Ok(()),
+    }
+}
+
+/// Only the network stack's own settings (`net.*`) are per namespace; any other key
+/// (`kernel.hostname`, `vm.swappiness`) would change the machine itself.
+fn check_sysctl_key(key: &str) -> Result<(), String> {
+    let well_formed = key.split('.').all(|part| {
+        !part.is_empty()
+            && part
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+    });
+    if !well_formed {
+        return Err(format!(
+            "{key:?} is not a sysctl key like net.ipv4.ip_forward"
+        ));
+    }
+    if !key.starts_with("net.") {
+        return Err(format!(
+            "'{key}' is not under net.: only network settings belong to a node (others would change the machine itself)"
+        ));
+    }
+    Ok(())
+}
+
+/// A sysctl value is a number or a string of numbers and words (`"4096 131072 6291456"`).
+fn sysctl_value(key: &str, value: &toml::Value) -> Result<String, String> {
+    let text = match value {
+        toml::Value::Integer(n) => n.to_string(),
+        toml::Value::String(s) if !s.is_empty() && !s.chars().any(char::is_control) => s.clone(),
+        toml::Value::String(s) => {
+            return Err(format!(
+                "{key} = {s:?}: a value must be non-empty and on one line"
+            ))
+        }
+        toml::Value::Boolean(b) => {
+            return Err(format!(
+                "{key} = {b}: sysctl takes numbers; write {}",
+                u8::from(*b)
+            ))
+        }
+        other => {
+            return Err(format!(
+                "{key} = {other}: write a number or a string (\"0 2147483647\")"
+            ))
+        }
+    };
+    Ok(text)
+}
+
+/// A domain for the hosts files and resolv.conf: DNS labels of letters, digits and '-'
+/// (RFC 1123 §2.1), at most 63 bytes each and 253 in all.
+fn check_domain(domain: &str) -> Result<(), String> {
+    let label_ok = |label: &str| {
+        !label.is_empty()
+            && label.len() <= 63
+            && !label.starts_with('-')
+            && !label.ends_with('-')
+            && label.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+    };
+    if domain.len() <= 253 && domain.split('.').all(label_ok) {
+        Ok(())
+    } else {
+        Err(format!(
+            "{domain:?} is not a domain name like lab.test (labels of letters, digits and '-')"
+        ))
+    }
 }
 
 fn parse_ready(text: &str) -> Result<Readiness, String> {
@@ -595,12 +908,30 @@ fn parse_ready(text: &str) -> Result<Readiness, String> {
     }
 }
 
-fn subnets_overlap4(a: &Ipv4Net, b: &Ipv4Net) -> bool {
+/// An MTU a link may have: IPv4 needs 68 bytes (RFC 791), IPv6 1280 (RFC 8200 §5), and the
+/// kernel removes every IPv6 address from an interface whose MTU drops below that.
+pub(super) fn check_mtu(mtu: i64, ipv6: bool) -> Result<u32, String> {
+    let least = if ipv6 { 1280 } else { 68 };
+    if mtu > 65535 {
+        return Err(format!("{mtu} is more than a veth carries (65535)"));
+    }
+    if mtu < least && ipv6 {
+        return Err(format!(
+            "{mtu} is below IPv6's minimum of 1280 (RFC 8200 §5): set ipv6 = false for a smaller MTU"
+        ));
+    }
+    if mtu < least {
+        return Err(format!("{mtu} is below IPv4's minimum of 68 (RFC 791)"));
+    }
+    Ok(mtu as u32)
+}
+
+pub(super) fn subnets_overlap4(a: &Ipv4Net, b: &Ipv4Net) -> bool {
     a.contains(&b.network()) || b.contains(&a.network())
 }
 
 /// The `host`-th address of a subnet, never the network or broadcast address.
-fn nth_host4(net: &Ipv4Net, host: u32) -> Option<Ipv4Net> {
+pub(super) fn nth_host4(net: &Ipv4Net, host: u32) -> Option<Ipv4Net> {
     let size = 1u64 << (32 - net.prefix_len());
     if host == 0 || u64::from(host) >= size - 1 {
         return None;
@@ -609,9 +940,14 @@ fn nth_host4(net: &Ipv4Net, host: u32) -> Option<Ipv4Net> {
     Ipv4Net::new(addr, net.prefix_len()).ok()
 }
 
-fn nth_host6(net: &Ipv6Net, host: u32) -> Ipv6Net {
+/// The `host`-th address of a subnet, never the subnet-router anycast address (host 0).
+pub(super) fn nth_host6(net: &Ipv6Net, host: u32) -> Option<Ipv6Net> {
+    let host_bits = 128 - u32::from(net.prefix_len());
+    if host == 0 || (host_bits < 32 && host >= 1u32 << host_bits) {
+        return None;
+    }
     let addr = Ipv6Addr::from(u128::from(net.network()) + u128::from(host));
-    Ipv6Net::new(addr, net.prefix_len()).unwrap_or(*net)
+    Ipv6Net::new(addr, net.prefix_len()).ok()
 }
 
 #[cfg(test)]
@@ -708,5 +1044,176 @@ subnet4 = "10.9.0.0/24"
             format!("{TWO_HOSTS}[[route]]\nnode = \"h1\"\nto = \"192.0.2.0/24\"\nvia = \"r1\"\n");
         let topo = Topology::parse(&text, "t", None).expect("valid");
         assert_eq!(topo.routes[0].via.to_string(), "10.0.1.1");
+    }
+
+    /// Two nodes and one link, with `extra` lines added to the link (or, with a leading
+    /// `[[`, as new tables).
+    fn one_link(extra: &str) -> String {
+        format!("[[node]]\nname = \"a\"\n[[node]]\nname = \"b\"\n[[link]]\nnodes = [\"a\", \"b\"]\n{extra}")
+    }
+
+    #[test]
+    fn a_file_without_nodes_is_refused_not_brought_up_empty() {
+        let err = error_of("# nothing but a comment\n");
+        assert!(err.starts_with("lab.toml:1: node:"), "{err}");
+        assert!(err.contains("at least one [[node]]"), "{err}");
+    }
+
+    #[test]
+    fn interface_names_linux_or_ip_batch_would_misread_are_refused() {
+        for bad in [
+            "a b", "x/y", "a:b", ".", "..", "lo", "all", "x\nlink", "a#b", "\"q\"",
+        ] {
+            let text = one_link(&format!("ifnames = [{bad:?}, \"eth1\"]\n"));
+            let err = error_of(&text);
+            assert!(
+                err.starts_with("lab.toml:7: link.ifnames:"),
+                "{bad:?}: {err}"
+            );
+        }
+        let ok = one_link("ifnames = [\"eth0.1\", \"veth-b_2\"]\n");
+        assert!(Topology::parse(&ok, "t", None).is_ok());
+    }
+
+    #[test]
+    fn sysctl_keys_outside_net_are_refused_they_would_change_the_machine() {
+        for key in [
+            "kernel.hostname",
+            "vm.swappiness",
+            "net..x",
+            "net.ipv4.ip_forward=1",
+        ] {
+            let text = format!("[[node]]\nname = \"a\"\nsysctl = {{ {key:?} = \"1\" }}\n");
+            let err = error_of(&text);
+            assert!(err.starts_with("lab.toml:2: node.sysctl:"), "{key}: {err}");
+        }
+    }
+
+    #[test]
+    fn sysctl_values_are_numbers_or_one_line_strings() {
+        let topo = Topology::parse(
+            "[[node]]\nname = \"a\"\nsysctl = { \"net.ipv4.ping_group_range\" = \"0 2147483647\", \"net.ipv4.ip_forward\" = 1 }\n",
+            "t",
+            None,
+        )
+        .expect("valid");
+        assert_eq!(topo.nodes[0].sysctl["net.ipv4.ip_forward"], "1");
+        assert_eq!(
+            topo.nodes[0].sysctl["net.ipv4.ping_group_range"],
+            "0 2147483647"
+        );
+        for value in ["true", "[1, 2]", "{ a = 1 }", "\"1\\n2\"", "\"\"", "1.5"] {
+            let text = format!(
+                "[[node]]\nname = \"a\"\nsysctl = {{ \"net.ipv4.ip_forward\" = {value} }}\n"
+            );
+            let err = error_of(&text);
+            assert!(err.contains("node.sysctl"), "{value}: {err}");
+        }
+    }
+
+    #[test]
+    fn special_and_too_wide_subnets_are_refused() {
+        for (field, subnet) in [
+            ("subnet4", "0.0.0.0/0"),
+            ("subnet4", "127.0.0.0/8"),
+            ("subnet4", "127.1.0.0/24"),
+            ("subnet4", "224.0.0.0/24"),
+            ("subnet4", "240.0.0.0/24"),
+            ("subnet4", "169.254.1.0/24"),
+            ("subnet4", "0.1.2.0/24"),
+            ("subnet6", "::/0"),
+            ("subnet6", "::1/128"),
+            ("subnet6", "::ffff:10.0.0.0/120"),
+            ("subnet6", "fe80::/64"),
+            ("subnet6", "ff02::/64"),
+        ] {
+            let err = error_of(&one_link(&format!("{field} = {subnet:?}\n")));
+            assert!(
+                err.starts_with(&format!("lab.toml:7: link.{field}:")),
+                "{subnet}: {err}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_netmask_written_as_an_address_is_explained() {
+        let err = error_of(&one_link("subnet4 = \"10.0.1.0/255.255.255.0\"\n"));
+        assert!(
+            err.contains("write the prefix length instead: 10.0.1.0/24"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn host_numbers_must_fit_the_ipv6_subnet_too() {
+        let err = error_of(&one_link(
+            "subnet4 = \"10.0.0.0/16\"\nsubnet6 = \"fd00::/126\"\nhosts = [1, 9]\n",
+        ));
+        assert!(err.contains("link.hosts"), "{err}");
+        assert!(err.contains("does not fit in fd00::/126"), "{err}");
+    }
+
+    #[test]
+    fn a_domain_with_a_line_break_or_odd_characters_is_refused() {
+        for domain in [
+            "lab.test\nnameserver 8.8.8.8",
+            "lab test",
+            "-lab.test",
+            "lab..test",
+            "",
+        ] {
+            let text = format!("domain = {domain:?}\n[[node]]\nname = \"a\"\n");
+            let err = error_of(&text);
+            assert!(err.starts_with("lab.toml:1: domain:"), "{domain:?}: {err}");
+        }
+    }
+
+    #[test]
+    fn node_names_longer_than_a_host_name_are_refused() {
+        let text = format!("[[node]]\nname = \"{}\"\n", "n".repeat(64));
+        assert!(error_of(&text).contains("at most 63"));
+    }
+
+    #[test]
+    fn service_names_and_templates_name_files_in_their_folders() {
+        let base = "[[node]]\nname = \"a\"\n[[service]]\nnode = \"a\"\ncommand = [\"true\"]\n";
+        let err = error_of(&format!("{base}name = \"../x\"\n"));
+        assert!(err.contains("service.name"), "{err}");
+        for template in ["/etc/passwd", "", "..", "x/.."] {
+            let err = error_of(&format!("{base}name = \"s\"\ntemplates = [{template:?}]\n"));
+            assert!(err.contains("service.templates"), "{template}: {err}");
+        }
+    }
+
+    #[test]
+    fn nft_rules_are_one_line_each() {
+        let err =
+            error_of("[[node]]\nname = \"a\"\nnft = [\"add table inet x\\nflush ruleset\"]\n");
+        assert!(err.contains("node.nft"), "{err}");
+    }
+
+    #[test]
+    fn a_route_prefix_with_host_bits_or_a_netmask_is_explained() {
+        let text =
+            format!("{TWO_HOSTS}[[route]]\nnode = \"h1\"\nto = \"192.0.2.7/24\"\nvia = \"r1\"\n");
+        assert!(error_of(&text).contains("did you mean 192.0.2.0/24?"));
+        let text = format!(
+            "{TWO_HOSTS}[[route]]\nnode = \"h1\"\nto = \"192.0.2.0/255.255.255.0\"\nvia = \"r1\"\n"
+        );
+        assert!(error_of(&text).contains("192.0.2.0/24"));
+    }
+
+    #[test]
+    fn a_file_that_is_not_utf8_names_its_line() {
+        let path = std::env::temp_dir().join(format!("wirelab-latin1-{}.toml", std::process::id()));
+        std::fs::write(&path, b"[[node]]\nname = \"caf\xe9\"\n").expect("write");
+        let err = Topology::from_file(&path)
+            .expect_err("not UTF-8")
+            .to_string();
+        let _ = std::fs::remove_file(&path);
+        assert!(
+            err.contains(":2: syntax: byte 0xE9 at column 12 is not UTF-8"),
+            "{err}"
+        );
     }
 }

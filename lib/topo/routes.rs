@@ -2,8 +2,8 @@
 //! a routing protocol would settle on shortest paths, but computed once when the lab comes up.
 //!
 //! Only routers forward, so a path may pass through routers only. A host with a single link to
-//! a router gets a default route through it (its default gateway), which is what a real host
-//! on a LAN has; every other node gets one route per subnet it is not attached to. Routes in
+//! a router, or on a shared segment with a router, gets a default route through it (its
+//! default gateway), which is what a real host on a LAN has; every other node gets one route per subnet it is not attached to. Routes in
 //! the file override the computed route for the same prefix.
 
 use std::collections::VecDeque;
@@ -26,27 +26,30 @@ pub fn compute(topo: &Topology) -> Vec<Route> {
     let mut routes = Vec::new();
     for (from, node) in topo.nodes.iter().enumerate() {
         let first_hops = first_hops(topo, from);
-        let single_gateway = node.role == Role::Host
-            && node.interfaces.len() == 1
-            && topo.node(&node.interfaces[0].peer).map(|p| p.role) == Some(Role::Router);
+        // A host with one interface, on a link or segment that has a router: its gateway is
+        // that router (the first one listed, on a segment with several).
+        let gateway = match node.interfaces.as_slice() {
+            [only] if node.role == Role::Host => topo.links[only.link]
+                .ends
+                .iter()
+                .filter_map(|end| topo.node(end))
+                .find(|peer| peer.role == Role::Router && peer.name != node.name)
+                .and_then(|router| router.interfaces.iter().find(|i| i.link == only.link)),
+            _ => None,
+        };
         let mut mine: Vec<Route> = Vec::new();
-        if single_gateway {
-            let link = node.interfaces[0].link;
-            if let Some(gateway) = topo.node(&node.interfaces[0].peer) {
-                if let Some(gw_if) = gateway.interfaces.iter().find(|i| i.link == link) {
-                    mine.push(Route {
-                        node: node.name.clone(),
-                        to: None,
-                        via: IpAddr::V4(gw_if.addr4.addr()),
-                    });
-                    if let Some(addr6) = gw_if.addr6 {
-                        mine.push(Route {
-                            node: node.name.clone(),
-                            to: None,
-                            via: IpAddr::V6(addr6.addr()),
-                        });
-                    }
-                }
+        if let Some(gw_if) = gateway {
+            mine.push(Route {
+                node: node.name.clone(),
+                to: None,
+                via: IpAddr::V4(gw_if.addr4.addr()),
+            });
+            if let Some(addr6) = gw_if.addr6 {
+                mine.push(Route {
+                    node: node.name.clone(),
+                    to: None,
+                    via: IpAddr::V6(addr6.addr()),
+                });
             }
         } else {
             for (link_number, link) in topo.links.iter().enumerate() {
@@ -106,9 +109,18 @@ fn first_hops(topo: &Topology, from: usize) -> Vec<Option<(usize, (usize, usize)
     let index_of = |name: &str| topo.nodes.iter().position(|n| n.name == name);
     let mut result: Vec<Option<(usize, (usize, usize))>> = vec![None; topo.nodes.len()];
     let mut queue = VecDeque::new();
+    // The neighbours across an interface: the other end of a link, or everyone else on a
+    // segment.
+    let neighbours = |node: usize, link: usize| {
+        topo.links[link]
+            .ends
+            .iter()
+            .filter_map(move |end| index_of(end))
+            .filter(move |&peer| peer != node)
+    };
     for interface in &topo.nodes[from].interfaces {
-        if let Some(peer) = index_of(&interface.peer) {
-            if result[peer].is_none() && peer != from {
+        for peer in neighbours(from, interface.link) {
+            if result[peer].is_none() {
                 result[peer] = Some((1, (peer, interface.link)));
                 queue.push_back(peer);
             }
@@ -122,7 +134,7 @@ fn first_hops(topo: &Topology, from: usize) -> Vec<Option<(usize, (usize, usize)
             continue; // hosts do not forward
         }
         for interface in &topo.nodes[current].interfaces {
-            if let Some(peer) = index_of(&interface.peer) {
+            for peer in neighbours(current, interface.link) {
                 if peer != from && result[peer].is_none() {
                     result[peer] = Some((dist + 1, hop));
                     queue.push_back(peer);

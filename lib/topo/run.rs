@@ -5,17 +5,29 @@
 //! single `ip -n NS -batch -` process, and namespaces are configured in parallel, so
 //! `chain:30` (32 namespaces, about 2,000 routes) comes up in well under a second.
 //!
-//! What `up` made is written to `/run/wirelab/INSTANCE/state.json` *before* it is made, so a
-//! `down` after a crash still finds it. Services are stopped by the PID recorded at start,
-//! checked against the process's start time so a recycled PID is never signalled.
+//! Nothing is left behind, whatever happens to the runner:
+//! - `up` first *claims* the instance by creating its run folder `/run/wirelab/INSTANCE` with
+//!   `mkdir(2)`, which is atomic: of two `up` of one instance, exactly one wins, and the other
+//!   says "already up" without touching the winner's half-built lab;
+//! - what `up` makes is written to `state.json` *before* it is made (a service the moment it
+//!   is spawned, not once it is ready), and every write is atomic (a temporary file renamed
+//!   over the old one), so a `down` after a crash at any moment finds a whole state;
+//! - `down` stops services by the PID recorded at start, checked against the process's start
+//!   time so a recycled PID is never signalled, then ends *every* process still inside the
+//!   instance's namespaces (found by the namespace inode of `/proc/PID/ns/net`: a student's
+//!   `wirelab exec … &`, a service's workers), and only then deletes the namespaces, which
+//!   could otherwise keep running processes that nothing can name any more;
+//! - Ctrl-C or `kill` during `up` takes down what was made so far.
 
 use std::collections::BTreeMap;
 use std::fs;
 use std::io::Write;
 use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::unix::fs::MetadataExt;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
@@ -29,6 +41,8 @@ use crate::privilege::{need_admin_message, Privileges};
 const SERVICE_READY_TIMEOUT: Duration = Duration::from_secs(15);
 /// How long a service gets to exit after SIGTERM before SIGKILL.
 const SERVICE_STOP_TIMEOUT: Duration = Duration::from_secs(3);
+/// How long the other processes of a namespace get to exit after SIGTERM before SIGKILL.
+const NAMESPACE_STOP_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// What an instance is made of; `status --json` prints it.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -40,6 +54,9 @@ pub struct State {
     pub nodes: Vec<NodeState>,
     #[serde(default)]
     pub services: Vec<ServiceState>,
+    /// Shared segments: each one's switch namespace and members (segment.rs).
+    #[serde(default)]
+    pub segments: Vec<super::segment::SegmentState>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -59,6 +76,9 @@ pub struct ServiceState {
     /// Field 22 of /proc/PID/stat: tells our process from a later one with the same PID.
     pub start_time: u64,
     pub log: PathBuf,
+    /// Filled in by [`status`] only (never stored): is the process still the one we started?
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub running: Option<bool>,
 }
 
 impl State {
@@ -89,24 +109,17 @@ impl State {
             source: source.to_string(),
             nodes,
             services: Vec::new(),
+            segments: super::segment::states(topo, names),
         }
     }
 
+    /// Write the state atomically: a crash leaves either the old file or the new one, never a
+    /// file cut short (which `status` and `down` could not read).
     fn save(&self, names: &Names) -> Result<(), TopoError> {
-        let dir = names.run_dir();
-        fs::create_dir_all(&dir).map_err(|source| TopoError::Io {
-            op: "create",
-            path: dir.clone(),
-            source,
-        })?;
         let path = names.state_file();
         let text =
             serde_json::to_string_pretty(self).map_err(|e| TopoError::Spec(e.to_string()))?;
-        fs::write(&path, text).map_err(|source| TopoError::Io {
-            op: "write",
-            path,
-            source,
-        })
+        write_atomically(&path, text.as_bytes())
     }
 
     pub fn load(instance: &str) -> Option<State> {
@@ -146,28 +159,79 @@ fn require_admin(what: &str) -> Result<(), TopoError> {
     }
 }
 
-/// Bring `topo` up as `instance`. On any failure, what was made is taken down again.
-pub fn up(topo: &Topology, source: &str, instance: &str) -> Result<State, TopoError> {
+/// Bring `topo` up as `instance`. On any failure, or when `stop` is set (Ctrl-C), what was
+/// made is taken down again.
+pub fn up(
+    topo: &Topology,
+    source: &str,
+    instance: &str,
+    stop: &AtomicBool,
+) -> Result<State, TopoError> {
     check_instance(instance)?;
     require_admin("wirelab up")?;
     let names = Names::new(instance);
-    if names.state_file().exists() || !namespaces_of(&names).is_empty() {
-        return Err(TopoError::AlreadyUp(instance.to_string()));
-    }
-    let plan = Plan::build(topo, &names);
+    claim(&names)?;
+    // From here on the instance is ours: whatever fails, we take it down.
     let mut state = State::new(topo, &names, source);
-    state.save(&names)?;
-    match build(topo, &plan, &mut state) {
+    let result = state
+        .save(&names)
+        .and_then(|()| build(topo, &Plan::build(topo, &names), &mut state, stop));
+    match result {
         Ok(()) => Ok(state),
         Err(err) => {
-            let _ = down(instance);
+            let _ = down_names(&names);
             Err(err)
         }
     }
 }
 
-fn build(topo: &Topology, plan: &Plan, state: &mut State) -> Result<(), TopoError> {
-    run_steps(&plan.steps)?;
+/// Make the instance's run folder, atomically: `mkdir` fails with EEXIST for all but one of
+/// any number of runners racing for the same instance. Leftovers of a crash (namespaces or
+/// /etc/netns entries without a run folder) also count as "up", so nothing is built over them.
+fn claim(names: &Names) -> Result<(), TopoError> {
+    let root = Path::new(names.scheme.run_root());
+    fs::create_dir_all(root).map_err(|source| TopoError::Io {
+        op: "create",
+        path: root.to_path_buf(),
+        source,
+    })?;
+    let dir = names.run_dir();
+    match fs::create_dir(&dir) {
+        Ok(()) => {}
+        Err(err) if err.kind() == std::io::ErrorKind::AlreadyExists => {
+            return Err(TopoError::AlreadyUp(names.instance.clone()));
+        }
+        Err(source) => {
+            return Err(TopoError::Io {
+                op: "create",
+                path: dir,
+                source,
+            })
+        }
+    }
+    if !namespaces_of(names).is_empty() || !etc_dirs_of(names).is_empty() {
+        let _ = fs::remove_dir(&dir);
+        return Err(TopoError::AlreadyUp(names.instance.clone()));
+    }
+    Ok(())
+}
+
+fn build(
+    topo: &Topology,
+    plan: &Plan,
+    state: &mut State,
+    stop: &AtomicBool,
+) -> Result<(), TopoError> {
+    let interrupted = || {
+        if stop.load(Ordering::Relaxed) {
+            Err(TopoError::Interrupted)
+        } else {
+            Ok(())
+        }
+    };
+    fault_point("state");
+    run_steps(&plan.steps, stop)?;
+    interrupted()?;
     for (path, text) in &plan.files {
         if let Some(dir) = path.parent() {
             fs::create_dir_all(dir).map_err(|source| TopoError::Io {
@@ -182,25 +246,47 @@ fn build(topo: &Topology, plan: &Plan, state: &mut State) -> Result<(), TopoErro
             source,
         })?;
     }
+    fault_point("files");
     for service in &plan.services {
-        let started = start_service(topo, &plan.names, service)?;
+        interrupted()?;
+        let (started, child) = spawn_service(topo, &plan.names, service)?;
+        // Recorded before it is ready: a crash while it starts must not orphan it.
         state.services.push(started);
         state.save(&plan.names)?;
+        fault_point("service-spawned");
+        let recorded = state.services.last().expect("just pushed");
+        wait_until_ready(service, recorded, child, stop)?;
     }
+    fault_point("services");
     Ok(())
+}
+
+/// Fault injection, for the tests that prove nothing is left behind: with
+/// `WIRELAB_FAULT_KILL=PHASE` in the environment, the runner kills itself with SIGKILL (no
+/// clean-up can run) when it reaches that phase of `up`. The phases are `state` (claimed and
+/// recorded), the kinds of [`Step`] (`namespaces`, `sysctls`, `veths`, `ip`, `nft`), `files`,
+/// `service-spawned` (a service started, not yet ready) and `services`.
+fn fault_point(phase: &str) {
+    if std::env::var_os("WIRELAB_FAULT_KILL").is_some_and(|want| want == phase) {
+        let _ = nix::sys::signal::raise(nix::sys::signal::Signal::SIGKILL);
+    }
 }
 
 /// Run the steps in order, batching: consecutive steps of the same kind form a phase; inside a
 /// phase each namespace's commands go to one process, and namespaces run in parallel.
-fn run_steps(steps: &[Step]) -> Result<(), TopoError> {
+fn run_steps(steps: &[Step], stop: &AtomicBool) -> Result<(), TopoError> {
     let mut start = 0;
     while start < steps.len() {
+        if stop.load(Ordering::Relaxed) {
+            return Err(TopoError::Interrupted);
+        }
         let kind = std::mem::discriminant(&steps[start]);
         let end = steps[start..]
             .iter()
             .position(|s| std::mem::discriminant(s) != kind)
             .map_or(steps.len(), |offset| start + offset);
         run_phase(&steps[start..end])?;
+        fault_point(steps[start].phase());
         start = end;
     }
     Ok(())
@@ -362,16 +448,13 @@ fn ehash_anchor() -> Option<OwnedFd> {
     }
 }
 
-fn start_service(
+/// Start a service inside its node. It is not ready yet: see [`wait_until_ready`].
+fn spawn_service(
     topo: &Topology,
     names: &Names,
     service: &ServicePlan,
-) -> Result<ServiceState, TopoError> {
-    let fail = |message: String| TopoError::Service {
-        node: service.node.clone(),
-        service: service.name.clone(),
-        message,
-    };
+) -> Result<(ServiceState, Child), TopoError> {
+    let fail = |message: String| service_error(service, message);
     for (source, target) in &service.templates {
         let text = fs::read_to_string(source)
             .map_err(|e| fail(format!("template {}: {e}", source.display())))?;
@@ -385,8 +468,9 @@ fn start_service(
         fs::File::create(&log).map_err(|e| fail(format!("create {}: {e}", log.display())))?;
     let log_err = log_file.try_clone().map_err(|e| fail(e.to_string()))?;
     // `ip netns exec` execs the command in place, so the PID we get is the service's own.
-    // A process group of its own keeps a Ctrl-C at the terminal from reaching it.
-    let mut child = Command::new("ip")
+    // A process group of its own keeps a Ctrl-C at the terminal from reaching it: `up` decides
+    // what happens to it (and `down` ends it).
+    let child = Command::new("ip")
         .args(["netns", "exec", &service.ns])
         .args(&service.command)
         .stdin(Stdio::null())
@@ -396,10 +480,38 @@ fn start_service(
         .spawn()
         .map_err(|e| fail(format!("cannot start {}: {e}", service.command[0])))?;
     let pid = child.id();
+    let started = ServiceState {
+        node: service.node.clone(),
+        name: service.name.clone(),
+        pid,
+        start_time: start_time(pid).unwrap_or(0),
+        log,
+        running: None,
+    };
+    Ok((started, child))
+}
+
+fn service_error(service: &ServicePlan, message: String) -> TopoError {
+    TopoError::Service {
+        node: service.node.clone(),
+        service: service.name.clone(),
+        message,
+    }
+}
+
+/// Wait until the service listens (and its `ready_command` succeeds), it exits, the time is
+/// up, or `stop` is set. On failure the caller takes the instance down, service included.
+fn wait_until_ready(
+    service: &ServicePlan,
+    started: &ServiceState,
+    mut child: Child,
+    stop: &AtomicBool,
+) -> Result<(), TopoError> {
+    let fail = |message: String| service_error(service, message);
     let deadline = Instant::now() + SERVICE_READY_TIMEOUT;
     loop {
         if let Ok(Some(status)) = child.try_wait() {
-            let tail = fs::read_to_string(&log).unwrap_or_default();
+            let tail = fs::read_to_string(&started.log).unwrap_or_default();
             let tail: Vec<&str> = tail
                 .lines()
                 .rev()
@@ -413,27 +525,22 @@ fn start_service(
                 tail.join(" | ")
             )));
         }
-        if is_ready(pid, &service.ready) && answers(service) {
-            break;
+        if stop.load(Ordering::Relaxed) {
+            return Err(TopoError::Interrupted);
+        }
+        if is_ready(started.pid, &service.ready) && answers(service) {
+            return Ok(());
         }
         if Instant::now() > deadline {
-            stop_pid(pid, start_time(pid).unwrap_or(0));
             return Err(fail(format!(
                 "not ready after {}s (see {})",
                 SERVICE_READY_TIMEOUT.as_secs(),
-                log.display()
+                started.log.display()
             )));
         }
         // Polling the socket table is the readiness check; this is only its period.
         std::thread::sleep(Duration::from_millis(10));
     }
-    Ok(ServiceState {
-        node: service.node.clone(),
-        name: service.name.clone(),
-        pid,
-        start_time: start_time(pid).unwrap_or(0),
-        log,
-    })
 }
 
 /// Does the service's `ready_command` (if any) succeed inside its node yet?
@@ -540,6 +647,8 @@ fn all_namespaces() -> Vec<String> {
 pub struct DownReport {
     pub namespaces: usize,
     pub services: usize,
+    /// Other processes that were still running inside the namespaces.
+    pub processes: usize,
 }
 
 /// Take `instance` down: stop its services, delete its namespaces (which deletes their veths),
@@ -571,19 +680,96 @@ fn down_names(names: &Names) -> Result<DownReport, TopoError> {
         stop_pid(service.pid, service.start_time);
         report.services += 1;
     }
+    // Deleting a namespace's name does not end what runs inside: those processes would keep
+    // the namespace alive where nothing can name it again. End them first.
+    report.processes = end_processes_in(&namespaces);
     if !namespaces.is_empty() {
         let steps: Vec<Step> = namespaces
             .iter()
             .map(|ns| Step::Root(vec!["netns".into(), "del".into(), ns.clone()]))
             .collect();
-        run_steps(&steps)?;
+        run_steps(&steps, &AtomicBool::new(false))?;
         report.namespaces = namespaces.len();
     }
     for dir in etc_dirs {
         let _ = fs::remove_dir_all(dir);
     }
+    // Last: while the run folder (the claim) exists, a `down` interrupted above can run again.
     let _ = fs::remove_dir_all(names.run_dir());
     Ok(report)
+}
+
+/// End every process whose network namespace is one of `namespaces`: SIGTERM, a grace period,
+/// then SIGKILL. Returns how many there were. A process is in a namespace when its
+/// `/proc/PID/ns/net` is the same nsfs inode as the namespace's `/run/netns/NAME`.
+fn end_processes_in(namespaces: &[String]) -> usize {
+    use nix::sys::signal::{kill, Signal};
+    let inodes: Vec<(u64, u64)> = namespaces
+        .iter()
+        .filter_map(|ns| fs::metadata(Path::new("/run/netns").join(ns)).ok())
+        .map(|meta| (meta.dev(), meta.ino()))
+        .collect();
+    if inodes.is_empty() {
+        return 0;
+    }
+    let found = processes_in(&inodes);
+    for &pid in &found {
+        let _ = kill(pid, Signal::SIGTERM);
+    }
+    let deadline = Instant::now() + NAMESPACE_STOP_TIMEOUT;
+    let mut killed = false;
+    loop {
+        let left = processes_in(&inodes);
+        if left.is_empty() {
+            break;
+        }
+        if Instant::now() > deadline {
+            if killed {
+                tracing::warn!("processes {left:?} survived SIGKILL");
+                break;
+            }
+            for &pid in &left {
+                let _ = kill(pid, Signal::SIGKILL);
+            }
+            killed = true;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    found.len()
+}
+
+/// Every process (but this one) in one of the namespaces given by (device, inode).
+fn processes_in(inodes: &[(u64, u64)]) -> Vec<nix::unistd::Pid> {
+    let me = std::process::id();
+    let Ok(entries) = fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    entries
+        .filter_map(Result::ok)
+        .filter_map(|entry| entry.file_name().to_str()?.parse::<u32>().ok())
+        .filter(|&pid| pid != me)
+        .filter(|pid| {
+            // Following the link gives the namespace's own inode; a process that is gone (or
+            // a zombie, which has no namespaces left) fails here and is skipped.
+            fs::metadata(format!("/proc/{pid}/ns/net"))
+                .is_ok_and(|meta| inodes.contains(&(meta.dev(), meta.ino())))
+        })
+        .map(|pid| nix::unistd::Pid::from_raw(pid as i32))
+        .collect()
+}
+
+/// Write `bytes` to `path` so that a reader sees the old file or the whole new one: a
+/// temporary file beside it, flushed to disk, renamed over it (rename is atomic).
+fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), TopoError> {
+    let io = |op: &'static str, path: &Path| {
+        let path = path.to_path_buf();
+        move |source| TopoError::Io { op, path, source }
+    };
+    let temporary = path.with_extension("json.tmp");
+    let mut file = fs::File::create(&temporary).map_err(io("create", &temporary))?;
+    file.write_all(bytes).map_err(io("write", &temporary))?;
+    file.sync_all().map_err(io("write", &temporary))?;
+    fs::rename(&temporary, path).map_err(io("rename", path))
 }
 
 fn etc_dirs_of(names: &Names) -> Vec<PathBuf> {
@@ -660,16 +846,24 @@ pub fn down_all(prefix: Option<&str>) -> Result<Vec<String>, TopoError> {
     Ok(removed)
 }
 
-/// The state of a running instance, with services checked for life.
-pub fn status(instance: &str) -> Result<(State, Vec<bool>), TopoError> {
+/// The state of a running instance, each service's `running` filled in.
+///
+/// A run folder or namespaces without a readable state file (a crash, or a file damaged by
+/// hand) are reported as [`TopoError::Damaged`], never as "not up": something is there, and
+/// `down` removes it.
+pub fn status(instance: &str) -> Result<State, TopoError> {
     check_instance(instance)?;
-    let state = State::load(instance).ok_or_else(|| TopoError::NotUp(instance.to_string()))?;
-    let alive = state
-        .services
-        .iter()
-        .map(|s| alive(s.pid, s.start_time))
-        .collect();
-    Ok((state, alive))
+    let names = Names::new(instance);
+    let Some(mut state) = State::load_from(&names) else {
+        if names.run_dir().exists() || !namespaces_of(&names).is_empty() {
+            return Err(TopoError::Damaged(instance.to_string()));
+        }
+        return Err(TopoError::NotUp(instance.to_string()));
+    };
+    for service in &mut state.services {
+        service.running = Some(alive(service.pid, service.start_time));
+    }
+    Ok(state)
 }
 
 /// `ip netns exec NS COMMAND...` for a node of a running instance.
@@ -677,8 +871,21 @@ pub fn exec_command(instance: &str, node: &str, argv: &[String]) -> Result<Comma
     check_instance(instance)?;
     require_admin("wirelab exec")?;
     let state = State::load(instance).ok_or_else(|| TopoError::NotUp(instance.to_string()))?;
-    let Some(node_state) = state.node(node) else {
-        let known: Vec<&str> = state.nodes.iter().map(|n| n.name.as_str()).collect();
+    // A segment's switch is a namespace too: `wirelab exec lan -- bridge fdb show`.
+    let ns = state.node(node).map(|n| &n.ns).or_else(|| {
+        state
+            .segments
+            .iter()
+            .find(|s| s.name == node)
+            .map(|s| &s.ns)
+    });
+    let Some(ns) = ns else {
+        let known: Vec<&str> = state
+            .nodes
+            .iter()
+            .map(|n| n.name.as_str())
+            .chain(state.segments.iter().map(|s| s.name.as_str()))
+            .collect();
         return Err(TopoError::NoNode {
             node: node.to_string(),
             instance: instance.to_string(),
@@ -686,6 +893,6 @@ pub fn exec_command(instance: &str, node: &str, argv: &[String]) -> Result<Comma
         });
     };
     let mut command = Command::new("ip");
-    command.args(["netns", "exec", &node_state.ns]).args(argv);
+    command.args(["netns", "exec", ns]).args(argv);
     Ok(command)
 }
