@@ -34,6 +34,7 @@ use super::schedule::{at_least_min_interval, ExitTimer, Pacer, Turn, MIN_INTERVA
 use super::setup::{self, Prepared, Refusal};
 use super::target::{self, Host};
 use super::{describe_os_error, Config, Event, PingError, Reply, Statistics, Warning, WrongData};
+use crate::capabilities;
 use crate::sock::control::{self, ErrorOrigin, Received};
 use crate::sock::icmp::{IcmpSocket, SocketKind};
 use crate::wire::icmp::{self, layout, types, ErrorKind, Family};
@@ -91,6 +92,9 @@ pub fn run(
     tool: &str,
     on_event: &mut dyn FnMut(&Event) -> io::Result<()>,
 ) -> Result<Statistics, PingError> {
+    // Least privilege, as iputils: keep CAP_NET_RAW and CAP_NET_ADMIN (if we have them)
+    // but hold none, until a call needs one (lib/capabilities.rs).
+    let _ = capabilities::limit_to(&[capabilities::NET_RAW, capabilities::NET_ADMIN]);
     // iputils opens its sockets before it looks the target up, for both families unless
     // told one; an address typed as such needs only its own.
     let kind = setup::socket_kind(config);
@@ -107,7 +111,11 @@ pub fn run(
         None if typed_v6 => (false, true),
         None => (true, true),
     };
-    let open = |family| IcmpSocket::open(family, kind, tool);
+    let open = |family| {
+        capabilities::with(capabilities::NET_RAW, || {
+            IcmpSocket::open(family, kind, tool)
+        })
+    };
     let mut socket_v4 = want_v4.then(|| open(Family::V4));
     let mut socket_v6 = want_v6.then(|| open(Family::V6));
     let (socket_v4, socket_v6) = match (socket_v4.take(), socket_v6.take()) {

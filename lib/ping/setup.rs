@@ -23,6 +23,7 @@ use socket2::{Domain, Protocol, SockAddr, Socket, Type};
 use super::schedule::MIN_USER_INTERVAL_MS;
 use super::target::{self, Candidate, Host};
 use super::{Config, Event, PingError, Pmtudisc, Start, Warning};
+use crate::capabilities;
 use crate::sock::control::set_int;
 use crate::sock::icmp::{IcmpSocket, SocketKind};
 use crate::wire::icmp::Family;
@@ -148,7 +149,7 @@ fn set_mark(
     mark: u32,
     on_event: &mut dyn FnMut(&Event) -> io::Result<()>,
 ) -> Result<(), PingError> {
-    if let Err(err) = socket.set_mark(mark) {
+    if let Err(err) = capabilities::with(capabilities::NET_ADMIN, || socket.set_mark(mark)) {
         warn(
             on_event,
             Warning::MarkNotSet {
@@ -170,7 +171,10 @@ fn warn(
 /// iputils' `bind_to_device` (IPv4): SO_BINDTODEVICE, or for a multicast target on a device
 /// that refuses it, IP_MULTICAST_IF.
 fn bind_to_device(socket: &Socket, device: &str, destination: Ipv4Addr) -> Result<(), Refusal> {
-    let Err(err) = socket.bind_device(Some(device.as_bytes())) else {
+    let bound = capabilities::with(capabilities::NET_RAW, || {
+        socket.bind_device(Some(device.as_bytes()))
+    });
+    let Err(err) = bound else {
         return Ok(());
     };
     if destination.is_multicast() {
@@ -558,15 +562,18 @@ pub fn prepare_v6(
             if link_local(first_hop.ip()) {
                 first_hop.set_scope_id(index);
             }
-            for socket in [&probe, sock] {
-                set_packet_interface(socket, index)
-                    .map_err(|err| fail("setsockopt(IPV6_PKTINFO)", &err))?;
-            }
-            for socket in [&probe, sock] {
-                socket
-                    .bind_device(Some(device.as_bytes()))
-                    .map_err(|err| fail(format!("setsockopt(SO_BINDTODEVICE) {device}"), &err))?;
-            }
+            capabilities::with(capabilities::NET_RAW, || -> Result<(), Refusal> {
+                for socket in [&probe, sock] {
+                    set_packet_interface(socket, index)
+                        .map_err(|err| fail("setsockopt(IPV6_PKTINFO)", &err))?;
+                }
+                for socket in [&probe, sock] {
+                    socket.bind_device(Some(device.as_bytes())).map_err(|err| {
+                        fail(format!("setsockopt(SO_BINDTODEVICE) {device}"), &err)
+                    })?;
+                }
+                Ok(())
+            })?;
         }
         if let Some(mark) = config.mark {
             set_mark(&probe, mark, on_event)?;
@@ -611,10 +618,13 @@ pub fn prepare_v6(
 
     if let Some(device) = &device {
         let index = device_index(device)?;
-        set_packet_interface(sock, index).map_err(|err| fail("setsockopt(IPV6_PKTINFO)", &err))?;
+        capabilities::with(capabilities::NET_RAW, || set_packet_interface(sock, index))
+            .map_err(|err| fail("setsockopt(IPV6_PKTINFO)", &err))?;
         if strict_source {
-            sock.bind_device(Some(device.as_bytes()))
-                .map_err(|err| fail(format!("SO_BINDTODEVICE {device}"), &err))?;
+            capabilities::with(capabilities::NET_RAW, || {
+                sock.bind_device(Some(device.as_bytes()))
+            })
+            .map_err(|err| fail(format!("SO_BINDTODEVICE {device}"), &err))?;
         }
     }
 
@@ -903,6 +913,8 @@ fn announce(
             .connect_to(prepared.whereto.socket_address(1025))
             .map_err(|err| PingError::os("connect failed", &err))?;
     }
+    // Nothing from here on needs a privilege.
+    let _ = capabilities::drop_all();
     Ok(())
 }
 

@@ -119,6 +119,9 @@ pub struct Case {
     pub node: Option<String>,
     /// Extra rules for this case only, applied after the suite's.
     pub rules: Rules,
+    /// Shell lines run (node, line) before each tool's run, so both start from the same
+    /// state: a route cache flushed, a counter reset.
+    pub before: Vec<(String, String)>,
 }
 
 impl Case {
@@ -131,6 +134,7 @@ impl Case {
             deliberate: None,
             node: None,
             rules: Rules::new(),
+            before: Vec::new(),
         }
     }
 
@@ -148,6 +152,12 @@ impl Case {
 
     pub fn with_rules(mut self, rules: Rules) -> Case {
         self.rules = rules;
+        self
+    }
+
+    /// Run `line` in `node` before each of the two runs.
+    pub fn before(mut self, node: &str, line: &str) -> Case {
+        self.before.push((node.to_string(), line.to_string()));
         self
     }
 
@@ -201,7 +211,20 @@ impl<'a> Suite<'a> {
     /// Run one case; Err describes how it failed.
     pub fn run_case(&self, case: &Case) -> Result<(), String> {
         let node = case.node.as_deref().unwrap_or(&self.node);
+        let prepare = || {
+            for (node, line) in &case.before {
+                let output = self.lab.sh(node, line);
+                assert!(
+                    output.status.success(),
+                    "case {}: `{line}` in {node} failed: {}",
+                    case.name,
+                    String::from_utf8_lossy(&output.stderr)
+                );
+            }
+        };
+        prepare();
         let classic = self.exec(node, &self.classic, &case.args);
+        prepare();
         let ours = self.exec(
             node,
             &self.ours,
