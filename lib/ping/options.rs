@@ -126,7 +126,12 @@ fn invalid_argument(text: &str, errno: i32) -> OptionError {
 /// out of range`, exit 2.
 pub fn seconds(text: &str, what: &str) -> Result<(f64, Vec<String>), OptionError> {
     if text.is_empty() {
-        return Err(OptionError::fatal(format!("{what}: ")));
+        // iputils reports whatever errno its start-up left behind (setlocale's search for
+        // message catalogues: ENOENT), since nothing set it for the empty string.
+        return Err(OptionError::fatal(format!(
+            "{what}: : {}",
+            strerror(libc::ENOENT)
+        )));
     }
     let c_text = c_string(text);
     let mut end: *mut libc::c_char = std::ptr::null_mut();
