@@ -33,6 +33,47 @@ fn refused_with_usage(ours: &Run, classic: &Run) -> Result<(), String> {
     ours.expect_stderr_contains("Try 'wirelab-ping --help' for more information.")
 }
 
+fn no_socket_says_how_to_fix_it(ours: &Run, classic: &Run) -> Result<(), String> {
+    // iputils: `socktype: SOCK_RAW`, `socket: Operation not permitted`, `=> missing
+    // cap_net_raw+p capability or setuid?`, exit 2.
+    classic.expect_code(2)?;
+    classic.expect_stderr_contains("missing cap_net_raw+p capability")?;
+    ours.expect_code(2)?;
+    ours.expect_stderr_contains("cannot open an ICMP socket")?;
+    ours.expect_stderr_contains("setcap cap_net_raw+ep")?;
+    ours.expect_stderr_contains("ping_group_range")
+}
+
+/// A user with no way to open an ICMP socket: the option checks come first, as in iputils;
+/// then we say in one line what would fix it.
+fn nothing_cases() -> Vec<Case> {
+    let why = "iputils prints three lines about SOCK_RAW and setuid; we print one that names \
+               the three fixes (root, setcap, ping_group_range)";
+    vec![
+        Case::same("no_socket_bad_count_still_refused_first", &["-c", "0", H2]),
+        Case::same("no_socket_missing_destination_first", &[]),
+        Case::same("no_socket_preload_checked_first", &["-l", "4", H2]),
+        Case::ours(
+            "no_socket_at_all",
+            &["-c", "1", H2],
+            why,
+            no_socket_says_how_to_fix_it,
+        ),
+        Case::ours(
+            "no_socket_before_the_name_is_looked_up",
+            &["-c", "1", "no-such-host.lab.test"],
+            why,
+            no_socket_says_how_to_fix_it,
+        ),
+        Case::ours(
+            "no_socket_for_ipv6_either",
+            &["-6", "-c", "1", "fd00:0:0:2::2"],
+            why,
+            no_socket_says_how_to_fix_it,
+        ),
+    ]
+}
+
 fn cases(privilege: Privilege) -> Vec<Case> {
     let mut cases = vec![
         Case::same("count_zero_out_of_range", &["-c", "0", H2]),
@@ -176,4 +217,13 @@ fn arguments_with_ping_group_range() {
         return;
     };
     run(&lab, "h1", privilege, &cases(privilege), 4);
+}
+
+#[test]
+fn arguments_with_no_privilege_at_all() {
+    let privilege = Privilege::Nothing;
+    let Some(lab) = lab_for("arguments_with_no_privilege_at_all", "chain:1", privilege) else {
+        return;
+    };
+    run(&lab, "h1", privilege, &nothing_cases(), 4);
 }

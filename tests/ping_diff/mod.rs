@@ -26,6 +26,8 @@ pub enum Privilege {
     NetRaw,
     /// `nobody` with no capability at all, ping_group_range open: datagram sockets only.
     PingGroup,
+    /// `nobody` with neither: no ICMP socket of any kind.
+    Nothing,
 }
 
 impl Privilege {
@@ -38,7 +40,7 @@ impl Privilege {
 
     fn group_range(self) -> &'static str {
         match self {
-            Privilege::Root | Privilege::NetRaw => "1 0",
+            Privilege::Root | Privilege::NetRaw | Privilege::Nothing => "1 0",
             Privilege::RootDgram | Privilege::PingGroup => "0 2147483647",
         }
     }
@@ -50,6 +52,11 @@ impl Privilege {
     /// Only datagram sockets: no capability to fall back on.
     pub fn dgram_only(self) -> bool {
         self == Privilege::PingGroup
+    }
+
+    /// Neither socket kind can be opened.
+    pub fn no_socket(self) -> bool {
+        self == Privilege::Nothing
     }
 }
 
@@ -102,7 +109,7 @@ impl Tools {
                     _copies: vec![copy],
                 }
             }
-            Privilege::PingGroup => {
+            Privilege::PingGroup | Privilege::Nothing => {
                 // A copy of iputils' ping loses its file capability: datagram sockets only.
                 let classic_copy = NobodyBin::copy_of(Path::new("/usr/bin/ping"), "ping");
                 let copy = NobodyBin::new("wirelab-ping");
