@@ -779,3 +779,108 @@ fn no_route_at_all_is_a_setup_error_exit_2() {
     );
     assert_eq!(stdout(&ours), "", "nothing was sent");
 }
+
+/// `--json` and `--explain` for the options of #13: the route `-R` recorded, the TOS `-Q`
+/// sent and the TOS that came back, the MTU a router reported and the one our own kernel
+/// refused with (`-M do`), on the chain with a 1280-byte link.
+#[test]
+fn json_and_explain_show_the_recorded_route_the_tos_and_the_mtu() {
+    if !root_or_skip("json_and_explain_show_the_recorded_route_the_tos_and_the_mtu") {
+        return;
+    }
+    let topology = format!("{}/tests/topo/ping-chain.toml", env!("CARGO_MANIFEST_DIR"));
+    let lab = Lab::up(&topology);
+    let events = |args: &[&str]| -> Vec<serde_json::Value> {
+        let mut argv = vec!["--json"];
+        argv.extend_from_slice(args);
+        stdout(&ping(&lab, "h1", &argv))
+            .lines()
+            .map(|line| serde_json::from_str(line).expect("every line is JSON"))
+            .collect()
+    };
+    let find = |events: &[serde_json::Value], kind: &str| -> serde_json::Value {
+        events
+            .iter()
+            .find(|e| e["type"] == kind)
+            .cloned()
+            .unwrap_or_else(|| panic!("no {kind} in {events:?}"))
+    };
+
+    let run = events(&["-c", "1", "-R", "-Q", "0xb8", "10.0.3.2"]);
+    let start = find(&run, "start");
+    assert_eq!(start["tos"], 0xb8);
+    assert_eq!(start["ip_option"], "record_route");
+    let reply = find(&run, "reply");
+    assert_eq!(reply["tos"], 0xb8, "h2 echoes the TOS: {reply}");
+    let route: Vec<&str> = reply["record_route"]
+        .as_array()
+        .expect("a route")
+        .iter()
+        .filter_map(|a| a.as_str())
+        .collect();
+    assert_eq!(
+        route,
+        [
+            "10.0.1.2", "10.0.2.1", "10.0.3.1", "10.0.3.2", "10.0.3.2", "10.0.2.2", "10.0.1.1",
+            "10.0.1.2"
+        ]
+    );
+
+    let flush = lab.sh("h1", "ip route flush cache");
+    assert!(flush.status.success());
+    let run = events(&["-c", "3", "-i", "0.2", "-s", "1400", "-M", "do", "10.0.3.2"]);
+    let errors: Vec<&serde_json::Value> = run.iter().filter(|e| e["type"] == "error").collect();
+    assert_eq!(
+        errors[0]["kind"], "fragmentation_needed_unreachable",
+        "{errors:?}"
+    );
+    assert_eq!(errors[0]["mtu"], 1280);
+    assert_eq!(errors[0]["from"], "10.0.1.1");
+    assert_eq!(errors[1]["kind"], "local");
+    assert_eq!(errors[1]["mtu"], 1280);
+    assert_eq!(errors[1]["text"], "local error: message too long, mtu=1280");
+
+    let explained = stdout(&ping(
+        &lab,
+        "h1",
+        &["--explain", "-c", "1", "-R", "-Q", "0xb8", "10.0.3.2"],
+    ));
+    for expected in [
+        "IPv4 option Record Route (RFC 791 p.20), 8 of 9 slots used",
+        "     1  10.0.1.2",
+        "     7  10.0.1.1",
+        "Type of Service (RFC 2474 §3, RFC 3168 §5): sent 0xb8 (DSCP 46, ECN 0), received 0xb8",
+    ] {
+        assert!(
+            explained.contains(expected),
+            "missing {expected:?} in\n{explained}"
+        );
+    }
+    let flush = lab.sh("h1", "ip route flush cache");
+    assert!(flush.status.success());
+    let explained = stdout(&ping(
+        &lab,
+        "h1",
+        &[
+            "--explain",
+            "-c",
+            "2",
+            "-i",
+            "0.2",
+            "-s",
+            "1400",
+            "-M",
+            "do",
+            "10.0.3.2",
+        ],
+    ));
+    for expected in [
+        "--- explain: 10.0.1.1 reported an MTU of 1280 bytes ---",
+        "RFC 1191 §4",
+    ] {
+        assert!(
+            explained.contains(expected),
+            "missing {expected:?} in\n{explained}"
+        );
+    }
+}

@@ -255,6 +255,20 @@ pub fn recorded_route(options: &[u8]) -> Option<Vec<Ipv4Addr>> {
     })
 }
 
+/// Fuzz entry point (`fuzz/fuzz_targets/ip_options.rs`): walk any bytes as options, and read
+/// the route and stamps the way the renderers do; nothing may panic.
+pub fn fuzz_walk(data: &[u8]) {
+    for option in walk(&data[..data.len().min(MAX_LEN)]) {
+        if let Shown::Timestamp { stamps, .. } = option {
+            for stamp in stamps {
+                let _ = stamp.time.map(|t| t & 0x7fff_ffff);
+            }
+        }
+    }
+    let _ = recorded_route(data);
+    let _ = walk(data);
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -334,6 +348,15 @@ mod tests {
                 unrecorded: 3,
             }]
         );
+    }
+
+    #[test]
+    fn fuzz_entry_survives_every_short_input() {
+        for len in 0..=48 {
+            for fill in [0u8, 1, 4, 7, 68, 131, 255] {
+                fuzz_walk(&vec![fill; len]);
+            }
+        }
     }
 
     #[test]
