@@ -8,7 +8,6 @@
 
 use std::error::Error as _;
 use std::process::ExitCode;
-use std::sync::atomic::{AtomicBool, Ordering};
 
 use clap::Parser;
 use wirelab::cli::{self, Failure, Verbosity};
@@ -202,40 +201,6 @@ fn parse_socket(text: &str) -> Result<SocketKind, String> {
     }
 }
 
-/// Set by SIGINT and SIGTERM: stop sending and print the summary.
-static INTERRUPTED: AtomicBool = AtomicBool::new(false);
-/// Set by SIGQUIT: print the totals so far.
-static STATUS: AtomicBool = AtomicBool::new(false);
-
-extern "C" fn on_interrupt(_signal: libc::c_int) {
-    INTERRUPTED.store(true, Ordering::Relaxed);
-}
-
-extern "C" fn on_quit(_signal: libc::c_int) {
-    STATUS.store(true, Ordering::Relaxed);
-}
-
-fn install_signal_handlers() {
-    use nix::sys::signal::{sigaction, SaFlags, SigAction, SigHandler, SigSet, Signal};
-    // No SA_RESTART: poll(2) and recvmsg(2) return EINTR at once and the loop sees the flag.
-    let stop = SigAction::new(
-        SigHandler::Handler(on_interrupt),
-        SaFlags::empty(),
-        SigSet::empty(),
-    );
-    let status = SigAction::new(
-        SigHandler::Handler(on_quit),
-        SaFlags::empty(),
-        SigSet::empty(),
-    );
-    // SAFETY: the handlers only store to atomics, which is async-signal-safe.
-    unsafe {
-        let _ = sigaction(Signal::SIGINT, &stop);
-        let _ = sigaction(Signal::SIGTERM, &stop);
-        let _ = sigaction(Signal::SIGQUIT, &status);
-    }
-}
-
 /// A failure with the exit code it carries.
 enum Stop {
     /// `tool: message`, then exit with this code.
@@ -267,7 +232,7 @@ impl From<std::io::Error> for Stop {
 }
 
 /// The settings, checked as iputils checks them after reading the options.
-fn config(args: &Args) -> Result<Config, Stop> {
+fn config(args: &Args, signals: &Signals) -> Result<Config, Stop> {
     let root = nix::unistd::getuid().is_root();
     if args.ipv4 && args.ipv6 {
         return Err(Stop::Message(
@@ -347,12 +312,18 @@ fn config(args: &Args) -> Result<Config, Stop> {
     config.flow_label = args.flow_label;
     config.outstanding = args.outstanding;
     config.root = root;
-    config.stop = &INTERRUPTED;
-    config.status = &STATUS;
+    config.stop = signals.stop;
+    config.status = signals.status;
     Ok(config)
 }
 
-fn run(args: Args) -> Result<ExitCode, Stop> {
+/// SIGINT and SIGTERM stop with the summary; SIGQUIT asks for the totals so far.
+struct Signals {
+    stop: &'static std::sync::atomic::AtomicBool,
+    status: &'static std::sync::atomic::AtomicBool,
+}
+
+fn run(args: Args, signals: &Signals) -> Result<ExitCode, Stop> {
     for warning in [&args.interval, &args.timeout]
         .into_iter()
         .flatten()
@@ -360,7 +331,7 @@ fn run(args: Args) -> Result<ExitCode, Stop> {
     {
         eprintln!("{TOOL}: {warning}");
     }
-    let config = config(&args)?;
+    let config = config(&args, signals)?;
     if let (Some(pattern), false) = (&config.pattern, config.quiet) {
         // iputils announces the pattern before anything else.
         let hex: String = pattern.iter().map(|b| format!("{b:02x}")).collect();
@@ -464,8 +435,11 @@ fn main() -> ExitCode {
     if args.verbosity.verbose > 0 || std::env::var_os("RUST_LOG").is_some() {
         args.verbosity.init();
     }
-    install_signal_handlers();
-    match run(args) {
+    let signals = Signals {
+        stop: wirelab::signals::stop_on_interrupt(),
+        status: wirelab::signals::snapshot_on_quit(),
+    };
+    match run(args, &signals) {
         Ok(code) => code,
         Err(Stop::Message(message, code)) => cli::fail(TOOL, message, code),
         Err(Stop::Usage(why)) => {
