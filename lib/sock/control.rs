@@ -144,7 +144,8 @@ pub struct QueuedError {
     pub info: u32,
     /// Who sent the ICMP error (`SO_EE_OFFENDER`).
     pub offender: Option<IpAddr>,
-    /// The offender's IPv6 scope (interface index), for a link-local router: 0 otherwise.
+    /// The offender's interface when it is an IPv6 link-local address (its
+    /// `sin6_scope_id`), else 0: `fe80::1` alone names no one.
     pub offender_scope_id: u32,
 }
 
@@ -315,13 +316,13 @@ fn receive_with_flags(
                 let offender_address = unsafe {
                     socket_address(data.add(after).cast(), data_len.saturating_sub(after))
                 };
-                let offender = offender_address
-                    .map(|address| address.ip())
-                    .filter(|ip| !ip.is_unspecified());
                 let offender_scope_id = match offender_address {
                     Some(SocketAddr::V6(v6)) => v6.scope_id(),
                     _ => 0,
                 };
+                let offender = offender_address
+                    .map(|address| address.ip())
+                    .filter(|ip| !ip.is_unspecified());
                 received.error = Some(QueuedError {
                     origin: match extended.ee_origin {
                         libc::SO_EE_ORIGIN_LOCAL => ErrorOrigin::Local,
