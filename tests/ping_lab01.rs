@@ -68,6 +68,36 @@ fn worksheet_steps_run_and_their_answers_check_out() {
     assert!(flood.contains("1000 packets transmitted"), "{flood}");
     let classic = text("ping -c 3 10.0.3.2");
     assert!(classic.contains("icmp_seq=3 ttl=62 time="), "{classic}");
+    // Step 8: the recorded route, the same from both tools apart from the times.
+    let without_times = |text: String| -> Vec<String> {
+        text.lines()
+            .map(|line| line.split(" time").next().unwrap_or(line).to_string())
+            .filter(|line| !line.starts_with("rtt "))
+            .collect()
+    };
+    let recorded = text("wirelab-ping -c 1 -R 10.0.3.2");
+    assert!(
+        recorded.contains("RR: \t10.0.1.2\n\t10.0.2.1\n"),
+        "{recorded}"
+    );
+    assert_eq!(
+        without_times(recorded),
+        without_times(text("ping -c 1 -R 10.0.3.2"))
+    );
+    // Going further: Don't Fragment.
+    let refused = of("wirelab-ping -c 2 -i 0.2 -s 2000 -M do 10.0.3.2");
+    assert_eq!(code(refused), 1);
+    assert!(
+        stderr(refused).contains("local error: message too long, mtu=1500"),
+        "{}",
+        stderr(refused)
+    );
+    assert!(stdout(refused).contains("+2 errors"), "{}", stdout(refused));
+    let fragmented = text("wirelab-ping -c 2 -i 0.2 -s 2000 10.0.3.2");
+    assert!(
+        fragmented.contains("2 packets transmitted, 2 received"),
+        "{fragmented}"
+    );
 
     // The answers, read off the outputs as a student would.
     let after_from = |command: &str| {
