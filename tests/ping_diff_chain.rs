@@ -322,6 +322,14 @@ fn option_cases(privilege: Privilege) -> Vec<Case> {
             "tos_minus_one_passes_the_check",
             &["-c", "1", "-Q", "-1", H2],
         ),
+        Case::same(
+            "tos_minus_five_refused_by_the_ipv6_socket",
+            &["-c", "1", "-Q", "-5", H2],
+        ),
+        Case::same(
+            "tos_minus_five_with_ipv4_only",
+            &["-4", "-c", "1", "-Q", "-5", H2],
+        ),
         Case::same("mark_needs_cap_net_admin", &["-c", "1", "-m", "7", H2]),
         Case::same("mark_v6", &["-c", "1", "-m", "7", H2_V6]),
         Case::same("preload_three_at_once", &["-c", "3", "-l", "3", H2]),

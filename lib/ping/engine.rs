@@ -96,8 +96,10 @@ pub fn run(
     // but hold none, until a call needs one (lib/capabilities.rs).
     let _ = capabilities::limit_to(&[capabilities::NET_RAW, capabilities::NET_ADMIN]);
     // iputils opens its sockets before it looks the target up, for both families unless
-    // told one; an address typed as such needs only its own.
+    // told one; an address typed as such needs only its own (unless -Q must be set on both,
+    // where iputils fails on a value only one family refuses).
     let kind = setup::socket_kind(config);
+    let both = config.tos.is_some();
     let typed_v4 = target::parse_inet_aton(&config.target).is_some();
     let typed_v6 = config
         .target
@@ -107,8 +109,8 @@ pub fn run(
     let (want_v4, want_v6) = match config.family {
         Some(Family::V4) => (true, false),
         Some(Family::V6) => (false, true),
-        None if typed_v4 => (true, false),
-        None if typed_v6 => (false, true),
+        None if typed_v4 && !both => (true, false),
+        None if typed_v6 && !both => (false, true),
         None => (true, true),
     };
     let open = |family| {
@@ -660,7 +662,7 @@ impl<'a> Pinger<'a> {
                     )
                 };
                 self.statistics.errors += 1;
-                let sequence = queued_sequence(family, &self.buffer[..received.len]);
+                let sequence = queued_sequence(&self.buffer[..received.len]);
                 Self::emit(
                     on_event,
                     &Event::LocalError {
@@ -1029,10 +1031,10 @@ impl<'a> Pinger<'a> {
     }
 }
 
-/// The sequence number of the request a local error is about (0 if unreadable).
-fn queued_sequence(family: Family, quoted: &[u8]) -> u16 {
-    let _ = family;
-    match quoted.get(6..8) {
+/// The sequence number of the request a local error is about: the error queue hands back
+/// our own ICMP header (0 if it is cut short).
+fn queued_sequence(quoted: &[u8]) -> u16 {
+    match quoted.get(layout::SEQUENCE) {
         Some(bytes) => u16::from_be_bytes([bytes[0], bytes[1]]),
         None => 0,
     }
