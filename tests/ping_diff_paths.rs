@@ -21,7 +21,7 @@ mod ping_diff;
 
 use common::diff::Case;
 use common::Lab;
-use ping_diff::{lab_for, run, topology, Privilege};
+use ping_diff::{lab_for, pacing_timing, run, topology, Privilege};
 
 /// Shell lines per node that build the odd routes.
 const PATHS: &[(&str, &str)] = &[
@@ -136,10 +136,13 @@ fn path_cases() -> Vec<Case> {
             &["-c", "1", "-t", "2", &format!("fd00:9:1::{n}")],
         ));
     }
-    cases.push(Case::same(
-        "ecmp_flood_stays_on_one_path",
-        &["-q", "-c", "20", "-i", "0.01", "10.9.1.2"],
-    ));
+    cases.push(
+        Case::same(
+            "ecmp_flood_stays_on_one_path",
+            &["-q", "-c", "20", "-i", "0.01", "10.9.1.2"],
+        )
+        .with_rules(pacing_timing()),
+    );
     cases
 }
 
@@ -212,7 +215,8 @@ fn loopback_cases() -> Vec<Case> {
             Case::same(
                 "loopback_address_at_a_fast_interval",
                 &["-q", "-c", "10", "-i", "0.01", "192.168.255.1"],
-            ),
+            )
+            .with_rules(pacing_timing()),
             false,
         ),
     ]
