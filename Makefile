@@ -13,7 +13,10 @@ CAP_BINS := $(filter wirelab-ping wirelab-traceroute wirelab-synwatch,$(BINS))
 # Debian packages the labs, tests and benchmarks use.
 DEBS     := iproute2 nftables procps iputils-ping traceroute iputils-tracepath \
             bind9-dnsutils knot knot-dnsutils nginx-light curl wrk hping3 tcpdump \
-            hyperfine libcap2-bin bc bsdextrautils python3 time linux-perf
+            hyperfine libcap2-bin bc bsdextrautils python3 time linux-perf \
+            apache2 lighttpd busybox gunicorn python3-twisted jq
+# Of DEBS, the daemons whose Debian postinst would start them on the host (see deps).
+HOST_DAEMONS := apache2 lighttpd
 
 .PHONY: all build release deps test lint demo bench fuzz install uninstall-netlab clean
 
@@ -26,13 +29,25 @@ release:
 	$(CARGO) build --release --bins
 
 ## deps: install the Debian packages that are missing (as root), or say which are.
+## apache2 and lighttpd are only ever run inside lab namespaces, with configs rendered into the
+## lab's run directory (tests/http/servers). Their postinst scripts would start them on the
+## host through invoke-rc.d or deb-systemd-invoke, which both ask /usr/sbin/policy-rc.d
+## first: while installing, a policy-rc.d that answers 101 ("forbidden") keeps them stopped
+## (removed afterwards unless it was there before). Under systemd, the units we just installed
+## are also disabled, so a reboot does not start them either.
 deps:
 	@missing=$$(for p in $(DEBS); do \
 	    dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q 'install ok installed' || echo $$p; done); \
 	if [ -z "$$missing" ]; then exit 0; fi; \
 	if [ "$$(id -u)" != 0 ]; then echo "missing Debian packages:" $$missing "(sudo make deps installs them)"; exit 0; fi; \
 	echo "installing:" $$missing; \
-	apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $$missing
+	policy=/usr/sbin/policy-rc.d; ours=; \
+	if [ ! -e $$policy ]; then printf '#!/bin/sh\nexit 101\n' >$$policy && chmod 755 $$policy && ours=1; fi; \
+	apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $$missing; \
+	status=$$?; [ -z "$$ours" ] || rm -f $$policy; \
+	if [ -d /run/systemd/system ]; then for d in $(HOST_DAEMONS); do \
+	  case " $$missing " in *" $$d "*) systemctl disable --now $$d.service >/dev/null 2>&1 || true;; esac; done; fi; \
+	exit $$status
 
 lint:
 	$(CARGO) fmt --all -- --check

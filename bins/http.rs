@@ -3,7 +3,8 @@
 //! request whether the connection was new or reused.
 //!
 //! Exit codes: 0 every request got a complete response (any status), 1 a request failed
-//! (network or protocol error, named on stderr), 2 usage error.
+//! (network or protocol error, named on stderr), 2 usage error, and curl's 28 when
+//! `-m/--max-time` ran out and 47 when `-L` met more than `--max-redirs` redirects.
 
 use std::fs::File;
 use std::io::{self, BufWriter, Write};
@@ -23,7 +24,7 @@ const TOOL: &str = "wirelab-http";
     name = "wirelab-http",
     version,
     about = "HTTP/1.1 client that shows keep-alive: which requests reused a connection, and what that saved",
-    after_help = "Exit codes: 0 every request got a complete response, 1 a request failed, 2 usage error."
+    after_help = "Exit codes: 0 every request got a complete response, 1 a request failed, 2 usage error, 28 --max-time ran out (as curl), 47 more than --max-redirs redirects (as curl)."
 )]
 struct Cli {
     /// URLs to fetch: http://host[:port]/path (plain HTTP only)
@@ -47,6 +48,15 @@ struct Cli {
     /// Bound on connect, on the first byte of a response and on any silence inside one
     #[arg(long, value_parser = cli::parse_duration, default_value = "5s")]
     timeout: Duration,
+    /// Bound on the whole run, as curl's -m: 30s, 1.5 (seconds); exit 28 when it runs out
+    #[arg(short = 'm', long = "max-time", value_parser = cli::parse_duration, value_name = "DURATION")]
+    max_time: Option<Duration>,
+    /// Follow redirects (301, 302, 303, 307, 308) to the Location they give, as curl -L
+    #[arg(short = 'L', long = "location")]
+    location: bool,
+    /// Most redirects followed for each request with -L (curl's default: 50)
+    #[arg(long = "max-redirs", value_name = "NUM", default_value_t = 50)]
+    max_redirs: u32,
     /// Request method (default GET, or POST with -d)
     #[arg(short = 'X', long = "request", value_name = "METHOD")]
     method: Option<String>,
@@ -118,6 +128,14 @@ fn options(cli: &Cli) -> Result<Options, Usage> {
             spec.method
         )));
     }
+    if cli.location && cli.pipeline > 1 {
+        return Err(Usage(
+            "-L follows one hop at a time: it cannot be combined with --pipeline".into(),
+        ));
+    }
+    if cli.max_time.is_some_and(|max| max.is_zero()) {
+        return Err(Usage("--max-time must be more than 0".into()));
+    }
     if cli.timeout.is_zero() {
         return Err(Usage("--timeout must be more than 0".into()));
     }
@@ -128,6 +146,9 @@ fn options(cli: &Cli) -> Result<Options, Usage> {
         pipeline: cli.pipeline as usize,
         interval: cli.interval,
         timeout: cli.timeout,
+        max_time: cli.max_time,
+        follow: cli.location,
+        max_redirs: cli.max_redirs,
     })
 }
 
@@ -167,6 +188,10 @@ fn run(cli: Cli, options: Options) -> Result<ExitCode, Failure> {
         Err(err) => {
             if cli.json {
                 renderer.summary(&client.summary())?;
+            }
+            let code = err.exit_code();
+            if code != 1 {
+                return Ok(cli::fail(TOOL, err, code));
             }
             return Err(Failure::of(err));
         }

@@ -439,9 +439,10 @@ fn explain_without_privileges_says_the_kernel_matched_the_ports() {
     assert!(text.contains("IP_RECVERR error queue"), "{text}");
 }
 
+/// #20: Butskoy and our own --help say a socket that cannot be opened is exit 1; this was 2.
 #[test]
-fn icmp_probes_without_any_icmp_socket_say_how_to_fix_it() {
-    if !root_or_skip("icmp_probes_without_any_icmp_socket_say_how_to_fix_it") {
+fn icmp_probes_without_any_icmp_socket_exit_1_and_say_how_to_fix_it() {
+    if !root_or_skip("icmp_probes_without_any_icmp_socket_exit_1_and_say_how_to_fix_it") {
         return;
     }
     let lab = Lab::up("chain:1");
@@ -451,7 +452,7 @@ fn icmp_probes_without_any_icmp_socket_say_how_to_fix_it() {
     let binary = bin("wirelab-traceroute");
     let path = binary.to_str().expect("path");
     let output = lab.exec("h1", &["runuser", "-u", "nobody", "--", path, "-I", "h2"]);
-    assert_eq!(output.status.code(), Some(2));
+    assert_eq!(output.status.code(), Some(1));
     let message = stderr(&output);
     assert!(message.contains("setcap cap_net_raw+ep"), "{message}");
     assert_eq!(message.lines().count(), 1, "{message}");
@@ -590,4 +591,192 @@ fn without_a_hosts_file_names_come_from_the_lab_dns_server() {
         "{text}"
     );
     assert_same_hops(&text, &reference);
+}
+
+/// #20: `0.0.0.0` means this host; the kernel routes it to 127.0.0.1, which answers at once.
+/// We used to wait for answers from 0.0.0.0 itself and printed 30 hops of stars.
+#[test]
+fn unspecified_address_is_answered_by_loopback_at_once() {
+    if !root_or_skip("unspecified_address_is_answered_by_loopback_at_once") {
+        return;
+    }
+    let lab = Lab::up("chain:1");
+    let started = std::time::Instant::now();
+    let text = ok_text(&ours(&lab, "h1", &["0.0.0.0"]));
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(3),
+        "{text}"
+    );
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines.len(), 2, "{text}");
+    assert!(
+        lines[1].starts_with(" 1  localhost (127.0.0.1)  "),
+        "{text}"
+    );
+    let reference = ok_text(&lab.exec("h1", &["traceroute", "0.0.0.0"]));
+    assert_same_hops(&text, &reference);
+}
+
+/// #13: on an ICMP datagram socket every ICMP error also sets the socket's pending error, and
+/// the next send failed with it: every second probe was lost (`1  10.0.1.1  T ms *  T ms`),
+/// and a router's Net Unreachable ended the trace with `send echo request ...: Network is
+/// unreachable`, exit 1. Now every probe is answered, and Net Unreachable is `!N`, exit 0.
+#[test]
+fn icmp_datagram_socket_loses_no_probe_and_reads_net_unreachable_as_n() {
+    if !root_or_skip("icmp_datagram_socket_loses_no_probe_and_reads_net_unreachable_as_n") {
+        return;
+    }
+    let lab = Lab::up("tests/traceroute/diff-chain.toml");
+    for family in ["-4", "-6"] {
+        let text = ok_text(&ours(
+            &lab,
+            "h1",
+            &[family, "-I", "--socket", "dgram", "-n", "-w", "2", "h2"],
+        ));
+        assert_eq!(text.lines().count(), 5, "{text}");
+        for line in text.lines().skip(1) {
+            assert_eq!(line.matches(" ms").count(), 3, "{family}: {line}\n{text}");
+            assert!(!line.contains('*'), "{family}: {line}\n{text}");
+        }
+    }
+    let output = lab.sh(
+        "r3",
+        "nft add table inet t && \
+         nft add chain inet t f '{ type filter hook forward priority 0; }' && \
+         nft add rule inet t f icmp type echo-request reject with icmp net-unreachable",
+    );
+    assert!(output.status.success(), "{}", stderr(&output));
+    let text = ok_text(&ours(
+        &lab,
+        "h1",
+        &["-I", "--socket", "dgram", "-n", "-w", "2", "h2"],
+    ));
+    let last = text.lines().last().unwrap_or_default();
+    assert_eq!(last.matches(" !N").count(), 3, "{text}");
+}
+
+/// #20: where we differ from Butskoy on a signal, help and README say so: a closed pipe
+/// (`| head`) ends our trace quietly with exit 0, while Butskoy is killed by SIGPIPE.
+#[test]
+fn closed_pipe_ends_the_trace_quietly_with_exit_0() {
+    if !root_or_skip("closed_pipe_ends_the_trace_quietly_with_exit_0") {
+        return;
+    }
+    let lab = Lab::up("tests/traceroute/silent-router.toml");
+    let binary = bin("wirelab-traceroute");
+    // Hop 3 is silent: the trace is still writing a second after `head` has gone.
+    let line = |tool: &str| {
+        format!("bash -c '{tool} -n -w 1 h2 2>/tmp/pipe-err-$$ | head -1 >/dev/null; echo ${{PIPESTATUS[0]}}; cat /tmp/pipe-err-$$; rm -f /tmp/pipe-err-$$'")
+    };
+    let ours = lab.sh("h1", &line(binary.to_str().expect("path")));
+    assert_eq!(stdout(&ours), "0\n", "exit 0 and nothing on stderr");
+    let theirs = lab.sh("h1", &line("traceroute"));
+    assert_eq!(
+        stdout(&theirs),
+        "141\n",
+        "Butskoy dies of SIGPIPE (128 + 13)"
+    );
+}
+
+/// #20: on SIGINT (Ctrl-C) and SIGTERM both end at once, killed by the signal, as Butskoy.
+#[test]
+fn interrupt_and_terminate_end_the_trace_like_butskoys() {
+    if !root_or_skip("interrupt_and_terminate_end_the_trace_like_butskoys") {
+        return;
+    }
+    let lab = Lab::up("tests/traceroute/silent-router.toml");
+    let binary = bin("wirelab-traceroute");
+    for signal in ["INT", "TERM"] {
+        // Job control on (set -m): a non-interactive shell starts background jobs with
+        // SIGINT ignored, as POSIX asks, which would hide what a Ctrl-C does.
+        let line = |tool: &str| {
+            format!(
+                "bash -c 'set -m; {tool} -n -w 5 h2 >/dev/null 2>&1 & pid=$!; sleep 0.5; \
+                 kill -{signal} $pid; wait $pid; echo $?'"
+            )
+        };
+        let ours = stdout(&lab.sh("h1", &line(binary.to_str().expect("path"))));
+        let theirs = stdout(&lab.sh("h1", &line("traceroute")));
+        assert_eq!(ours, theirs, "SIG{signal}");
+        assert_ne!(ours.trim(), "0", "SIG{signal} must end the trace");
+    }
+}
+
+/// `--json` carries what the new options learn: the MTU each narrowing reported (`mtu` on the
+/// probe, `path_mtu` for the trace), the TTL each answer came back with, and our own kernel's
+/// refusal (`addr` null, `!F-1500`).
+#[test]
+fn json_carries_the_mtu_a_router_reported_and_the_hops_back() {
+    if !root_or_skip("json_carries_the_mtu_a_router_reported_and_the_hops_back") {
+        return;
+    }
+    let lab = Lab::up("tests/traceroute/diff-chain.toml");
+    let text = ok_text(&ours(
+        &lab,
+        "h1",
+        &["--mtu", "--json", "-n", "-w", "2", "h2"],
+    ));
+    let json: serde_json::Value = serde_json::from_str(&text).expect("one JSON object");
+    assert_eq!(json["packet_len"], 65000, "{text}");
+    assert_eq!(json["path_mtu"], 1400, "{text}");
+    assert_eq!(json["hops"][0]["probes"][0]["mtu"], 1500, "{text}");
+    assert_eq!(json["hops"][2]["probes"][0]["mtu"], 1400, "{text}");
+    assert_eq!(json["hops"][2]["probes"][0]["addr"], "10.0.3.2", "{text}");
+    assert_eq!(json["hops"][3]["probes"][0]["reply_ttl"], 61, "{text}");
+    assert_eq!(json["hops"][3]["probes"][0]["back_hops"], 4, "{text}");
+    let refused = ok_text(&ours(&lab, "h1", &["-F", "--json", "-n", "h2", "2000"]));
+    let json: serde_json::Value = serde_json::from_str(&refused).expect("one JSON object");
+    let probe = &json["hops"][0]["probes"][0];
+    assert_eq!(probe["addr"], serde_json::Value::Null, "{refused}");
+    assert_eq!(probe["annotation"], "!F-1500", "{refused}");
+    assert_eq!(json["method"], "default");
+}
+
+/// `--explain` shows what -F, -t and --mtu put in the probe and learnt from the answers.
+#[test]
+fn explain_shows_dont_fragment_tos_and_the_narrowing() {
+    if !root_or_skip("explain_shows_dont_fragment_tos_and_the_narrowing") {
+        return;
+    }
+    let lab = Lab::up("tests/traceroute/diff-chain.toml");
+    let text = ok_text(&ours(
+        &lab,
+        "h1",
+        &[
+            "--mtu",
+            "-t",
+            "16",
+            "--explain",
+            "-q",
+            "1",
+            "-n",
+            "-w",
+            "2",
+            "h2",
+        ],
+    ));
+    assert!(text.contains(", Don't Fragment, TOS 0x10"), "{text}");
+    assert!(
+        text.contains(
+            "mtu     a larger probe was answered \"too big\" by our own kernel (EMSGSIZE)"
+        ),
+        "{text}"
+    );
+    assert!(
+        text.contains("mtu     a larger probe was answered \"too big\" by 10.0.2.2: the path takes at most 1400 bytes"),
+        "{text}"
+    );
+    assert!(
+        text.contains("back    the answer arrived with TTL 62: 3 hops back"),
+        "{text}"
+    );
+    let refused = ok_text(&ours(
+        &lab,
+        "h1",
+        &["-F", "--explain", "-q", "1", "-n", "h2", "2000"],
+    ));
+    assert!(
+        refused.contains("answer  none from the network: our own kernel refused"),
+        "{refused}"
+    );
 }

@@ -5,12 +5,14 @@
 //! |---------------|--------------------------------------------------------------------|
 //! | [`url`]       | `http://host[:port]/path`, and the one place names are resolved     |
 //! | [`request`]   | the request bytes (§3), keep-alive wishes, idempotent methods        |
-//! | [`framing`]   | response heads (httparse) and body length (§6.3), chunked (§7.1)     |
+//! | [`framing`]   | response heads (httparse), body length (§6.3), a `BodyDecoder`      |
+//! | [`coding`]    | transfer codings under chunked: gzip, deflate (§7, flate2)           |
 //! | [`client`]    | the engine: connections, reuse (§9.3), pipelining, retries, events   |
 //! | [`stats`]     | reuse ratio, who closed (TIME_WAIT), latency percentiles            |
 //! | [`render`]    | curl-like `-v` text, per-request lines, summary, JSON lines          |
 
 pub mod client;
+pub mod coding;
 pub mod framing;
 pub mod render;
 pub mod request;

@@ -69,6 +69,13 @@ impl Renderer {
 
     /// One event.
     pub fn event(&mut self, event: &Event<'_>) -> io::Result<()> {
+        if let Event::Redirect { url, target, .. } = event {
+            // The engine numbers redirect targets after the planned URLs, reusing numbers
+            // once it has many; keep the same numbering.
+            let text = format!("http://{}{}", target.authority, target.target);
+            self.urls.truncate(*url);
+            self.urls.push(text);
+        }
         match self.mode {
             Mode::Json => self.json_event(event),
             Mode::Text { each, verbose } => {
@@ -141,6 +148,12 @@ impl Renderer {
                 reason.describe(),
                 side(*by)
             )),
+            Event::Redirect {
+                seq, status, url, ..
+            } => self.out.line(format_args!(
+                "* request {seq}: {status} redirect followed to {}",
+                self.urls.get(*url).map_or("", String::as_str)
+            )),
             Event::Done(report) => {
                 let line = self.request_line(report);
                 self.out.line(line)
@@ -203,6 +216,15 @@ impl Renderer {
                 "body_bytes": report.body_bytes,
                 "framing": report.framing.to_string(),
                 "trailer_fields": report.trailer_fields,
+                "hop": report.hop,
+            })),
+            Event::Redirect {
+                seq, status, url, ..
+            } => self.out.json(&json!({
+                "type": "redirect",
+                "seq": seq,
+                "status": status,
+                "to": self.urls.get(*url),
             })),
             Event::Connected {
                 conn,

@@ -19,6 +19,8 @@ pub struct Stats {
     pub retried: u64,
     /// Pipelined requests sent again because their connection ended unanswered.
     pub resent: u64,
+    /// Redirects followed (`-L`): each is one more request.
+    pub redirects: u64,
     pub closed_by_server: u64,
     pub closed_by_client: u64,
     pub body_bytes: u64,
@@ -46,6 +48,7 @@ pub struct Summary {
     pub reuse_ratio: f64,
     pub retried: u64,
     pub resent: u64,
+    pub redirects: u64,
     pub closed_by_server: u64,
     pub closed_by_client: u64,
     pub body_bytes: u64,
@@ -86,6 +89,7 @@ impl Stats {
             },
             retried: self.retried,
             resent: self.resent,
+            redirects: self.redirects,
             closed_by_server: self.closed_by_server,
             closed_by_client: self.closed_by_client,
             body_bytes: self.body_bytes,

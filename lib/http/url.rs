@@ -86,6 +86,68 @@ impl Url {
         })
     }
 
+    /// Where a redirect's `Location` points (RFC 9110 §10.2.2), resolved against this URL as
+    /// RFC 3986 §5.2 says for the forms servers send: absolute (`http://h/p`), network-path
+    /// (`//h/p`), absolute-path (`/p`), query (`?q`) and relative path (`p`, `../p`).
+    pub fn join(&self, location: &str) -> Result<Url, String> {
+        let location = location.trim();
+        if location.is_empty() {
+            return Err("an empty Location".into());
+        }
+        if location.contains("://") {
+            return Url::parse(location);
+        }
+        if let Some(rest) = location.strip_prefix("//") {
+            return Url::parse(&format!("http://{rest}"));
+        }
+        // Only the path and query change from here on; the fragment is never sent.
+        let location = location.split('#').next().unwrap_or_default();
+        let (path, query) = match self.target.split_once('?') {
+            Some((path, query)) => (path, Some(query)),
+            None => (self.target.as_str(), None),
+        };
+        let target = if location.is_empty() {
+            match query {
+                Some(query) => format!("{path}?{query}"),
+                None => path.to_string(),
+            }
+        } else if location.starts_with('/') {
+            location.to_string()
+        } else if location.starts_with('?') {
+            format!("{path}{location}")
+        } else {
+            // Merge with the base's directory, then remove dot segments (RFC 3986 §5.2.3-4).
+            let directory = &path[..path.rfind('/').map_or(0, |at| at + 1)];
+            let (relative, query) = match location.split_once('?') {
+                Some((relative, query)) => (relative, Some(query)),
+                None => (location, None),
+            };
+            let mut segments: Vec<&str> = Vec::new();
+            let merged = format!("{directory}{relative}");
+            let mut parts = merged.split('/').skip(1).peekable();
+            while let Some(segment) = parts.next() {
+                let last = parts.peek().is_none();
+                match segment {
+                    "." => {}
+                    ".." => {
+                        segments.pop();
+                    }
+                    other => segments.push(other),
+                }
+                if last && matches!(segment, "." | "..") {
+                    segments.push("");
+                }
+            }
+            let mut target = format!("/{}", segments.join("/"));
+            if let Some(query) = query {
+                target.push('?');
+                target.push_str(query);
+            }
+            target
+        };
+        Url::parse(&format!("http://{}{target}", self.authority))
+    }
+
     /// The origin a connection is for (RFC 9110 §4.3.1): connections are reused only for
     /// requests to the same host and port.
     pub fn origin(&self) -> (&str, u16) {
@@ -144,6 +206,24 @@ mod tests {
     fn address_literals_need_no_lookup() {
         let addrs = resolve("fd00::2", 80, Duration::from_millis(1)).expect("literal");
         assert_eq!(addrs, ["[fd00::2]:80".parse().expect("addr")]);
+    }
+
+    #[test]
+    fn redirect_locations_resolve_against_the_request() {
+        let base = Url::parse("http://srv:8080/a/b/c?x=1").expect("valid");
+        let join = |location: &str| {
+            let url = base.join(location).expect("valid");
+            format!("{}{}", url.authority, url.target)
+        };
+        assert_eq!(join("http://other/z"), "other/z");
+        assert_eq!(join("//other:81/z"), "other:81/z");
+        assert_eq!(join("/top?q"), "srv:8080/top?q");
+        assert_eq!(join("?y=2"), "srv:8080/a/b/c?y=2");
+        assert_eq!(join("d"), "srv:8080/a/b/d");
+        assert_eq!(join("../d?z"), "srv:8080/a/d?z");
+        assert_eq!(join("./"), "srv:8080/a/b/");
+        assert_eq!(join("../../../../d"), "srv:8080/d");
+        assert!(base.join("https://srv/").is_err());
     }
 
     #[test]

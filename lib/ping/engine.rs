@@ -33,7 +33,7 @@ use std::time::{Duration, Instant, SystemTime};
 use super::schedule::{at_least_min_interval, ExitTimer, Pacer, Turn, MIN_INTERVAL_MS};
 use super::setup::{self, Prepared, Refusal};
 use super::target::{self, Host};
-use super::{describe_os_error, Config, Event, PingError, Reply, Statistics, Warning, WrongData};
+use super::{Config, Event, PingError, Reply, Statistics, Warning, WrongData};
 use crate::capabilities;
 use crate::sock::control::{self, ErrorOrigin, Received};
 use crate::sock::icmp::{IcmpSocket, SocketKind};
@@ -488,7 +488,10 @@ impl<'a> Pinger<'a> {
                                 on_event,
                                 &Event::LocalError {
                                     sequence: 0,
-                                    message: format!("recvmsg: {}", describe_os_error(&err)),
+                                    message: format!(
+                                        "recvmsg: {}",
+                                        crate::sock::os_error_text(&err)
+                                    ),
                                     mtu: None,
                                 },
                             )?;
@@ -598,7 +601,7 @@ impl<'a> Pinger<'a> {
                     on_event,
                     &Event::LocalError {
                         sequence,
-                        message: format!("sendmsg: {}", describe_os_error(&err)),
+                        message: format!("sendmsg: {}", crate::sock::os_error_text(&err)),
                         mtu: None,
                     },
                 )?;

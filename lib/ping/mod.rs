@@ -373,15 +373,7 @@ pub enum PingError {
 impl PingError {
     /// `what: strerror(errno)`, as iputils' `error(2, errno, what)` prints it.
     pub fn os(what: impl std::fmt::Display, err: &std::io::Error) -> PingError {
-        PingError::Setup(format!("{what}: {}", describe_os_error(err)))
-    }
-}
-
-/// The bare strerror text ("Network is unreachable"), without Rust's " (os error 101)".
-pub fn describe_os_error(err: &std::io::Error) -> String {
-    match err.raw_os_error() {
-        Some(errno) => options::strerror(errno),
-        None => err.to_string(),
+        PingError::Setup(format!("{what}: {}", crate::sock::os_error_text(err)))
     }
 }
 

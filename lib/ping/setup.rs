@@ -154,7 +154,7 @@ fn set_mark(
             on_event,
             Warning::MarkNotSet {
                 mark,
-                reason: super::describe_os_error(&err),
+                reason: crate::sock::os_error_text(&err),
             },
         )?;
     }
@@ -311,7 +311,7 @@ pub fn prepare_v4(
                 warn(
                     on_event,
                     Warning::TosNotSet {
-                        reason: super::describe_os_error(&err),
+                        reason: crate::sock::os_error_text(&err),
                     },
                 )?;
             }

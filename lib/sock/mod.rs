@@ -4,3 +4,25 @@
 pub mod control;
 pub mod icmp;
 pub mod poll;
+
+/// An OS error as C's `strerror` words it ("Network is unreachable"), without the
+/// " (os error 101)" Rust's `io::Error` adds: the classic tools print it after the name of
+/// the call that failed (`connect: Network is unreachable`), and ours do the same.
+pub fn os_error_text(err: &std::io::Error) -> String {
+    let text = err.to_string();
+    match (err.raw_os_error(), text.find(" (os error")) {
+        (Some(_), Some(end)) => text[..end].to_string(),
+        _ => text,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn os_errors_read_as_strerror() {
+        let err = std::io::Error::from_raw_os_error(libc::ENETUNREACH);
+        assert_eq!(super::os_error_text(&err), "Network is unreachable");
+        let other = std::io::Error::other("plain words");
+        assert_eq!(super::os_error_text(&other), "plain words");
+    }
+}

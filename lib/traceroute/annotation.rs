@@ -1,15 +1,18 @@
 //! What an answer means for a trace (lab 02): keep going (Time Exceeded), arrived (Port
 //! Unreachable), or stopped by an error shown as `!H`, `!N`, `!X`, ... after the time.
 //!
-//! The marks are Butskoy traceroute 2.1's (and, before it, Van Jacobson's 1988 original), so
-//! students can read either tool's output the same way. Codes: RFC 792 p.4 and RFC 1812
-//! §5.2.7.1 (IPv4 Destination Unreachable), RFC 4443 §3.1–3.3 (ICMPv6).
+//! The marks are Butskoy traceroute 2.1's (`parse_icmp_res()` in its traceroute.c; before it,
+//! Van Jacobson's 1988 original), so students can read either tool's output the same way.
+//! They are decided from the numbers on the wire, type and code, exactly as Butskoy decides
+//! them: codes nobody named print as `!<code>`, and error types other than Time Exceeded and
+//! Destination Unreachable as `!<type-code>`. Codes: RFC 792 p.4 and RFC 1812 §5.2.7.1 (IPv4
+//! Destination Unreachable), RFC 4443 §3.1–3.3 (ICMPv6).
 
 use std::fmt;
 
 use serde::Serialize;
 
-use crate::wire::icmp::{ErrorKind, Unreachable};
+use crate::wire::icmp::{types, Family};
 
 /// The mark printed after a probe's time when the answer was an error other than "Time
 /// Exceeded" or "Port Unreachable".
@@ -21,10 +24,10 @@ pub enum Annotation {
     Net,
     /// `!P`: protocol unreachable: the host does not speak UDP (or the probe's protocol).
     Protocol,
-    /// `!S`: source route failed (v4) or beyond the scope of the source address (v6).
+    /// `!S`: source route failed (IPv4 code 5).
     Source,
     /// `!F-mtu`: the packet needs fragmenting, but Don't Fragment was set; `mtu` is the
-    /// next hop's MTU (RFC 1191).
+    /// next hop's MTU (RFC 1191, RFC 8201), or our own interface's when our kernel refused.
     FragmentationNeeded(u32),
     /// `!X`: communication administratively prohibited: a firewall rejected the probe.
     Prohibited,
@@ -32,8 +35,10 @@ pub enum Annotation {
     PrecedenceViolation,
     /// `!C`: precedence cutoff in effect.
     PrecedenceCutoff,
-    /// `!<code>`: any other error, by its code.
+    /// `!<code>`: a Destination Unreachable code without a letter.
     Code(u8),
+    /// `!<type-code>`: any other error (Parameter Problem, Time Exceeded in reassembly, ...).
+    TypeCode(u8, u8),
 }
 
 impl fmt::Display for Annotation {
@@ -48,6 +53,7 @@ impl fmt::Display for Annotation {
             Annotation::PrecedenceViolation => f.write_str("!V"),
             Annotation::PrecedenceCutoff => f.write_str("!C"),
             Annotation::Code(code) => write!(f, "!<{code}>"),
+            Annotation::TypeCode(kind, code) => write!(f, "!<{kind}-{code}>"),
         }
     }
 }
@@ -77,39 +83,49 @@ impl Verdict {
         }
     }
 
-    /// Classify an ICMP error about one of our probes, as Butskoy does: only a TTL that ran
-    /// out in transit lets the trace continue; every other error ends it.
-    pub fn of_error(error: &ErrorKind) -> Verdict {
-        use Unreachable::*;
-        match *error {
-            ErrorKind::TimeExceeded { code: 0, .. } => Verdict::Router,
-            ErrorKind::TimeExceeded { code, .. } => Verdict::Stopped(Annotation::Code(code)),
-            ErrorKind::PacketTooBig { mtu, .. } => {
-                Verdict::Stopped(Annotation::FragmentationNeeded(mtu))
-            }
-            ErrorKind::Unreachable { reason, .. } => match reason {
-                Port => Verdict::Arrived,
-                Net | NetUnknown | SourceHostIsolated | NetUnreachableForTos | NoRoute => {
-                    Verdict::Stopped(Annotation::Net)
-                }
-                Host | HostUnknown | HostUnreachableForTos | Address => {
-                    Verdict::Stopped(Annotation::Host)
-                }
-                NetProhibited | HostProhibited | Filtered | AdminProhibited => {
-                    Verdict::Stopped(Annotation::Prohibited)
-                }
-                Protocol => Verdict::Stopped(Annotation::Protocol),
-                FragmentationNeeded { mtu } => {
-                    Verdict::Stopped(Annotation::FragmentationNeeded(u32::from(mtu)))
-                }
-                SourceRouteFailed | BeyondScope => Verdict::Stopped(Annotation::Source),
-                PrecedenceViolation => Verdict::Stopped(Annotation::PrecedenceViolation),
-                PrecedenceCutoff => Verdict::Stopped(Annotation::PrecedenceCutoff),
-                Other { code } => Verdict::Stopped(Annotation::Code(code)),
+    /// Classify an ICMP error about one of our probes from its type, code and `info` (bytes
+    /// 4..8 of the ICMP header: the MTU for "fragmentation needed" and "packet too big"), as
+    /// Butskoy does: only a TTL that ran out in transit lets the trace continue; every other
+    /// error ends it. `None` for Redirect and Source Quench: advice about a route, not an
+    /// answer to the probe (Butskoy skips them too), so the probe keeps waiting.
+    pub fn of_icmp(family: Family, kind: u8, code: u8, info: u32) -> Option<Verdict> {
+        use Annotation::*;
+        let stopped = |annotation| Some(Verdict::Stopped(annotation));
+        match family {
+            Family::V4 => match kind {
+                types::V4_TIME_EXCEEDED if code == 0 => Some(Verdict::Router),
+                types::V4_REDIRECT | types::V4_SOURCE_QUENCH => None,
+                // RFC 792 p.4 codes 0-5, RFC 1122 §3.2.2.1 codes 6-12, RFC 1812 §5.2.7.1 13-15.
+                types::V4_DEST_UNREACHABLE => match code {
+                    0 | 6 | 8 | 11 => stopped(Net),
+                    1 | 7 | 12 => stopped(Host),
+                    9 | 10 | 13 => stopped(Prohibited),
+                    // Nothing listens on the port: the probe reached the host.
+                    3 => Some(Verdict::Arrived),
+                    2 => stopped(Protocol),
+                    // The next-hop MTU sits in the low 16 bits (RFC 1191 §4).
+                    4 => stopped(FragmentationNeeded(info & 0xffff)),
+                    5 => stopped(Source),
+                    14 => stopped(PrecedenceViolation),
+                    15 => stopped(PrecedenceCutoff),
+                    _ => stopped(Code(code)),
+                },
+                _ => stopped(TypeCode(kind, code)),
             },
-            ErrorKind::ParameterProblem { code, .. } => Verdict::Stopped(Annotation::Code(code)),
-            // Advice, not a verdict on the probe: wait for the real answer.
-            ErrorKind::Redirect { .. } | ErrorKind::SourceQuench => Verdict::Router,
+            Family::V6 => match kind {
+                types::V6_TIME_EXCEEDED if code == 0 => Some(Verdict::Router),
+                // RFC 4443 §3.1: 0 no route, 1 prohibited, 2 beyond the source's scope,
+                // 3 address unreachable, 4 port unreachable; 5 and up have no letter.
+                types::V6_DEST_UNREACHABLE => match code {
+                    0 => stopped(Net),
+                    1 => stopped(Prohibited),
+                    2 | 3 => stopped(Host),
+                    4 => Some(Verdict::Arrived),
+                    _ => stopped(Code(code)),
+                },
+                types::V6_PACKET_TOO_BIG => stopped(FragmentationNeeded(info)),
+                _ => stopped(TypeCode(kind, code)),
+            },
         }
     }
 }
@@ -120,8 +136,7 @@ mod tests {
     use crate::wire::icmp::Family;
 
     fn v4(kind: u8, code: u8) -> Verdict {
-        let error = ErrorKind::from_parts(Family::V4, kind, code, 0).expect("an error type");
-        Verdict::of_error(&error)
+        Verdict::of_icmp(Family::V4, kind, code, 0).expect("an answer")
     }
 
     #[test]
@@ -167,10 +182,9 @@ mod tests {
 
     #[test]
     fn fragmentation_needed_shows_the_next_hop_mtu() {
-        let error = ErrorKind::from_parts(Family::V4, 3, 4, 1400).expect("error");
         assert_eq!(
-            Verdict::of_error(&error)
-                .annotation()
+            Verdict::of_icmp(Family::V4, 3, 4, 1400)
+                .and_then(Verdict::annotation)
                 .map(|a| a.to_string()),
             Some("!F-1400".to_string())
         );
@@ -178,13 +192,60 @@ mod tests {
 
     #[test]
     fn icmpv6_codes_map_like_their_v4_cousins() {
-        let v6 = |kind, code| {
-            Verdict::of_error(&ErrorKind::from_parts(Family::V6, kind, code, 0).expect("error"))
-        };
+        let v6 = |kind, code| Verdict::of_icmp(Family::V6, kind, code, 0).expect("an answer");
         assert_eq!(v6(3, 0), Verdict::Router);
         assert_eq!(v6(1, 4), Verdict::Arrived);
         assert_eq!(v6(1, 1), Verdict::Stopped(Annotation::Prohibited));
         assert_eq!(v6(1, 0), Verdict::Stopped(Annotation::Net));
         assert_eq!(v6(1, 3), Verdict::Stopped(Annotation::Host));
+    }
+
+    /// Measured with Butskoy 2.1.2 in a lab, an nft rule `reject with icmp CODE` (and
+    /// `icmpv6 CODE`) on the last router: the mark after each time, per code.
+    #[test]
+    fn every_unreachable_code_gets_the_mark_butskoy_printed() {
+        let v4_marks = [
+            "!N", "!H", "!P", "", "!F-0", "!S", "!N", "!H", "!N", "!X", "!X", "!N", "!H", "!X",
+            "!V", "!C",
+        ];
+        for (code, mark) in v4_marks.iter().enumerate() {
+            let verdict = Verdict::of_icmp(Family::V4, 3, code as u8, 0).expect("answer");
+            let shown = verdict
+                .annotation()
+                .map(|a| a.to_string())
+                .unwrap_or_default();
+            assert_eq!(shown, *mark, "IPv4 code {code}");
+        }
+        let v6_marks = ["!N", "!X", "!H", "!H", "", "!<5>", "!<6>", "!<7>", "!<16>"];
+        for (code, mark) in [0u8, 1, 2, 3, 4, 5, 6, 7, 16].iter().zip(v6_marks) {
+            let verdict = Verdict::of_icmp(Family::V6, 1, *code, 0).expect("answer");
+            let shown = verdict
+                .annotation()
+                .map(|a| a.to_string())
+                .unwrap_or_default();
+            assert_eq!(shown, mark, "IPv6 code {code}");
+        }
+    }
+
+    #[test]
+    fn other_error_types_show_type_and_code() {
+        assert_eq!(
+            v4(12, 0).annotation().map(|a| a.to_string()).as_deref(),
+            Some("!<12-0>")
+        );
+        assert_eq!(
+            v4(11, 1).annotation().map(|a| a.to_string()).as_deref(),
+            Some("!<11-1>")
+        );
+        let v6 = Verdict::of_icmp(Family::V6, 4, 1, 0).and_then(Verdict::annotation);
+        assert_eq!(v6.map(|a| a.to_string()).as_deref(), Some("!<4-1>"));
+        let too_big = Verdict::of_icmp(Family::V6, 2, 0, 1280).and_then(Verdict::annotation);
+        assert_eq!(too_big.map(|a| a.to_string()).as_deref(), Some("!F-1280"));
+    }
+
+    #[test]
+    fn redirects_and_source_quench_are_not_answers() {
+        assert_eq!(Verdict::of_icmp(Family::V4, 5, 1, 0), None);
+        assert_eq!(Verdict::of_icmp(Family::V4, 4, 0, 0), None);
     }
 }

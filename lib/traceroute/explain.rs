@@ -17,7 +17,7 @@
 use std::net::{IpAddr, SocketAddr};
 
 use super::probe::Evidence;
-use super::Method;
+use super::{Address, Method};
 use crate::wire::icmp::{self as icmp_wire, ErrorKind, Family, Message};
 
 /// What `--explain` knows about one probe and its answer.
@@ -31,8 +31,27 @@ pub struct Explanation {
     /// UDP destination port, or ICMP echo sequence.
     pub sequence: u16,
     pub packet_len: usize,
-    pub from: IpAddr,
+    /// Who answered (`None`: our own kernel).
+    pub from: Option<Address>,
     pub evidence: Evidence,
+    /// What the options changed in the probe, and what else the answer told.
+    pub options: Shown,
+}
+
+/// The parts of a probe and its answer that options put there: Don't Fragment, the TOS
+/// byte, the flow label; the MTU `--mtu` learnt, the hops back, the extensions.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Shown {
+    pub dont_fragment: bool,
+    pub tos: u8,
+    pub flow_label: u32,
+    /// `--mtu`: an earlier probe of this hop was answered "too big" with this MTU, by
+    /// `reported_by` (`None`: our own kernel), and the probes were made smaller.
+    pub mtu_change: Option<(u32, Option<Address>)>,
+    /// The TTL the answer arrived with.
+    pub reply_ttl: Option<u8>,
+    /// `-e`: the extensions, as printed.
+    pub extension: Option<String>,
 }
 
 impl Explanation {
@@ -43,9 +62,15 @@ impl Explanation {
             .source
             .map(|s| s.to_string())
             .unwrap_or_else(|| "us".to_string());
-        lines.push(match self.method {
-            Method::Udp => format!(
+        let mut sent = match self.method {
+            Method::Udp | Method::UdpPort => format!(
                 "sent    UDP {source} -> {}, TTL {}, {} bytes",
+                SocketAddr::new(self.target, self.sequence),
+                self.ttl,
+                self.packet_len
+            ),
+            Method::UdpLite => format!(
+                "sent    UDP-Lite {source} -> {}, TTL {}, {} bytes",
                 SocketAddr::new(self.target, self.sequence),
                 self.ttl,
                 self.packet_len
@@ -59,13 +84,55 @@ impl Explanation {
                 "sent    ICMP echo request seq {} to {}, TTL {}, {} bytes",
                 self.sequence, self.target, self.ttl, self.packet_len
             ),
-        });
+            Method::Dccp => format!(
+                "sent    DCCP Request {source} -> {}, TTL {}",
+                SocketAddr::new(self.target, self.sequence),
+                self.ttl
+            ),
+            Method::Raw(protocol) => format!(
+                "sent    IP protocol {protocol} to {}, TTL {}, {} bytes",
+                self.target, self.ttl, self.packet_len
+            ),
+        };
+        let shown = &self.options;
+        if shown.dont_fragment {
+            sent.push_str(", Don't Fragment");
+        }
+        if shown.tos != 0 {
+            sent.push_str(&format!(", TOS 0x{:02x}", shown.tos));
+        }
+        if shown.flow_label != 0 {
+            sent.push_str(&format!(", flow label 0x{:05x}", shown.flow_label));
+        }
+        lines.push(sent);
+        if let Some((mtu, by)) = shown.mtu_change {
+            let who = by.map_or_else(
+                || "our own kernel (EMSGSIZE)".to_string(),
+                |by| by.to_string(),
+            );
+            lines.push(format!(
+                "mtu     a larger probe was answered \"too big\" by {who}: the path takes at most \
+                 {mtu} bytes, so the probes are {mtu} bytes from here on (F={mtu}, RFC 1191/8201)"
+            ));
+        }
+        let from = self
+            .from
+            .map_or_else(|| "our own kernel".to_string(), |from| from.to_string());
         match &self.evidence {
+            Evidence::ErrorQueue { local: true, .. } => {
+                lines.push(
+                    "answer  none from the network: our own kernel refused the probe, larger \
+                     than the route's MTU with Don't Fragment set (EMSGSIZE, queued as a local \
+                     error)"
+                        .to_string(),
+                );
+            }
             Evidence::ErrorQueue {
                 icmp_type,
                 icmp_code,
                 quoted_port,
                 v6,
+                local: false,
             } => {
                 let family = if *v6 { Family::V6 } else { Family::V4 };
                 let words = ErrorKind::from_parts(family, *icmp_type, *icmp_code, 0)
@@ -73,8 +140,7 @@ impl Explanation {
                     .unwrap_or_else(|| "unknown".into());
                 let icmp = if *v6 { "ICMPv6" } else { "ICMP" };
                 lines.push(format!(
-                    "answer  {icmp} type {icmp_type} code {icmp_code} ({words}) from {}",
-                    self.from
+                    "answer  {icmp} type {icmp_type} code {icmp_code} ({words}) from {from}"
                 ));
                 lines.push(
                     "matched by the kernel: the quoted ports led it to our socket \
@@ -92,8 +158,7 @@ impl Explanation {
                 lines.extend(self.decode_packet(family, icmp));
             }
             Evidence::Datagram => lines.push(format!(
-                "answer  a UDP datagram from {}: something listens on that port",
-                self.from
+                "answer  a packet of our protocol from {from}: something listens there"
             )),
             Evidence::Connect { refused } => lines.push(format!(
                 "answer  {} from {}: the destination itself answered our SYN",
@@ -102,13 +167,28 @@ impl Explanation {
                 } else {
                     "SYN-ACK (the connection opened: something listens there)"
                 },
-                self.from
+                from
             )),
+        }
+        if let Some(ttl) = shown.reply_ttl {
+            lines.push(format!(
+                "back    the answer arrived with TTL {ttl}: {} hops back, if it started at \
+                 64, 128 or 255",
+                super::hops_back(ttl)
+            ));
+        }
+        if let Some(extension) = &shown.extension {
+            lines.push(format!(
+                "ext     ICMP extensions after the quote (RFC 4884): {extension}"
+            ));
         }
         lines
     }
 
     fn decode_packet(&self, family: Family, icmp: &[u8]) -> Vec<String> {
+        let from = self
+            .from
+            .map_or_else(|| "our own kernel".to_string(), |from| from.to_string());
         let name = if family == Family::V6 {
             "ICMPv6"
         } else {
@@ -121,14 +201,13 @@ impl Explanation {
         );
         match icmp_wire::parse(family, icmp) {
             Ok(Message::EchoReply(echo)) => lines.push(format!(
-                "answer  {name} echo reply id {} seq {} from {}: the destination itself",
-                echo.identifier, echo.sequence, self.from
+                "answer  {name} echo reply id {} seq {} from {from}: the destination itself",
+                echo.identifier, echo.sequence
             )),
             Ok(Message::Error(error)) => {
                 lines.push(format!(
-                    "answer  {name} type {kind} code {code} ({}) from {}, {} bytes",
+                    "answer  {name} type {kind} code {code} ({}) from {from}, {} bytes",
                     error.kind.text(),
-                    self.from,
                     icmp.len()
                 ));
                 match &error.quoted {
@@ -154,8 +233,7 @@ impl Explanation {
                 }
             }
             _ => lines.push(format!(
-                "answer  {name} type {kind} code {code} from {}",
-                self.from
+                "answer  {name} type {kind} code {code} from {from}"
             )),
         }
         lines
@@ -177,12 +255,13 @@ mod tests {
             target: "10.0.4.2".parse().expect("ip"),
             sequence: 33434,
             packet_len: 60,
-            from: "10.0.1.1".parse().expect("ip"),
+            from: Some(Address::from("10.0.1.1".parse::<IpAddr>().expect("ip"))),
             evidence: Evidence::Packet {
                 // The captured packet without its own 20-byte IP header.
                 icmp: TIME_EXCEEDED_V4[20..].to_vec(),
                 v6: false,
             },
+            options: Shown::default(),
         };
         let lines = explanation.lines();
         assert_eq!(
@@ -204,17 +283,91 @@ mod tests {
             target: "10.0.4.2".parse().expect("ip"),
             sequence: 33443,
             packet_len: 60,
-            from: "10.0.4.2".parse().expect("ip"),
+            from: Some(Address::from("10.0.4.2".parse::<IpAddr>().expect("ip"))),
             evidence: Evidence::ErrorQueue {
                 icmp_type: 3,
                 icmp_code: 3,
                 quoted_port: Some(33443),
                 v6: false,
+                local: false,
             },
+            options: Shown::default(),
         };
         let lines = explanation.lines();
         assert!(lines[1].contains("type 3 code 3"), "{lines:?}");
         assert!(lines[2].starts_with("matched by the kernel"));
         assert!(lines[3].contains("33443"));
+    }
+
+    #[test]
+    fn options_and_what_the_answer_told_are_shown() {
+        let explanation = Explanation {
+            method: Method::Udp,
+            ttl: 3,
+            source: None,
+            target: "10.0.4.2".parse().expect("ip"),
+            sequence: 33440,
+            packet_len: 1400,
+            from: Some(Address::from("10.0.3.2".parse::<IpAddr>().expect("ip"))),
+            evidence: Evidence::ErrorQueue {
+                icmp_type: 11,
+                icmp_code: 0,
+                quoted_port: Some(33440),
+                v6: false,
+                local: false,
+            },
+            options: Shown {
+                dont_fragment: true,
+                tos: 0x10,
+                mtu_change: Some((
+                    1400,
+                    Some(Address::from("10.0.2.2".parse::<IpAddr>().expect("ip"))),
+                )),
+                reply_ttl: Some(62),
+                extension: Some("MPLS:L=16,E=0,S=1,T=1".into()),
+                ..Shown::default()
+            },
+        };
+        let lines = explanation.lines();
+        assert!(
+            lines[0].ends_with("1400 bytes, Don't Fragment, TOS 0x10"),
+            "{lines:?}"
+        );
+        assert!(
+            lines[1].starts_with("mtu     a larger probe was answered \"too big\" by 10.0.2.2"),
+            "{lines:?}"
+        );
+        assert!(
+            lines
+                .iter()
+                .any(|l| l.starts_with("back    the answer arrived with TTL 62: 3 hops back")),
+            "{lines:?}"
+        );
+        assert!(
+            lines.iter().any(|l| l.ends_with("MPLS:L=16,E=0,S=1,T=1")),
+            "{lines:?}"
+        );
+    }
+
+    #[test]
+    fn our_own_kernels_refusal_says_no_router_answered() {
+        let explanation = Explanation {
+            method: Method::Udp,
+            ttl: 1,
+            source: None,
+            target: "10.0.4.2".parse().expect("ip"),
+            sequence: 33434,
+            packet_len: 2000,
+            from: None,
+            evidence: Evidence::ErrorQueue {
+                icmp_type: 0,
+                icmp_code: 0,
+                quoted_port: Some(33434),
+                v6: false,
+                local: true,
+            },
+            options: Shown::default(),
+        };
+        assert!(explanation.lines()[1].starts_with("answer  none from the network: our own kernel"));
     }
 }

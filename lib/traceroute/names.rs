@@ -18,6 +18,7 @@ use std::collections::HashMap;
 use std::net::IpAddr;
 use std::time::Duration;
 
+use super::address::{interface_index, Address};
 use super::TraceError;
 use crate::dns::resolver::Resolver;
 
@@ -36,14 +37,42 @@ pub const TARGET_LOOKUP_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// The target's address: a literal as is, a name through wirelab's resolver: the first address
 /// of the wanted family; with neither -4 nor -6, the first IPv4 address if there is one, as
-/// Butskoy does (its `DEF_AF`), else the first of any family.
-pub fn resolve_target(host: &str, family: FamilyChoice) -> Result<IpAddr, TraceError> {
+/// Butskoy does (its `DEF_AF`), else the first of any family. An IPv6 literal may name its
+/// interface after a `%` (`fe80::1%eth0`, RFC 4007 §11).
+pub fn resolve_target(host: &str, family: FamilyChoice) -> Result<Address, TraceError> {
+    if let Some((ip, scope)) = host.split_once('%') {
+        let scope_id = scoped(ip, scope).ok_or_else(|| TraceError::Resolve {
+            host: host.to_string(),
+            reason: "not an IPv6 address with an interface (fe80::1%eth0)".into(),
+        })?;
+        let ip: IpAddr = ip.parse().map_err(|_| TraceError::Resolve {
+            host: host.to_string(),
+            reason: "not an IPv6 address".into(),
+        })?;
+        return choose(host, &[ip], family).map(|ip| Address::new(ip, scope_id));
+    }
     let resolver = Resolver::from_system().with_timeout(TARGET_LOOKUP_TIMEOUT);
     let addresses = resolver.lookup(host).map_err(|err| TraceError::Resolve {
         host: host.to_string(),
         reason: reason(host, &err.to_string()),
     })?;
-    choose(host, &addresses, family)
+    choose(host, &addresses, family).map(Address::from)
+}
+
+/// The interface index of `SCOPE` in `IP%SCOPE`, as glibc's getaddrinfo reads it: an
+/// interface name for link-local addresses (unicast fe80::/10, multicast ff02::/16), or a
+/// number for any IPv6 address.
+fn scoped(ip: &str, scope: &str) -> Option<u32> {
+    let IpAddr::V6(v6) = ip.parse::<IpAddr>().ok()? else {
+        return None;
+    };
+    let link_local = v6.segments()[0] & 0xffc0 == 0xfe80 || v6.segments()[0] & 0xff0f == 0xff02;
+    if link_local {
+        if let Some(index) = interface_index(scope) {
+            return Some(index);
+        }
+    }
+    scope.parse().ok()
 }
 
 /// Butskoy's choice among the addresses of `host`.
@@ -127,10 +156,26 @@ mod tests {
     #[test]
     fn literal_addresses_need_no_resolver() {
         assert_eq!(
-            resolve_target("10.0.4.2", FamilyChoice::Any).expect("literal"),
+            resolve_target("10.0.4.2", FamilyChoice::Any)
+                .expect("literal")
+                .ip,
             ip("10.0.4.2")
         );
         assert!(resolve_target("10.0.4.2", FamilyChoice::V6).is_err());
+    }
+
+    #[test]
+    fn a_link_local_target_names_its_interface() {
+        let lo = interface_index("lo").expect("lo");
+        let target = resolve_target("fe80::1%lo", FamilyChoice::Any).expect("scoped");
+        assert_eq!(target, Address::new(ip("fe80::1"), lo));
+        assert_eq!(target.to_string(), "fe80::1%lo");
+        assert!(resolve_target("fe80::1%no-such-if", FamilyChoice::Any).is_err());
+        assert!(
+            resolve_target("fd00::1%lo", FamilyChoice::Any).is_err(),
+            "glibc: names only for link-local"
+        );
+        assert!(resolve_target("10.0.0.1%lo", FamilyChoice::Any).is_err());
     }
 
     #[test]

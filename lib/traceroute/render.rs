@@ -14,6 +14,15 @@
 //! the last responder on this line, then `  X.XXX ms`, then a mark like ` !X`. So a line with
 //! one address came from one router, and a second address on a line means the probes of one
 //! TTL took different paths (load balancing) or met different responders.
+//!
+//! The options add to a probe: `-e` the router's ICMP extensions in `<...>` after its
+//! address, `--back` the hops the answer took back in `'-N'` when they differ from the TTL,
+//! `--mtu` `F=NUM` after the time where the path narrowed. An answer from our own kernel (a
+//! probe larger than our interface with `-F`) has no address: ` *  0.095 ms !F-1500`.
+//!
+//! The header line is left open, as Butskoy leaves it: each hop line begins by ending the
+//! line before it. So when the trace cannot start (no route), stdout holds the header alone
+//! and the error follows on stderr, exactly as Butskoy's does.
 
 use std::fmt::Write as _;
 use std::io;
@@ -21,7 +30,7 @@ use std::net::IpAddr;
 
 use serde::Serialize;
 
-use super::Event;
+use super::{hops_back, Address, Event};
 use crate::output::Out;
 
 /// The classic text face. Probes are written as they become showable (one line per hop,
@@ -34,8 +43,11 @@ use crate::output::Out;
 #[derive(Debug, Default)]
 pub struct TextRenderer {
     numeric: bool,
-    /// The last address printed on the current line.
-    last_shown: Option<IpAddr>,
+    /// `--back`: print the hops an answer took back.
+    backward: bool,
+    /// The last probe on the current line that had an address: its address, extensions and
+    /// arrival TTL. A probe repeats its address when any of them differs.
+    last_shown: Option<(IpAddr, Option<String>, Option<u8>)>,
     /// A hop line is complete but its newline not yet written: like Butskoy, the newline
     /// goes out with the next hop's first probe.
     newline_due: bool,
@@ -55,12 +67,20 @@ impl TextRenderer {
     pub fn new(numeric: bool) -> TextRenderer {
         TextRenderer {
             numeric,
+            backward: false,
             last_shown: None,
             newline_due: false,
             queries: None,
             line_ended: false,
             buffer: String::new(),
         }
+    }
+
+    /// `--back`: show `'-N'` after an address when the answer came back over N hops, N not
+    /// the TTL.
+    pub fn with_backward(mut self, backward: bool) -> TextRenderer {
+        self.backward = backward;
+        self
     }
 
     /// Tell the renderer how many probes make a hop (`-q`), so each hop line ends with the
@@ -87,6 +107,7 @@ impl TextRenderer {
                 target,
                 max_ttl,
                 packet_len,
+                ..
             } => {
                 let _ = write!(
                     text,
@@ -97,34 +118,66 @@ impl TextRenderer {
                 ttl,
                 position,
                 reply,
+                mtu,
             } => {
                 if *position == 0 {
                     let _ = write!(text, "{ttl:2} ");
                     self.last_shown = None;
                 }
                 match reply {
-                    None => text.push_str(" *"),
-                    Some(reply) => {
-                        if self.last_shown != Some(reply.from) {
+                    Some(reply) if reply.from.is_some() => {
+                        let from = reply.from.unwrap_or(Address::from(IpAddr::from([0u8; 4])));
+                        let this = (from.ip, reply.extension.clone(), reply.reply_ttl);
+                        let differs = match &self.last_shown {
+                            None => true,
+                            Some((ip, extension, reply_ttl)) => {
+                                *ip != this.0
+                                    || *extension != this.1
+                                    || (self.backward && *reply_ttl != this.2)
+                            }
+                        };
+                        if differs {
                             match (&reply.name, self.numeric) {
                                 (_, true) => {
-                                    let _ = write!(text, " {}", reply.from);
+                                    let _ = write!(text, " {from}");
                                 }
                                 (Some(name), false) => {
-                                    let _ = write!(text, " {name} ({})", reply.from);
+                                    let _ = write!(text, " {name} ({from})");
                                 }
                                 // Without a name, Butskoy shows the address in both places.
                                 (None, false) => {
-                                    let _ = write!(text, " {0} ({0})", reply.from);
+                                    let _ = write!(text, " {from} ({from})");
                                 }
                             }
-                            self.last_shown = Some(reply.from);
+                            if let Some(extension) = &reply.extension {
+                                let _ = write!(text, " <{extension}>");
+                            }
+                            if let Some(reply_ttl) = reply.reply_ttl.filter(|_| self.backward) {
+                                let hops = hops_back(reply_ttl);
+                                if reply_ttl != 0 && hops != u16::from(*ttl) {
+                                    let _ = write!(text, " '-{hops}'");
+                                }
+                            }
                         }
-                        write_ms(text, reply.rtt);
-                        if let Some(annotation) = reply.verdict.annotation() {
-                            let _ = write!(text, " {annotation}");
-                        }
+                        self.last_shown = Some(this);
                     }
+                    // Expired, or answered by our own kernel: no address.
+                    _ => text.push_str(" *"),
+                }
+                if let Some(reply) = reply {
+                    write_ms(text, reply.rtt);
+                }
+                match (
+                    reply.as_ref().and_then(|reply| reply.verdict.annotation()),
+                    mtu,
+                ) {
+                    (Some(annotation), _) => {
+                        let _ = write!(text, " {annotation}");
+                    }
+                    (None, Some(mtu)) => {
+                        let _ = write!(text, " F={mtu}");
+                    }
+                    (None, None) => {}
                 }
             }
             Event::Explain(explanation) => {
@@ -148,7 +201,12 @@ impl TextRenderer {
         }
         self.write_text(event, &mut text);
         let result = match event {
-            Event::Started { .. } | Event::Explain(_) => out.line(&text),
+            Event::Started { .. } => {
+                // Left open: the first hop line ends it (see the module documentation).
+                self.newline_due = true;
+                out.partial(&text)
+            }
+            Event::Explain(_) => out.line(&text),
             Event::Probe { position, .. } => {
                 if self.queries == Some(position + 1) {
                     text.push('\n');
@@ -188,10 +246,16 @@ fn write_ms(text: &mut String, rtt: std::time::Duration) {
 #[derive(Debug, Clone, Default, Serialize, PartialEq)]
 pub struct JsonTrace {
     pub target: String,
-    pub addr: Option<IpAddr>,
+    pub addr: Option<Address>,
+    /// How the probes went: "default" (UDP, rising ports), "udp" (-U), "udplite", "icmp",
+    /// "tcpconn", "dccp", "raw".
+    pub method: String,
     pub max_hops: u8,
     pub packet_len: usize,
     pub reached: bool,
+    /// `--mtu`: the smallest MTU reported on the way, when one was.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub path_mtu: Option<u32>,
     pub hops: Vec<JsonHop>,
 }
 
@@ -201,20 +265,35 @@ pub struct JsonHop {
     pub probes: Vec<JsonProbe>,
 }
 
-/// An answered probe has every field; an expired one only `"addr": null`.
+/// An answered probe has every field; an expired one only `"addr": null` (and the `mtu`
+/// `--mtu` learnt on it, if any).
 #[derive(Debug, Clone, Serialize, PartialEq)]
 #[serde(untagged)]
 pub enum JsonProbe {
     Answered {
-        addr: IpAddr,
+        /// null when our own kernel refused the probe (too big for our interface, `-F`).
+        addr: Option<Address>,
         name: Option<String>,
         /// Microseconds, with a fraction: 45.1.
         rtt_us: f64,
-        /// `"!X"`, `"!H"`, ... or null.
+        /// `"!X"`, `"!H"`, `"!F-1400"`, ... or null.
         annotation: Option<String>,
+        /// The TTL the answer arrived with.
+        reply_ttl: Option<u8>,
+        /// The hops it came back over, guessed from `reply_ttl` (what `--back` prints).
+        back_hops: Option<u16>,
+        /// `-e`: the ICMP extensions, as printed between `<` and `>`.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        extension: Option<String>,
+        /// `--mtu`: the MTU a router (or our kernel) reported for a larger probe here
+        /// (`F=NUM`).
+        #[serde(skip_serializing_if = "Option::is_none")]
+        mtu: Option<u32>,
     },
     Expired {
         addr: Option<IpAddr>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        mtu: Option<u32>,
     },
 }
 
@@ -245,18 +324,25 @@ impl JsonRenderer {
                 target,
                 max_ttl,
                 packet_len,
+                method,
             } => {
                 self.trace.target = target_name.clone();
                 self.trace.addr = Some(*target);
+                self.trace.method = method.module_name().to_string();
                 self.trace.max_hops = *max_ttl;
                 self.trace.packet_len = *packet_len;
             }
-            Event::Probe { ttl, reply, .. } => {
+            Event::Probe {
+                ttl, reply, mtu, ..
+            } => {
                 if self.trace.hops.last().map(|hop| hop.ttl) != Some(*ttl) {
                     self.trace.hops.push(JsonHop {
                         ttl: *ttl,
                         probes: Vec::new(),
                     });
+                }
+                if let Some(mtu) = mtu {
+                    self.trace.path_mtu = Some(self.trace.path_mtu.map_or(*mtu, |m| m.min(*mtu)));
                 }
                 let probe = match reply {
                     Some(reply) => JsonProbe::Answered {
@@ -264,8 +350,15 @@ impl JsonRenderer {
                         name: reply.name.clone(),
                         rtt_us: (reply.rtt.as_nanos() as f64 / 100.0).round() / 10.0,
                         annotation: reply.verdict.annotation().map(|a| a.to_string()),
+                        reply_ttl: reply.reply_ttl,
+                        back_hops: reply.reply_ttl.filter(|t| *t != 0).map(hops_back),
+                        extension: reply.extension.clone(),
+                        mtu: *mtu,
                     },
-                    None => JsonProbe::Expired { addr: None },
+                    None => JsonProbe::Expired {
+                        addr: None,
+                        mtu: *mtu,
+                    },
                 };
                 if let Some(hop) = self.trace.hops.last_mut() {
                     hop.probes.push(probe);
@@ -285,10 +378,12 @@ mod tests {
 
     fn reply(from: &str, name: Option<&str>, micros: u64, verdict: Verdict) -> Option<Reply> {
         Some(Reply {
-            from: from.parse().expect("ip"),
+            from: Some(Address::from(from.parse::<IpAddr>().expect("ip"))),
             name: name.map(str::to_string),
             rtt: Duration::from_nanos(micros * 1000),
             verdict,
+            reply_ttl: None,
+            extension: None,
         })
     }
 
@@ -297,6 +392,7 @@ mod tests {
             ttl,
             position,
             reply,
+            mtu: None,
         }
     }
 
@@ -316,9 +412,10 @@ mod tests {
     fn started(name: &str, addr: &str, packet_len: usize) -> Event {
         Event::Started {
             target_name: name.into(),
-            target: addr.parse().expect("ip"),
+            target: Address::from(addr.parse::<IpAddr>().expect("ip")),
             max_ttl: 30,
             packet_len,
+            method: crate::traceroute::Method::Udp,
         }
     }
 
@@ -487,6 +584,83 @@ mod tests {
         assert_eq!(render(TextRenderer::new(true).with_queries(2)), expected);
     }
 
+    /// Captured from Butskoy 2.1.2 (`traceroute -n -F 10.0.4.2 2000` on h1, whose link has an
+    /// MTU of 1500): our own kernel refuses each probe; no address, a time, the mark.
+    #[test]
+    fn our_own_kernels_refusal_prints_a_star_then_the_time_and_mark() {
+        let local = Some(Reply {
+            from: None,
+            name: None,
+            rtt: Duration::from_micros(95),
+            verdict: Verdict::Stopped(Annotation::FragmentationNeeded(1500)),
+            reply_ttl: None,
+            extension: None,
+        });
+        let events = [
+            probe(1, 0, local.clone()),
+            probe(1, 1, local.clone()),
+            probe(1, 2, local),
+            Event::HopDone { ttl: 1 },
+        ];
+        assert_eq!(
+            lines(true, &events),
+            " 1  *  0.095 ms !F-1500 *  0.095 ms !F-1500 *  0.095 ms !F-1500\n"
+        );
+    }
+
+    /// Captured from Butskoy 2.1.2 (`traceroute -n --mtu 10.0.4.2`, the r2-r3 link at 1400).
+    #[test]
+    fn a_narrowing_path_is_marked_f_equals_mtu_after_the_time() {
+        let events = [
+            Event::Probe {
+                ttl: 3,
+                position: 0,
+                reply: reply("10.0.3.2", None, 14, Verdict::Router),
+                mtu: Some(1400),
+            },
+            probe(3, 1, reply("10.0.3.2", None, 5, Verdict::Router)),
+            probe(3, 2, reply("10.0.3.2", None, 6, Verdict::Router)),
+            Event::HopDone { ttl: 3 },
+            Event::Probe {
+                ttl: 4,
+                position: 0,
+                reply: None,
+                mtu: Some(1280),
+            },
+            Event::HopDone { ttl: 4 },
+        ];
+        let mut renderer = TextRenderer::new(true);
+        let text: String = events.iter().map(|e| renderer.text(e)).collect();
+        assert_eq!(
+            text,
+            " 3  10.0.3.2  0.014 ms F=1400  0.005 ms  0.006 ms 4  * F=1280"
+        );
+    }
+
+    #[test]
+    fn back_hops_and_extensions_follow_the_address_and_repeat_it_when_they_change() {
+        let with = |ttl: Option<u8>, extension: Option<&str>| {
+            let mut reply = reply("10.0.2.2", None, 10, Verdict::Router);
+            if let Some(reply) = reply.as_mut() {
+                reply.reply_ttl = ttl;
+                reply.extension = extension.map(str::to_string);
+            }
+            reply
+        };
+        let events = [
+            probe(2, 0, with(Some(63), Some("MPLS:L=16,E=0,S=1,T=1"))),
+            probe(2, 1, with(Some(62), Some("MPLS:L=16,E=0,S=1,T=1"))),
+            probe(2, 2, with(Some(62), None)),
+            Event::HopDone { ttl: 2 },
+        ];
+        let mut renderer = TextRenderer::new(true).with_backward(true);
+        let text: String = events.iter().map(|e| renderer.text(e)).collect();
+        assert_eq!(
+            text,
+            " 2  10.0.2.2 <MPLS:L=16,E=0,S=1,T=1>  0.010 ms 10.0.2.2 <MPLS:L=16,E=0,S=1,T=1> '-3'  0.010 ms 10.0.2.2 '-3'  0.010 ms"
+        );
+    }
+
     #[test]
     fn unnamed_address_is_shown_twice_without_dash_n() {
         let events = [probe(2, 0, reply("10.0.2.2", None, 12, Verdict::Router))];
@@ -553,6 +727,7 @@ mod tests {
             serde_json::json!({"addr": null})
         );
         assert_eq!(json["hops"][1]["probes"][1]["annotation"], "!H");
+        assert_eq!(json["method"], "default");
         assert_eq!(
             json["hops"][1]["probes"][0]["annotation"],
             serde_json::Value::Null

@@ -22,6 +22,7 @@
 //! A *final* answer (the destination's Port Unreachable, or any error such as !X) ends the
 //! trace at the end of that answer's hop: nothing beyond it is sent or shown.
 
+use std::net::IpAddr;
 use std::time::{Duration, Instant};
 
 /// Butskoy adds 1 ms to every round-trip time it scales, so a sub-millisecond reply (common
@@ -88,6 +89,22 @@ struct Slot {
     rtt: Option<Duration>,
     /// The answer ends the trace (destination reached, or an error like !X).
     is_final: bool,
+    /// What the answer was, as far as deciding where a late final answer belongs needs it.
+    outcome: Outcome,
+    /// Its answer was moved to an earlier probe (see [`Schedule::expire`]): it counts as
+    /// sent, expires at once, and is never sent again.
+    moved_away: bool,
+}
+
+/// What the engine tells the schedule about an answer, beyond its time.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Outcome {
+    /// Who answered (`None`: our own kernel).
+    pub from: Option<IpAddr>,
+    /// The TTL the answer arrived with.
+    pub reply_ttl: Option<u8>,
+    /// The answer carries a mark (`!H`, `!X`, ...): an ICMP unreachable error report.
+    pub marked: bool,
 }
 
 /// What the engine must do next, in this order.
@@ -95,6 +112,9 @@ struct Slot {
 pub enum Action {
     /// Send probe `index` (its TTL is [`Schedule::ttl_of`]).
     Send { index: usize },
+    /// The answer of probe `from` now belongs to the expired probe `to` (see
+    /// [`Schedule::expire`]); `from` waits again, unanswered.
+    Move { from: usize, to: usize },
     /// Probe `index` is done and every probe before it has been shown: show it. If it was
     /// never answered, it expired (a `*`).
     Show { index: usize },
@@ -112,6 +132,9 @@ pub struct Schedule {
     end: usize,
     in_flight_max: usize,
     wait: Wait,
+    /// `-z`: the least time between two sends.
+    send_wait: Duration,
+    last_send: Option<Instant>,
 }
 
 impl Schedule {
@@ -129,7 +152,15 @@ impl Schedule {
             end: max_ttl * queries,
             in_flight_max: in_flight.max(1),
             wait,
+            send_wait: Duration::ZERO,
+            last_send: None,
         }
+    }
+
+    /// `-z`: leave at least `send_wait` between two probes.
+    pub fn with_send_wait(mut self, send_wait: Duration) -> Self {
+        self.send_wait = send_wait;
+        self
     }
 
     /// The TTL probe `index` is sent with.
@@ -156,14 +187,34 @@ impl Schedule {
     /// A sent probe was answered. Late or duplicate answers (the probe already expired or
     /// was answered) are ignored, as Butskoy does: returns whether it counted.
     pub fn answered(&mut self, index: usize, rtt: Duration, is_final: bool) -> bool {
+        self.answered_with(index, rtt, is_final, Outcome::default())
+    }
+
+    /// [`Self::answered`], with what the answer was.
+    pub fn answered_with(
+        &mut self,
+        index: usize,
+        rtt: Duration,
+        is_final: bool,
+        outcome: Outcome,
+    ) -> bool {
         match self.slots.get_mut(index) {
-            Some(slot) if slot.sent.is_some() && !slot.done => {
+            Some(slot) if slot.sent.is_some() && !slot.done && !slot.moved_away => {
                 slot.done = true;
                 slot.rtt = Some(rtt);
                 slot.is_final = is_final;
+                slot.outcome = outcome;
                 true
             }
             _ => false,
+        }
+    }
+
+    /// `--mtu`: probe `index` was answered "too big"; forget it was ever sent, so the next
+    /// step sends it again (smaller).
+    pub fn resend(&mut self, index: usize) {
+        if let Some(slot) = self.slots.get_mut(index) {
+            *slot = Slot::default();
         }
     }
 
@@ -172,6 +223,7 @@ impl Schedule {
         if let Some(slot) = self.slots.get_mut(index) {
             slot.sent = Some(at);
         }
+        self.last_send = Some(at);
     }
 
     /// Probes that were sent and are neither answered nor expired.
@@ -182,22 +234,30 @@ impl Schedule {
 
     /// One pass over the window at time `now` (Butskoy's main loop body): expire the first
     /// unshown probe if its time is up, show every done probe in order, send new probes
-    /// until `-N` are in flight. Returns the actions and the instant at which the first
-    /// unshown probe will expire (when to call again if nothing arrives).
+    /// until `-N` are in flight (no sooner than `-z` after the last). Returns the actions
+    /// and the instant to call again if nothing arrives.
     pub fn step(&mut self, now: Instant) -> (Vec<Action>, Option<Instant>) {
         let mut actions = Vec::new();
-        let mut wake = None;
+        let mut wake: Option<Instant> = None;
         let mut unanswered = 0;
         let mut index = self.start;
         while index < self.end {
             if index == self.start && !self.slots[index].done {
                 if let Some(sent) = self.slots[index].sent {
-                    let expires = sent + self.timeout_of(index);
+                    let expires = if self.slots[index].moved_away {
+                        now
+                    } else {
+                        sent + self.timeout_of(index)
+                    };
                     if expires > now {
                         wake = Some(expires);
                     } else {
-                        // Expired: it will be shown as `*`.
+                        // Expired: it will be shown as `*`, unless a final answer that
+                        // came for a later probe belongs here.
                         self.slots[index].done = true;
+                        if let Some(from) = self.expire(index) {
+                            actions.push(Action::Move { from, to: index });
+                        }
                     }
                 }
             }
@@ -216,7 +276,14 @@ impl Schedule {
                 continue;
             }
             if slot.sent.is_none() {
+                if let Some(next) = self.last_send.map(|last| last + self.send_wait) {
+                    if !self.send_wait.is_zero() && next > now {
+                        wake = Some(wake.map_or(next, |at| at.min(next)));
+                        break;
+                    }
+                }
                 self.slots[index].sent = Some(now);
+                self.last_send = Some(now);
                 actions.push(Action::Send { index });
                 if index == self.start {
                     wake = Some(now + self.timeout_of(index));
@@ -260,6 +327,88 @@ impl Schedule {
             }
         }
         self.wait.max
+    }
+
+    /// The probe at `index` just expired. Does a final answer that arrived for a *later*
+    /// probe belong here instead? Butskoy's `check_expired()`: with 16 probes in flight, the
+    /// destination (or the router rejecting us) may drop the first ones (ICMP rate limits)
+    /// and answer only later ones, which were sent with higher TTLs; shown where they came,
+    /// the trace would end hops too late, `* * *` lines before it. Only error reports
+    /// (`!H`, `!X`, ...) are moved; echo replies and Port Unreachable come in order. The
+    /// answer moves here when this hop already has a final answer, when the final probe is
+    /// in this same hop, when its sender already answered an earlier probe, or when the
+    /// TTL it arrived with says it is no farther away than this hop. Returns the probe the
+    /// answer was taken from.
+    fn expire(&mut self, index: usize) -> Option<usize> {
+        let queries = self.queries;
+        let hop_start = index - index % queries;
+        // Every earlier probe of this hop must be done and final: a Time Exceeded from this
+        // hop means the hop is a router, and nothing moves.
+        let mut previous_final = false;
+        for slot in &self.slots[hop_start..index] {
+            if !slot.done || !slot.is_final {
+                return None;
+            }
+            previous_final = true;
+        }
+        // The first later probe that is done must be a final one.
+        let mut final_index = None;
+        for (later, slot) in self.slots.iter().enumerate().skip(index + 1) {
+            if slot.sent.is_none() {
+                break;
+            }
+            if slot.done {
+                if !slot.is_final {
+                    return None;
+                }
+                final_index = Some(later);
+                break;
+            }
+        }
+        let final_index = final_index?;
+        let answer = self.slots[final_index];
+        if !answer.outcome.marked {
+            return None;
+        }
+        let same_hop = index % queries + (final_index - index) < queries;
+        let known_sender = answer.outcome.from.is_some()
+            && self.slots[..index]
+                .iter()
+                .any(|slot| slot.outcome.from == answer.outcome.from);
+        if !(previous_final || same_hop || known_sender || self.near_by_ttl(index, &answer)) {
+            return None;
+        }
+        self.slots[index] = answer;
+        self.slots[final_index] = Slot {
+            sent: answer.sent,
+            moved_away: true,
+            ..Slot::default()
+        };
+        Some(final_index)
+    }
+
+    /// Does the TTL the final answer arrived with put its sender at this hop or nearer?
+    /// Hops back are counted from the nearest earlier router that is closer still, to
+    /// cancel a return path longer than the way out.
+    fn near_by_ttl(&self, index: usize, answer: &Slot) -> bool {
+        let Some(reply_ttl) = answer.outcome.reply_ttl.filter(|ttl| *ttl != 0) else {
+            return false;
+        };
+        let mut back_hops = usize::from(super::hops_back(reply_ttl));
+        for earlier in (0..index).rev() {
+            let slot = &self.slots[earlier];
+            let Some(ttl) = slot.outcome.reply_ttl.filter(|ttl| *ttl != 0) else {
+                continue;
+            };
+            if slot.done && !slot.is_final {
+                let hops = usize::from(super::hops_back(ttl));
+                if hops < back_hops {
+                    back_hops = back_hops - hops + earlier / self.queries + 1;
+                    break;
+                }
+            }
+        }
+        back_hops <= index / self.queries + 1
     }
 }
 

@@ -35,38 +35,50 @@
 //! each error and check the (source port, destination port) pair against our probes. That is
 //! what classic traceroute did, and what `--explain` can then show byte by byte.
 //!
-//! The socket options (IP_RECVERR, no Don't Fragment) are set by `lib/sock/control.rs`, which
-//! wirelab-ping shares; it also knows which errnos a pending error can be.
+//! **One port for every probe** (`-U`, UDP to port 53; `-UL`, UDP-Lite, RFC 3828): now the
+//! destination port cannot tell the probes apart, so each probe leaves from its own socket,
+//! connected to the target, as Butskoy does for every method: the kernel then files each
+//! error on the one socket whose source port the router quoted.
+//!
+//! The receive options (IP_RECVERR, timestamps, the TTL of answers) are set by
+//! `lib/sock/control.rs`, which wirelab-ping shares; it also knows which errnos a pending
+//! error can be. The options the command line asks for (`-s -i -F -t ...`) by [`super::tune`].
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::io;
 use std::net::{IpAddr, SocketAddr};
-use std::os::fd::AsFd;
+use std::os::fd::{AsFd, BorrowedFd};
 use std::time::{Duration, SystemTime};
 
 use socket2::{Domain, Protocol, SockAddr, Socket, Type};
 
 use super::annotation::{Annotation, Verdict};
-use super::probe::{Answer, Evidence, ProbeSpec, Prober, Sent};
-use super::TraceError;
-use crate::sock::control::{self, ErrorOrigin};
-use crate::sock::icmp::{source_address, IcmpSocket};
-use crate::wire::icmp::{self as icmp_wire, ErrorKind, Family, Message};
+use super::probe::{
+    lost_quietly, queued_error_answer, send_past_pending_errors, Answer, Drained, Evidence,
+    ProbeSpec, Prober, Reading, Sent,
+};
+use super::{extension, tune, Address, Config, Method, TraceError};
+use crate::sock::control;
+use crate::sock::icmp::IcmpSocket;
+use crate::sock::poll::poll_many;
+use crate::wire::icmp::{self as icmp_wire, Family, Message};
 
 /// The UDP header (RFC 768): source port, destination port, length, checksum.
 pub const UDP_HEADER_LEN: usize = 8;
 
-/// IP protocol number of UDP (RFC 768), as it appears in a quoted IP header.
+/// IP protocol numbers of UDP (RFC 768) and UDP-Lite (RFC 3828), as a quoted header has them.
 const PROTOCOL_UDP: u8 = 17;
+const PROTOCOL_UDPLITE: u8 = 136;
 
-/// How many times `send` tries when a send fails with an earlier probe's pending error.
-/// Each retry first reads the error queue, which clears the pending error; another can
-/// only arrive in between if a further answer lands on another CPU in that instant.
-const SEND_ATTEMPTS: usize = 3;
+/// UDP-Lite socket options (linux/udp.h): how many bytes the checksum covers on send, and
+/// the least coverage accepted on receive.
+const UDPLITE_SEND_CSCOV: i32 = 10;
+const UDPLITE_RECV_CSCOV: i32 = 11;
 
 /// Reads from each queue per drain: more than ever wait after a burst of probes, yet a
 /// bound, because the probe socket is not connected (anyone may send to its port) and a raw
-/// socket sees every ICMP message of the host. What is left is reported by the next poll (POLLIN and POLLERR stay raised).
+/// socket sees every ICMP message of the host. What is left is reported by the next poll
+/// (POLLIN and POLLERR stay raised).
 const READS_PER_DRAIN: usize = 256;
 
 /// The receive buffer asked for: every in-flight probe can have one error queued, and
@@ -74,145 +86,229 @@ const READS_PER_DRAIN: usize = 256;
 /// the request at `net.core.rmem_max`.
 const RECEIVE_BUFFER: usize = 1 << 20;
 
-/// Sends UDP probes from one socket, and reads their errors from its error queue or, in raw
-/// mode, from one raw ICMP socket.
-pub struct UdpProber {
-    target: IpAddr,
-    family: Family,
-    payload: Vec<u8>,
-    /// Every probe leaves from this socket.
+/// One UDP socket probes leave from, and the TTL it sends with now.
+struct ProbeSocket {
     socket: Socket,
-    /// Its source port: the quoted UDP header's source port (raw mode matches on it).
-    local_port: u16,
-    /// The TTL the socket sends with now; set again only when a probe needs another.
+    /// Its source port: the quoted UDP header's source port.
+    port: u16,
     ttl: Option<u8>,
-    /// Destination port → probe index, for probes still waiting for an answer.
-    pending: HashMap<u16, usize>,
-    /// Answers read while sending (to clear a pending error), handed out by the next `wait`.
+}
+
+/// Sends UDP (or UDP-Lite) probes and reads their errors from the sockets' error queues or,
+/// in raw mode, from one raw ICMP socket.
+pub struct UdpProber {
+    /// Where the probes go (the loopback address for 0.0.0.0, see `Config::wire_target`).
+    target: Address,
+    family: Family,
+    lite: bool,
+    /// `-U`, `-UL`: every probe to this one port, each from its own socket.
+    fixed_port: Option<u16>,
+    options: tune::SocketOptions,
+    coverage: u16,
+    /// The longest payload; a probe sends its first `data_len` bytes.
+    payload: Vec<u8>,
+    /// Rising-port mode: every probe leaves from this socket.
+    shared: Option<ProbeSocket>,
+    /// One-port mode: each waiting probe's own socket.
+    own: BTreeMap<usize, ProbeSocket>,
+    /// (source port, destination port) of each waiting probe → its index.
+    pending: HashMap<(u16, u16), usize>,
+    /// Answers read while sending (the queue is read when a send fails with a pending
+    /// error); handed out by the next `wait`.
     early: Vec<Answer>,
-    /// Raw mode: the socket every ICMP error arrives on.
+    /// `--socket raw`: read answers here instead of from the error queue.
     raw: Option<IcmpSocket>,
-    /// --explain: our source address and port, shown in the decoded probe.
+    /// Our source address and port, shown by --explain.
     source: Option<SocketAddr>,
+    reading: Reading,
 }
 
 impl UdpProber {
-    /// A prober for `target` sending `data_len` bytes of payload per probe. `raw` reads the
-    /// answers from that raw ICMP socket instead of the error queue; `want_source` looks up
-    /// the source address our probes leave with (--explain shows it).
-    pub fn new(
-        target: IpAddr,
-        data_len: usize,
-        raw: Option<IcmpSocket>,
-        want_source: bool,
-    ) -> Result<UdpProber, TraceError> {
-        let family = Family::of(target);
-        let (domain, unspecified) = match family {
-            Family::V4 => (Domain::IPV4, IpAddr::from([0u8; 4])),
-            Family::V6 => (Domain::IPV6, IpAddr::from([0u16; 8])),
+    /// A prober for `config`'s target and method (UDP, `-U` or `-UL`). `raw` reads the
+    /// answers from that raw ICMP socket instead of the error queue. The shared socket of
+    /// the rising-port method is opened and its route checked now; `-U` opens one per probe.
+    pub fn new(config: &Config, raw: Option<IcmpSocket>) -> Result<UdpProber, TraceError> {
+        let target = Address::new(config.wire_target(), config.target.scope_id);
+        let family = Family::of(target.ip);
+        let fixed_port = match config.method {
+            Method::Udp => None,
+            _ => Some(config.port),
         };
-        // Non-blocking from birth (SOCK_NONBLOCK): every read drains what is queued.
-        let socket = Socket::new(domain, Type::DGRAM.nonblocking(), Some(Protocol::UDP))
-            .map_err(|err| TraceError::io("open UDP socket for", target, err))?;
-        if raw.is_none() {
-            enable_probe_metadata(&socket, family)
-                .map_err(|err| TraceError::io("enable IP_RECVERR for", target, err))?;
+        // Butskoy fills the data with 0x40, 0x41, ... ("@ABC..."); any bytes would do.
+        let payload = (0..config.data_len)
+            .map(|i| 0x40 + (i % 0x40) as u8)
+            .collect();
+        let mut prober = UdpProber {
+            target,
+            family,
+            lite: config.method == Method::UdpLite,
+            fixed_port,
+            options: config.options.clone(),
+            coverage: config.udplite_coverage.unwrap_or(UDP_HEADER_LEN as u16),
+            payload,
+            shared: None,
+            own: BTreeMap::new(),
+            pending: HashMap::new(),
+            early: Vec::new(),
+            raw,
+            source: None,
+            reading: Reading {
+                family,
+                header_len: config.header_len(),
+                data_len: config.data_len,
+                extensions: config.extensions,
+            },
+        };
+        if fixed_port.is_none() {
+            // Which way the probes go, before the first leaves: no route fails here, as
+            // Butskoy's connect() does (`connect: Network is unreachable`).
+            let source = tune::route_check(target, &config.options)?;
+            let shared = prober.open_socket()?;
+            prober.source = Some(SocketAddr::new(source.ip(), shared.port));
+            prober.shared = Some(shared);
+        }
+        Ok(prober)
+    }
+
+    /// Open, tune and bind one probe socket (non-blocking from birth: every read drains
+    /// what is queued).
+    fn open_socket(&self) -> Result<ProbeSocket, TraceError> {
+        let domain = match self.family {
+            Family::V4 => Domain::IPV4,
+            Family::V6 => Domain::IPV6,
+        };
+        let protocol = if self.lite {
+            Protocol::from(libc::IPPROTO_UDPLITE)
+        } else {
+            Protocol::UDP
+        };
+        let socket = Socket::new(domain, Type::DGRAM.nonblocking(), Some(protocol))
+            .map_err(|err| TraceError::sys("socket", err))?;
+        tune::tune(&socket, self.target, &self.options, true)?;
+        if self.lite {
+            control::set_int(
+                &socket,
+                libc::IPPROTO_UDPLITE,
+                UDPLITE_SEND_CSCOV,
+                i32::from(self.coverage),
+            )
+            .map_err(|err| TraceError::sys("UDPLITE_SEND_CSCOV", err))?;
+            control::set_int(
+                &socket,
+                libc::IPPROTO_UDPLITE,
+                UDPLITE_RECV_CSCOV,
+                UDP_HEADER_LEN as i32,
+            )
+            .map_err(|err| TraceError::sys("UDPLITE_RECV_CSCOV", err))?;
+        }
+        if self.raw.is_none() {
+            // Timestamps, the TTL of answers, and the error queue. (In raw mode the answers
+            // come from the raw socket, and without IP_RECVERR no error is pending here.)
+            control::enable_receive_metadata(&socket, self.family == Family::V6)
+                .map_err(|err| TraceError::sys("setsockopt IP_RECVERR", err))?;
             // Best effort: the kernel's default holds a couple of hundred queued errors.
             let _ = socket.set_recv_buffer_size(RECEIVE_BUFFER);
         }
-        // Without Don't Fragment, as Butskoy sends unless asked (`-F`): a probe larger than a
-        // link's MTU is fragmented on the way instead of answered "fragmentation needed".
-        control::allow_fragmentation(&socket, family == Family::V6)
-            .map_err(|err| TraceError::io("clear Don't Fragment for", target, err))?;
-        // Bind now, to any address and a port the kernel picks, so the source port is known
-        // before the first probe leaves (raw mode matches quoted headers on it).
-        socket
-            .bind(&SockAddr::from(SocketAddr::new(unspecified, 0)))
-            .map_err(|err| TraceError::io("bind UDP socket for", target, err))?;
-        let local_port = socket
+        let port = socket
             .local_addr()
             .ok()
             .and_then(|address| address.as_socket())
             .map_or(0, |address| address.port());
-        // An unconnected socket's own address is the wildcard: ask the routing table which
-        // source address a datagram to the target leaves with.
-        let source = if want_source {
-            let address = source_address(target, None).map_err(TraceError::Socket)?;
-            Some(SocketAddr::new(address, local_port))
-        } else {
-            None
-        };
-        // Butskoy fills the data with 0x40, 0x41, ... ("@ABC..."); any bytes would do.
-        let payload = (0..data_len).map(|i| 0x40 + (i % 0x40) as u8).collect();
-        Ok(UdpProber {
-            target,
-            family,
-            payload,
+        Ok(ProbeSocket {
             socket,
-            local_port,
+            port,
             ttl: None,
-            pending: HashMap::new(),
-            early: Vec::new(),
-            raw,
-            source,
         })
     }
 
-    /// Read what is queued on the probe socket: errors about our probes from the error queue
-    /// and, if `datagrams`, datagrams from the target. Returns whether any error was queued.
-    fn drain(&mut self, datagrams: bool, answers: &mut Vec<Answer>) -> bool {
+    /// Read what is queued on `socket`: errors about our probes from its error queue and,
+    /// if `datagrams`, datagrams from the target. `own_index` is the probe a one-port socket
+    /// belongs to. Returns what the error queue held.
+    fn drain(
+        &self,
+        socket: &ProbeSocket,
+        own_index: Option<usize>,
+        datagrams: bool,
+        sending: Option<usize>,
+        answers: &mut Vec<Answer>,
+    ) -> Result<Drained, TraceError> {
         let mut buffer = [0u8; 2048];
-        let mut any_error = false;
+        let mut drained = Drained::Nothing;
         // The error queue: ICMP errors about our datagrams. Its name is the quoted packet's
         // destination, whose port names the probe.
         for _ in 0..READS_PER_DRAIN {
-            let Ok(received) = control::receive(self.socket.as_fd(), &mut buffer, true) else {
+            let Ok(received) = control::receive(socket.socket.as_fd(), &mut buffer, true) else {
                 break;
             };
-            any_error = true;
-            let Some(peer) = received.peer.filter(|peer| peer.ip() == self.target) else {
+            if drained == Drained::Nothing {
+                drained = Drained::Earlier;
+            }
+            let Some(peer) = received.peer.filter(|peer| peer.ip() == self.target.ip) else {
                 continue;
             };
-            let Some(&index) = self.pending.get(&peer.port()) else {
+            // Our own kernel's refusal (IPv4) names no port on an unconnected socket: it is
+            // about the probe being sent.
+            let local = received
+                .error
+                .as_ref()
+                .is_some_and(|error| error.origin == control::ErrorOrigin::Local);
+            let index = match own_index {
+                Some(index) if Some(peer.port()) == self.fixed_port => Some(index),
+                Some(_) => None,
+                None if local && peer.port() == 0 => sending,
+                None => self.pending.get(&(socket.port, peer.port())).copied(),
+            };
+            let Some(index) = index else {
                 // A probe already answered or given up on: its late answer means nothing.
                 continue;
             };
-            answers.extend(error_queue_answer(
-                self.target,
-                index,
-                peer.port(),
-                &received,
-            ));
-        }
-        // A datagram back from the target's probe port means something listens there: we
-        // have arrived as surely as with Port Unreachable. The socket is not connected, so
-        // anyone could send us a datagram: only the target, from a probe's port, counts.
-        if !datagrams {
-            return any_error;
-        }
-        for _ in 0..READS_PER_DRAIN {
-            let Ok(received) = control::receive(self.socket.as_fd(), &mut buffer, false) else {
-                break;
-            };
-            let Some(peer) = received.peer.filter(|peer| peer.ip() == self.target) else {
-                continue;
-            };
-            if let Some(&index) = self.pending.get(&peer.port()) {
-                answers.push(Answer {
-                    index,
-                    from: peer.ip(),
-                    received: received.kernel_time.unwrap_or_else(SystemTime::now),
-                    verdict: Verdict::Arrived,
-                    evidence: Evidence::Datagram,
-                });
+            let payload = &buffer[..received.len];
+            if let Some(answer) =
+                queued_error_answer(index, self.reading, &received, payload, Some(peer.port()))?
+            {
+                if Some(index) == sending && answer.from.is_none() {
+                    drained = Drained::ThisProbe;
+                }
+                answers.push(answer);
             }
         }
-        any_error
+        // A datagram back from the target's probe port means something listens there: we
+        // have arrived as surely as with Port Unreachable. The shared socket is not
+        // connected, so anyone could send us a datagram: only the target, from a probe's
+        // port, counts.
+        if datagrams {
+            for _ in 0..READS_PER_DRAIN {
+                let Ok(received) = control::receive(socket.socket.as_fd(), &mut buffer, false)
+                else {
+                    break;
+                };
+                let Some(peer) = received.peer.filter(|peer| peer.ip() == self.target.ip) else {
+                    continue;
+                };
+                let index = match own_index {
+                    Some(index) => Some(index),
+                    None => self.pending.get(&(socket.port, peer.port())).copied(),
+                };
+                if let Some(index) = index {
+                    answers.push(Answer {
+                        index,
+                        from: Some(Address::of_socket(peer)),
+                        received: received.kernel_time.unwrap_or_else(SystemTime::now),
+                        verdict: Verdict::Arrived,
+                        evidence: Evidence::Datagram,
+                        reply_ttl: received.ttl,
+                        reported_mtu: None,
+                        extension: None,
+                    });
+                }
+            }
+        }
+        Ok(drained)
     }
 
     /// Raw mode: read every ICMP message waiting and keep the errors that quote one of our
     /// probes.
-    fn drain_raw(&mut self, answers: &mut Vec<Answer>) {
+    fn drain_raw(&self, answers: &mut Vec<Answer>) {
         let Some(raw) = &self.raw else {
             return;
         };
@@ -223,39 +319,159 @@ impl UdpProber {
             };
             let bytes = &buffer[..received.len];
             let peer = received.peer.map(|peer| peer.ip());
-            let lookup = |(source, destination): (u16, u16)| {
-                (source == self.local_port)
-                    .then(|| self.pending.get(&destination).copied())
-                    .flatten()
+            let lookup = |ports: (u16, u16)| self.pending.get(&ports).copied();
+            let Some(matched) = match_raw_error(self.family, self.target.ip, peer, bytes, lookup)
+            else {
+                continue;
             };
-            if let Some(matched) = match_raw_error(self.family, self.target, peer, bytes, lookup) {
-                answers.push(Answer {
-                    index: matched.index,
-                    from: matched.from,
-                    received: received.kernel_time.unwrap_or_else(SystemTime::now),
-                    verdict: matched.verdict,
-                    evidence: Evidence::Packet {
-                        icmp: matched.icmp.to_vec(),
-                        v6: self.family == Family::V6,
-                    },
-                });
+            if !self.kernel_would_queue(matched.icmp) {
+                continue;
             }
+            let icmp_type = matched.icmp.first().copied().unwrap_or(0);
+            let extension = if self.reading.extensions {
+                extension::from_quote(self.reading, icmp_type, matched.after_header)
+            } else {
+                None
+            };
+            let scope = match received.peer {
+                Some(SocketAddr::V6(v6)) => v6.scope_id(),
+                _ => 0,
+            };
+            answers.push(Answer {
+                index: matched.index,
+                from: Some(Address::new(matched.from, scope)),
+                received: received.kernel_time.unwrap_or_else(SystemTime::now),
+                verdict: matched.verdict,
+                evidence: Evidence::Packet {
+                    icmp: matched.icmp.to_vec(),
+                    v6: self.family == Family::V6,
+                },
+                reply_ttl: matched.ttl.or(received.ttl),
+                reported_mtu: match matched.verdict.annotation() {
+                    Some(Annotation::FragmentationNeeded(mtu)) => Some(mtu),
+                    _ => None,
+                },
+                extension,
+            });
         }
     }
 
-    /// Set the socket's TTL (hop limit) for the next probe, if it is not set to that already.
-    fn set_ttl(&mut self, ttl: u8) -> Result<(), TraceError> {
-        if self.ttl == Some(ttl) {
-            return Ok(());
+    /// Raw mode reads what the error queue would have held, no more, so both modes print
+    /// the same trace: the kernel drops IPv4 "fragmentation needed" about a datagram sent
+    /// without Don't Fragment (it only lowers its path MTU, `__udp4_lib_err`), and IPv4
+    /// Destination Unreachable codes above 15, which no RFC defines (`icmp_unreach`).
+    fn kernel_would_queue(&self, icmp: &[u8]) -> bool {
+        match (self.family, icmp.first(), icmp.get(1)) {
+            (Family::V4, Some(3), Some(4)) => self.options.dont_fragment,
+            (Family::V4, Some(3), Some(&code)) => code <= 15,
+            _ => true,
         }
-        match self.family {
-            Family::V4 => self.socket.set_ttl_v4(u32::from(ttl)),
-            Family::V6 => self.socket.set_unicast_hops_v6(u32::from(ttl)),
-        }
-        .map_err(|err| TraceError::io("set TTL for", self.target, err))?;
-        self.ttl = Some(ttl);
-        Ok(())
     }
+
+    /// Send one probe from the shared socket, past the pending errors of earlier probes.
+    fn send_shared(&mut self, probe: ProbeSpec) -> Result<Sent, TraceError> {
+        let Some(mut shared) = self.shared.take() else {
+            return Err(TraceError::sys(
+                "send",
+                io::Error::from(io::ErrorKind::NotConnected),
+            ));
+        };
+        let result = self.send_from(&mut shared, probe);
+        self.shared = Some(shared);
+        result
+    }
+
+    fn send_from(
+        &mut self,
+        socket: &mut ProbeSocket,
+        probe: ProbeSpec,
+    ) -> Result<Sent, TraceError> {
+        set_ttl(socket, self.family, probe.ttl)?;
+        self.pending
+            .insert((socket.port, probe.sequence), probe.index);
+        let to = SockAddr::from(self.options.destination(self.target, probe.sequence));
+        let data = &self.payload[..probe.data_len.min(self.payload.len())];
+        let mut early = std::mem::take(&mut self.early);
+        let mut failure = None;
+        let (at, result) = send_past_pending_errors(
+            || socket.socket.send_to(data, &to),
+            || {
+                if self.raw.is_some() {
+                    return Drained::Nothing;
+                }
+                match self.drain(socket, None, false, Some(probe.index), &mut early) {
+                    Ok(drained) => drained,
+                    Err(err) => {
+                        failure = Some(err);
+                        Drained::Nothing
+                    }
+                }
+            },
+        );
+        self.early = early;
+        if let Some(err) = failure {
+            return Err(err);
+        }
+        match result {
+            Ok(_) => {}
+            // Refused with nothing queued (a full send buffer, a neighbour that cannot be
+            // resolved): this probe is lost and shows as `*`, as in Butskoy's.
+            Err(err) if lost_quietly(&err) => {}
+            Err(err) => return Err(TraceError::sys("send", err)),
+        }
+        Ok(Sent {
+            at,
+            source: self.source,
+        })
+    }
+
+    /// `-U`, `-UL`: a socket of its own for this probe, connected to the target's port, as
+    /// Butskoy's `udp_send_probe()` does (so a missing route fails as its connect() does).
+    fn send_own(&mut self, probe: ProbeSpec) -> Result<Sent, TraceError> {
+        let mut socket = self.open_socket()?;
+        set_ttl(&mut socket, self.family, probe.ttl)?;
+        let destination = self.options.destination(self.target, probe.sequence);
+        socket
+            .socket
+            .connect(&SockAddr::from(destination))
+            .map_err(|err| TraceError::sys("connect", err))?;
+        let data = &self.payload[..probe.data_len.min(self.payload.len())];
+        let at = SystemTime::now();
+        match socket.socket.send(data) {
+            Ok(_) => {}
+            Err(err) if lost_quietly(&err) => {}
+            Err(err) => return Err(TraceError::sys("send", err)),
+        }
+        let source = socket
+            .socket
+            .local_addr()
+            .ok()
+            .and_then(|address| address.as_socket());
+        self.pending
+            .insert((socket.port, probe.sequence), probe.index);
+        self.own.insert(probe.index, socket);
+        Ok(Sent { at, source })
+    }
+}
+
+/// Set a probe socket's TTL (hop limit), if it is not set to that already.
+fn set_ttl(socket: &mut ProbeSocket, family: Family, ttl: u8) -> Result<(), TraceError> {
+    if socket.ttl == Some(ttl) {
+        return Ok(());
+    }
+    let (result, call) = match family {
+        Family::V4 => (
+            socket.socket.set_ttl_v4(u32::from(ttl)),
+            "setsockopt IP_TTL",
+        ),
+        Family::V6 => (
+            socket.socket.set_unicast_hops_v6(u32::from(ttl)),
+            "setsockopt IPV6_UNICAST_HOPS",
+        ),
+    };
+    result.map_err(|err| TraceError::sys(call, err))?;
+    socket.ttl = Some(ttl);
+    Ok(())
 }
 
 /// An ICMP error read from a raw socket that quotes one of our probes.
@@ -267,13 +483,17 @@ pub struct RawMatch<'a> {
     pub verdict: Verdict,
     /// The ICMP message, from its type byte on.
     pub icmp: &'a [u8],
+    /// The quote after our UDP header (where `-e` looks for extensions).
+    pub after_header: &'a [u8],
+    /// The TTL the error arrived with (IPv4: from its IP header).
+    pub ttl: Option<u8>,
 }
 
 /// Does this datagram from a raw ICMP socket answer one of our UDP probes? It must be an
-/// ICMP error whose quote is a UDP datagram to our target, and whose quoted (source port,
-/// destination port) `lookup` knows. `bytes` start with the IPv4 header (raw IPv4 sockets
-/// deliver it) or with the ICMPv6 header (`peer` is then the sender). Nothing here trusts a
-/// length or a checksum it did not check.
+/// ICMP error whose quote is a UDP (or UDP-Lite) datagram to our target, and whose quoted
+/// (source port, destination port) `lookup` knows. `bytes` start with the IPv4 header (raw
+/// IPv4 sockets deliver it) or with the ICMPv6 header (`peer` is then the sender). Nothing
+/// here trusts a length or a checksum it did not check.
 pub fn match_raw_error<'a>(
     family: Family,
     target: IpAddr,
@@ -281,31 +501,43 @@ pub fn match_raw_error<'a>(
     bytes: &'a [u8],
     lookup: impl Fn((u16, u16)) -> Option<usize>,
 ) -> Option<RawMatch<'a>> {
-    let (from, icmp) = match family {
+    let (from, icmp, ttl) = match family {
         Family::V4 => {
             let (ip, icmp) = icmp_wire::split_ipv4(bytes).ok()?;
-            (IpAddr::V4(ip.source), icmp)
+            (IpAddr::V4(ip.source), icmp, Some(ip.ttl))
         }
-        Family::V6 => (peer?, bytes),
+        Family::V6 => (peer?, bytes, None),
     };
     let Ok(Message::Error(error)) = icmp_wire::parse(family, icmp) else {
         return None;
     };
     let quoted = error.quoted.as_ref()?;
-    if quoted.destination != target || quoted.protocol != PROTOCOL_UDP {
+    if quoted.destination != target
+        || !matches!(quoted.protocol, PROTOCOL_UDP | PROTOCOL_UDPLITE)
+        || quoted.transport.len() < UDP_HEADER_LEN
+    {
         return None;
     }
-    let index = lookup(quoted.udp_ports()?)?;
+    let ports = (
+        u16::from_be_bytes([quoted.transport[0], quoted.transport[1]]),
+        u16::from_be_bytes([quoted.transport[2], quoted.transport[3]]),
+    );
+    let index = lookup(ports)?;
+    // Bytes 4..8 of the ICMP header: the MTU for "fragmentation needed" / "packet too big".
+    let info = u32::from_be_bytes([icmp[4], icmp[5], icmp[6], icmp[7]]);
+    let verdict = Verdict::of_icmp(family, icmp[0], icmp[1], info)?;
     Some(RawMatch {
         index,
         from,
-        verdict: Verdict::of_error(&error.kind),
+        verdict,
         icmp,
+        after_header: &quoted.transport[UDP_HEADER_LEN..],
+        ttl,
     })
 }
 
-/// Fuzz entry point (`fuzz/fuzz_targets/traceroute_answer.rs`): the raw-socket matching and
-/// the `--explain` decoding of untrusted bytes must return, never panic.
+/// Fuzz entry point (`fuzz/fuzz_targets/traceroute_answer.rs`): the raw-socket matching, the
+/// extension search and the `--explain` decoding of untrusted bytes must return, never panic.
 pub fn fuzz_answer(data: &[u8]) {
     let targets = [
         IpAddr::from([10, 0, 4, 2]),
@@ -313,7 +545,17 @@ pub fn fuzz_answer(data: &[u8]) {
     ];
     for (family, target) in [(Family::V4, targets[0]), (Family::V6, targets[1])] {
         let matched = match_raw_error(family, target, Some(target), data, |_| Some(0));
+        let reading = Reading {
+            family,
+            header_len: super::ip_header_len(target) + UDP_HEADER_LEN,
+            data_len: 32,
+            extensions: true,
+        };
+        for kind in [0u8, 3, 11, 12] {
+            let _ = extension::from_quote(reading, kind, data);
+        }
         if let Some(matched) = matched {
+            let _ = extension::from_quote(reading, matched.icmp[0], matched.after_header);
             let explanation = super::explain::Explanation {
                 method: super::Method::Udp,
                 ttl: 1,
@@ -321,11 +563,12 @@ pub fn fuzz_answer(data: &[u8]) {
                 target,
                 sequence: 33434,
                 packet_len: 60,
-                from: matched.from,
+                from: Some(Address::from(matched.from)),
                 evidence: Evidence::Packet {
                     icmp: matched.icmp.to_vec(),
                     v6: family == Family::V6,
                 },
+                options: super::explain::Shown::default(),
             };
             let _ = explanation.lines();
         }
@@ -337,128 +580,35 @@ pub fn fuzz_answer(data: &[u8]) {
             target,
             sequence: 1,
             packet_len: 60,
-            from: target,
+            from: Some(Address::from(target)),
             evidence: Evidence::Packet {
                 icmp: data.to_vec(),
                 v6: family == Family::V6,
             },
+            options: super::explain::Shown::default(),
         }
         .lines();
     }
 }
 
-/// Turn one error-queue entry into an answer, if it is about this probe (its destination
-/// port is `port`) and means something to a trace. Shared by the UDP and TCP probers.
-pub(crate) fn error_queue_answer(
-    target: IpAddr,
-    index: usize,
-    port: u16,
-    received: &control::Received,
-) -> Option<Answer> {
-    let error = received.error.as_ref()?;
-    // The message's name is the quoted packet's destination: it must be our probe's
-    // port, or this error is not about this probe.
-    let quoted_port = received.peer.map(|peer| peer.port());
-    if quoted_port.is_some_and(|quoted| quoted != port) {
-        tracing::debug!(?quoted_port, expected = port, "error about another port");
-        return None;
-    }
-    let v6 = error.origin == ErrorOrigin::Icmp6;
-    let verdict = match error.origin {
-        ErrorOrigin::Icmp | ErrorOrigin::Icmp6 => {
-            let family = if v6 { Family::V6 } else { Family::V4 };
-            match ErrorKind::from_parts(family, error.icmp_type, error.icmp_code, error.info) {
-                Some(kind) => Verdict::of_error(&kind),
-                None => Verdict::Stopped(Annotation::Code(error.icmp_code)),
-            }
-        }
-        // Our own kernel refused the datagram: EMSGSIZE carries the route's MTU.
-        ErrorOrigin::Local if error.errno == libc::EMSGSIZE => {
-            Verdict::Stopped(Annotation::FragmentationNeeded(error.info))
-        }
-        ErrorOrigin::Local if error.errno == libc::EHOSTUNREACH => {
-            Verdict::Stopped(Annotation::Host)
-        }
-        _ => return None,
-    };
-    if verdict == Verdict::Router && error.offender.is_none() {
-        return None;
-    }
-    Some(Answer {
-        index,
-        from: error.offender.unwrap_or(target),
-        received: received.kernel_time.unwrap_or_else(SystemTime::now),
-        verdict,
-        evidence: Evidence::ErrorQueue {
-            icmp_type: error.icmp_type,
-            icmp_code: error.icmp_code,
-            quoted_port,
-            v6,
-        },
-    })
-}
-
 impl Prober for UdpProber {
-    /// Send one probe to its own destination port with its TTL. Returns the time just before
-    /// the datagram was handed to the kernel.
+    /// Send one probe with its TTL: to its own destination port from the shared socket, or
+    /// (`-U`, `-UL`) from a socket of its own. Returns the time just before the datagram was
+    /// handed to the kernel.
     fn send(&mut self, probe: ProbeSpec) -> Result<Sent, TraceError> {
-        let destination = SocketAddr::new(self.target, probe.sequence);
-        self.set_ttl(probe.ttl)?;
-        self.pending.insert(probe.sequence, probe.index);
-        let to = SockAddr::from(destination);
-        let mut attempts = 0;
-        loop {
-            // The clock is read *before* sendto(): on a namespace lab the whole round trip
-            // through the veths can complete inside the call itself (softirq processing), so
-            // the kernel's receive timestamp may precede any clock reading taken after it.
-            let at = SystemTime::now();
-            let err = match self.socket.send_to(&self.payload, &to) {
-                Ok(_) => {
-                    return Ok(Sent {
-                        at,
-                        source: self.source,
-                    })
-                }
-                Err(err) => err,
-            };
-            attempts += 1;
-            if self.raw.is_none() && control::reported_on_error_queue(&err) {
-                // Either an earlier probe's answer is pending (read it, send again), or our
-                // own kernel refused this datagram and queued why (EMSGSIZE with the route's
-                // MTU): then the queue holds this probe's answer, and it is not sent again.
-                let mut early = std::mem::take(&mut self.early);
-                let any_queued = self.drain(false, &mut early);
-                let answered = early.iter().any(|answer| answer.index == probe.index);
-                self.early = early;
-                if any_queued && !answered && attempts < SEND_ATTEMPTS {
-                    continue;
-                }
-                if any_queued {
-                    return Ok(Sent {
-                        at,
-                        source: self.source,
-                    });
-                }
-            }
-            // Refused locally with nothing queued (a full send buffer, a neighbour that cannot
-            // be resolved, too big for the route in raw mode): this probe is lost and shows
-            // as `*`, as in Butskoy's.
-            if matches!(
-                err.raw_os_error(),
-                Some(libc::EMSGSIZE | libc::EHOSTUNREACH | libc::ENOBUFS | libc::EAGAIN)
-            ) {
-                return Ok(Sent {
-                    at,
-                    source: self.source,
-                });
-            }
-            return Err(TraceError::io("send probe to", destination, err));
+        self.reading.data_len = probe.data_len;
+        if self.fixed_port.is_some() {
+            self.send_own(probe)
+        } else {
+            self.send_shared(probe)
         }
     }
 
     /// The probe was answered or expired: an answer arriving for it later is ignored.
     fn forget(&mut self, index: usize) {
         self.pending.retain(|_, pending| *pending != index);
+        // Closing its socket makes the kernel drop whatever still comes for it.
+        self.own.remove(&index);
     }
 
     fn wait(&mut self, timeout: Duration, answers: &mut Vec<Answer>) -> Result<(), TraceError> {
@@ -472,27 +622,50 @@ impl Prober for UdpProber {
         if let Some(raw) = &self.raw {
             let ready = raw
                 .wait(timeout)
-                .map_err(|err| TraceError::io("wait for ICMP from", self.target, err))?;
+                .map_err(|err| TraceError::sys("poll", err))?;
             if ready.readable || ready.error {
                 self.drain_raw(answers);
             }
+            // The probe sockets hear datagrams from the target (something listens).
+            self.drain_all(Duration::ZERO, answers, false)?;
             return Ok(());
         }
-        let ready = control::wait(self.socket.as_fd(), timeout)
-            .map_err(|err| TraceError::io("wait for answers from", self.target, err))?;
-        if ready.readable || ready.error {
-            self.drain(ready.readable, answers);
-        }
-        Ok(())
+        self.drain_all(timeout, answers, true)
     }
 }
 
-/// Kernel receive timestamps and the error queue: all a probe socket needs. (The shared
-/// `control::enable_receive_metadata` also asks for the TTL of arriving packets, which a
-/// probe never uses; one syscall per probe less.)
-pub(crate) fn enable_probe_metadata(socket: &Socket, family: Family) -> io::Result<()> {
-    control::set_int(socket, libc::SOL_SOCKET, libc::SO_TIMESTAMPNS, 1)?;
-    control::enable_error_queue(socket, family == Family::V6)
+impl UdpProber {
+    /// Wait on every probe socket at once (the shared one, or each probe's own) and read
+    /// those with something queued. `errors`: read the error queues too.
+    fn drain_all(
+        &mut self,
+        timeout: Duration,
+        answers: &mut Vec<Answer>,
+        errors: bool,
+    ) -> Result<(), TraceError> {
+        let sockets: Vec<(Option<usize>, &ProbeSocket)> = match &self.shared {
+            Some(shared) => vec![(None, shared)],
+            None => self
+                .own
+                .iter()
+                .map(|(index, socket)| (Some(*index), socket))
+                .collect(),
+        };
+        if sockets.is_empty() {
+            // Nothing in flight (every probe lost locally): just let the time pass.
+            std::thread::sleep(timeout);
+            return Ok(());
+        }
+        let fds: Vec<BorrowedFd<'_>> = sockets.iter().map(|(_, s)| s.socket.as_fd()).collect();
+        let ready =
+            poll_many(&fds, libc::POLLIN, timeout).map_err(|err| TraceError::sys("poll", err))?;
+        for ((own_index, socket), ready) in sockets.iter().zip(ready) {
+            if ready.readable || (errors && ready.error) {
+                self.drain(socket, *own_index, ready.readable, None, answers)?;
+            }
+        }
+        Ok(())
+    }
 }
 
 #[cfg(test)]

@@ -4,4 +4,5 @@
 //! which fields matter to a lab, how a reply is matched to a request, and tests over real
 //! bytes captured in the labs.
 pub mod icmp;
+pub mod icmp_extension;
 pub mod ip_options;

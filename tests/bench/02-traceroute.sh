@@ -2,7 +2,7 @@
 # wall time with every hop answering, and with every hop from 6 on silent (-w 1). Target: at
 # most traceroute's. Runs alternate ours / theirs so both see the same machine load.
 source "$(dirname "$0")/lib.sh"
-instance=btrace
+instance=${BENCH_INSTANCE:-btrace}
 "$WIRELAB" down --instance "$instance" >/dev/null 2>&1 || true
 trap '"$WIRELAB" down --instance "$instance" >/dev/null 2>&1 || true' EXIT
 "$WIRELAB" up chain:29 --instance "$instance" >/dev/null

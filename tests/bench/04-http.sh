@@ -1,13 +1,17 @@
 # wirelab-http against wrk on the same nginx (lab 04, port 8080: large keep-alive limits).
 # Rows: one keep-alive connection (wrk -t1 -c1), pipelined at depth 16 (wrk with a Lua script
-# that sends 16 requests per write), and keep-alive vs --no-keepalive (the lab's ratio).
+# that sends 16 requests per write), and keep-alive vs --no-keepalive (the lab's ratio); then
+# peak RSS against curl's for what a hostile server sends (issue #14): a 1 GiB chunked body
+# and a 1 MiB response head, from the http suite's hostile origin (tests/http/servers).
 # Medians over interleaved runs; rounds alternate which tool goes first, so a change in machine
 # load lands on both (as in 01-ping.sh and 02-traceroute.sh).
 source "$(dirname "$0")/lib.sh"
 instance=bhttp
+servers=bhttpsrv
 "$WIRELAB" down --instance "$instance" >/dev/null 2>&1 || true
+"$WIRELAB" down --instance "$servers" >/dev/null 2>&1 || true
 lua=$(mktemp --suffix=.lua)
-trap '"$WIRELAB" down --instance "$instance" >/dev/null 2>&1; rm -f "$lua"' EXIT
+trap '"$WIRELAB" down --instance "$instance" >/dev/null 2>&1; "$WIRELAB" down --instance "$servers" >/dev/null 2>&1; rm -f "$lua"' EXIT
 "$WIRELAB" up 04 --instance "$instance" >/dev/null
 cat >"$lua" <<'LUA'
 -- wrk pipelining: one write carries 16 GET requests.
@@ -51,3 +55,23 @@ for i in 1 2 3; do
   close+=("$(ours_rate -n 2000 --no-keepalive "$url")")
 done
 row http "keep-alive vs --no-keepalive (req/s)" "$(median "${keep[@]}")" "$(median "${close[@]}")" "req/s" "> 1.0x (the lab's ratio)"
+
+# Peak RSS (KiB, GNU time's %M) of one download; the exit status does not matter (curl and
+# wirelab-http both refuse the 1 MiB head, at the same 300 KiB bound).
+suite=$(cd "$(dirname "$0")/../http/servers" && pwd)
+"$WIRELAB" up "$suite/topology.toml" --instance "$servers" >/dev/null
+port_of() { /usr/bin/python3 "$suite/hostile.py" --list | awk -v n="$1" '$1 == n {print $2}'; }
+rss() { "$WIRELAB" exec --instance "$servers" client -- timeout 60 /usr/bin/time -f %M "$@" 2>&1 >/dev/null | tail -1; }
+for case in gib_chunked head_1m; do
+  url=http://srv:$(port_of "$case")/
+  ours=(); ref=()
+  for i in 1 2 3; do
+    ours+=("$(rss "$WIRELAB_BIN/wirelab-http" -o /dev/null "$url")")
+    ref+=("$(rss curl -s -o /dev/null "$url")")
+  done
+  case $case in
+    gib_chunked) figure="peak RSS, 1 GiB chunked body (KiB)" ;;
+    head_1m) figure="peak RSS, 1 MiB response head (KiB)" ;;
+  esac
+  row http "$figure" "$(median "${ours[@]}")" "$(median "${ref[@]}")" "KiB" "<= 8192 KiB, <= 1.0x curl"
+done

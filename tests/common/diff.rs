@@ -6,7 +6,8 @@
 //!
 //! A suite is a table of named cases run against one lab; every failing case is reported (with
 //! the first differing line of each stream), then the test fails once, naming them all. Cases
-//! run a few at a time so a suite of a hundred stays inside nextest's time limit.
+//! run a few at a time so a suite of a hundred stays inside nextest's time limit. With
+//! `DIFF_SHOW=1` in the environment every case prints both normalized runs.
 //!
 //! ```ignore
 //! let cases = vec![
@@ -119,6 +120,10 @@ pub struct Case {
     pub node: Option<String>,
     /// Extra rules for this case only, applied after the suite's.
     pub rules: Rules,
+    /// Run the classic with this command instead of the suite's (say why in `deliberate`):
+    /// where the classic has a defect under the suite's prefix (an unprivileged user, say),
+    /// the classic run another way shows what ours must print.
+    pub classic: Option<Vec<String>>,
     /// Shell lines run (node, line) before each tool's run, so both start from the same
     /// state: a route cache flushed, a counter reset.
     pub before: Vec<(String, String)>,
@@ -134,6 +139,7 @@ impl Case {
             deliberate: None,
             node: None,
             rules: Rules::new(),
+            classic: None,
             before: Vec::new(),
         }
     }
@@ -164,6 +170,16 @@ impl Case {
     pub fn ours_args(mut self, args: &[&str]) -> Case {
         self.ours_args = Some(args.iter().map(|a| a.to_string()).collect());
         self
+    }
+
+    /// We differ on purpose from the classic under the suite's prefix, and print what the
+    /// classic prints when run as `classic` (e.g. as root, where its defect does not show):
+    /// `why` says so; stdout, stderr and exit code must equal that run's.
+    pub fn same_as(name: &str, args: &[&str], classic: &[&str], why: &str) -> Case {
+        let mut case = Case::same(name, args);
+        case.classic = Some(classic.iter().map(|a| a.to_string()).collect());
+        case.deliberate = Some((why.to_string(), |ours, classic| compare(classic, ours)));
+        case
     }
 }
 
@@ -223,7 +239,11 @@ impl<'a> Suite<'a> {
             }
         };
         prepare();
-        let classic = self.exec(node, &self.classic, &case.args);
+        let classic = self.exec(
+            node,
+            case.classic.as_ref().unwrap_or(&self.classic),
+            &case.args,
+        );
         prepare();
         let ours = self.exec(
             node,
@@ -232,6 +252,14 @@ impl<'a> Suite<'a> {
         );
         let classic = case.rules.apply_run(&self.rules.apply_run(&classic));
         let ours = case.rules.apply_run(&self.rules.apply_run(&ours));
+        if std::env::var_os("DIFF_SHOW").is_some() {
+            eprintln!(
+                "=== {}
+{classic:?}
+{ours:?}",
+                case.name
+            );
+        }
         match &case.deliberate {
             Some((why, check)) => check(&ours, &classic).map_err(|e| format!("({why}) {e}")),
             None => compare(&classic, &ours),
