@@ -9,7 +9,7 @@
 use std::error::Error as _;
 use std::process::ExitCode;
 
-use clap::Parser;
+use clap::{ArgAction, Parser};
 use wirelab::cli::{self, Failure, Verbosity};
 use wirelab::output::Out;
 use wirelab::ping::options::{self, OptionError};
@@ -40,6 +40,8 @@ logs instead of iputils' extra details; -h and -V print wirelab's help and versi
     version,
     about,
     disable_version_flag = true,
+    // As getopt: an option given twice takes its last value (`-c 1 -c 2` sends two).
+    args_override_self = true,
     after_help = EXIT_CODES
 )]
 struct Args {
@@ -49,34 +51,34 @@ struct Args {
     #[arg(value_name = "DESTINATION")]
     targets: Vec<String>,
     /// Audible ping: ring the bell on every reply.
-    #[arg(short = 'a')]
-    audible: bool,
+    #[arg(short = 'a', action = ArgAction::Set, num_args = 0, default_missing_value = "true")]
+    audible: Option<bool>,
     /// Adaptive ping: the interval follows the round-trip time.
-    #[arg(short = 'A')]
-    adaptive: bool,
+    #[arg(short = 'A', action = ArgAction::Set, num_args = 0, default_missing_value = "true")]
+    adaptive: Option<bool>,
     /// Sticky source address: bind to the address chosen at the start.
-    #[arg(short = 'B')]
-    strict_source: bool,
+    #[arg(short = 'B', action = ArgAction::Set, num_args = 0, default_missing_value = "true")]
+    strict_source: Option<bool>,
     /// Stop after COUNT replies (or, once COUNT requests are out, a short wait).
     #[arg(short = 'c', value_name = "COUNT", allow_hyphen_values = true,
           value_parser = |t: &str| options::integer(t, 1, i64::MAX))]
     count: Option<i64>,
     /// connect(2) the socket to the destination (IPv4).
-    #[arg(short = 'C')]
-    connect: bool,
+    #[arg(short = 'C', action = ArgAction::Set, num_args = 0, default_missing_value = "true")]
+    connect: Option<bool>,
     /// Set SO_DEBUG on the socket.
-    #[arg(short = 'd')]
-    debug: bool,
+    #[arg(short = 'd', action = ArgAction::Set, num_args = 0, default_missing_value = "true")]
+    debug: Option<bool>,
     /// Print the Unix time before each line.
-    #[arg(short = 'D')]
-    timestamps: bool,
+    #[arg(short = 'D', action = ArgAction::Set, num_args = 0, default_missing_value = "true")]
+    timestamps: Option<bool>,
     /// The echo identifier (0 forces a raw socket).
     #[arg(short = 'e', value_name = "IDENTIFIER", allow_hyphen_values = true,
           value_parser = |t: &str| options::unsigned(t, 0, 65535))]
     identifier: Option<u64>,
     /// Flood: a dot per request, as fast as replies come (root only; bound it with -c or -w).
-    #[arg(short = 'f')]
-    flood: bool,
+    #[arg(short = 'f', action = ArgAction::Set, num_args = 0, default_missing_value = "true")]
+    flood: Option<bool>,
     /// IPv6 flow label (decimal or 0x hex, 20 bits).
     #[arg(short = 'F', value_name = "FLOWLABEL", allow_hyphen_values = true,
           value_parser = options::flow_label)]
@@ -93,8 +95,8 @@ struct Args {
           value_parser = |t: &str| options::integer(t, 1, 65536))]
     preload: Option<i64>,
     /// Do not loop multicast requests back to this host.
-    #[arg(short = 'L')]
-    no_loopback: bool,
+    #[arg(short = 'L', action = ArgAction::Set, num_args = 0, default_missing_value = "true")]
+    no_loopback: Option<bool>,
     /// Mark outgoing packets (SO_MARK, for policy routing; needs CAP_NET_ADMIN).
     #[arg(short = 'm', value_name = "MARK", allow_hyphen_values = true,
           value_parser = |t: &str| options::unsigned(t, 0, u64::from(u32::MAX)))]
@@ -104,30 +106,30 @@ struct Args {
           value_parser = options::pmtudisc)]
     pmtudisc: Option<ping::Pmtudisc>,
     /// Numeric output: never look up names.
-    #[arg(short = 'n')]
-    numeric: bool,
+    #[arg(short = 'n', action = ArgAction::Set, num_args = 0, default_missing_value = "true")]
+    numeric: Option<bool>,
     /// IPv6 node information queries (RFC 4620): not supported.
     #[arg(short = 'N', value_name = "NODEINFO", allow_hyphen_values = true)]
     node_info: Option<String>,
     /// Report requests that got no answer before the next one was sent.
-    #[arg(short = 'O')]
-    outstanding: bool,
+    #[arg(short = 'O', action = ArgAction::Set, num_args = 0, default_missing_value = "true")]
+    outstanding: Option<bool>,
     /// Fill the data with this pattern of up to 16 hex bytes (e.g. -p ff00).
     #[arg(short = 'p', value_name = "PATTERN", allow_hyphen_values = true)]
     pattern: Option<String>,
     /// Quiet: only the first line and the summary.
-    #[arg(short = 'q')]
-    quiet: bool,
+    #[arg(short = 'q', action = ArgAction::Set, num_args = 0, default_missing_value = "true")]
+    quiet: Option<bool>,
     /// Type of Service byte (IPv4) or traffic class (IPv6), decimal or 0x hex.
     #[arg(short = 'Q', value_name = "TOS", allow_hyphen_values = true,
           value_parser = options::tos)]
     tos: Option<i32>,
     /// Bypass routing: only hosts on an attached network (SO_DONTROUTE).
-    #[arg(short = 'r')]
-    dont_route: bool,
+    #[arg(short = 'r', action = ArgAction::Set, num_args = 0, default_missing_value = "true")]
+    dont_route: Option<bool>,
     /// Record route (IPv4): show the routers the request and reply passed.
-    #[arg(short = 'R')]
-    record_route: bool,
+    #[arg(short = 'R', action = ArgAction::Set, num_args = 0, default_missing_value = "true")]
+    record_route: Option<bool>,
     /// Data bytes per request (default 56, which makes a 64-byte ICMP message).
     #[arg(short = 's', value_name = "SIZE", allow_hyphen_values = true,
           value_parser = |t: &str| options::integer(t, 0, i64::from(i32::MAX)))]
@@ -145,11 +147,11 @@ struct Args {
           value_parser = options::timestamp_kind)]
     timestamp: Option<ping::TimestampKind>,
     /// Time replies by our own clock at both ends (user-to-user latency).
-    #[arg(short = 'U')]
-    latency: bool,
+    #[arg(short = 'U', action = ArgAction::Set, num_args = 0, default_missing_value = "true")]
+    latency: Option<bool>,
     /// Print the version.
-    #[arg(short = 'V')]
-    version: bool,
+    #[arg(short = 'V', action = ArgAction::Set, num_args = 0, default_missing_value = "true")]
+    version: Option<bool>,
     /// Stop after this many seconds, whatever happens.
     #[arg(short = 'w', value_name = "DEADLINE", allow_hyphen_values = true,
           value_parser = |t: &str| options::integer(t, 0, i64::from(i32::MAX)))]
@@ -159,14 +161,14 @@ struct Args {
           value_parser = |t: &str| options::linger_ms(t).map(Seconds::from))]
     timeout: Option<Seconds>,
     /// IPv4 only.
-    #[arg(short = '4')]
-    ipv4: bool,
+    #[arg(short = '4', action = ArgAction::Set, num_args = 0, default_missing_value = "true")]
+    ipv4: Option<bool>,
     /// IPv6 only.
-    #[arg(short = '6')]
-    ipv6: bool,
+    #[arg(short = '6', action = ArgAction::Set, num_args = 0, default_missing_value = "true")]
+    ipv6: Option<bool>,
     /// Allow pinging a broadcast address (IPv4).
-    #[arg(short = 'b')]
-    broadcast: bool,
+    #[arg(short = 'b', action = ArgAction::Set, num_args = 0, default_missing_value = "true")]
+    broadcast: Option<bool>,
     /// Force the socket kind instead of trying a datagram socket, then a raw one.
     #[arg(long, value_name = "KIND", value_parser = parse_socket)]
     socket: Option<SocketKind>,
@@ -178,6 +180,13 @@ struct Args {
     explain: bool,
     #[command(flatten)]
     verbosity: Verbosity,
+}
+
+/// A flag as clap hands it over: given (`Some(true)`) or not (`None`). Flags are declared
+/// this way rather than as `bool`, which clap would fill with a parsed default "false" each:
+/// 18 of them were a tenth of a `ping -c 1`'s instructions (callgrind).
+fn set(flag: Option<bool>) -> bool {
+    flag.unwrap_or(false)
 }
 
 /// A `-i`/`-W` value in milliseconds, with the warnings iputils prints about its spelling.
@@ -234,13 +243,13 @@ impl From<std::io::Error> for Stop {
 /// The settings, checked as iputils checks them after reading the options.
 fn config(args: &Args, signals: &Signals) -> Result<Config, Stop> {
     let root = nix::unistd::getuid().is_root();
-    if args.ipv4 && args.ipv6 {
+    if set(args.ipv4) && set(args.ipv6) {
         return Err(Stop::Message(
             "only one -4 or -6 option may be specified".into(),
             2,
         ));
     }
-    if args.record_route && args.timestamp.is_some() {
+    if set(args.record_route) && args.timestamp.is_some() {
         return Err(Stop::Message("only one of -T or -R may be used".into(), 2));
     }
     if let Some(preload) = args.preload.filter(|&p| !root && p > 3) {
@@ -271,7 +280,7 @@ fn config(args: &Args, signals: &Signals) -> Result<Config, Stop> {
 
     let mut config = Config::new(target.clone());
     config.hops = hops.to_vec();
-    config.family = match (args.ipv4, args.ipv6) {
+    config.family = match (set(args.ipv4), set(args.ipv6)) {
         (true, _) => Some(Family::V4),
         (_, true) => Some(Family::V6),
         _ => None,
@@ -287,30 +296,30 @@ fn config(args: &Args, signals: &Signals) -> Result<Config, Stop> {
         config.linger_ms = timeout.ms;
     }
     config.deadline_s = args.deadline.unwrap_or(0) as u64;
-    config.flood = args.flood;
-    config.quiet = args.quiet;
-    config.numeric = args.numeric;
-    config.adaptive = args.adaptive;
+    config.flood = set(args.flood);
+    config.quiet = set(args.quiet);
+    config.numeric = set(args.numeric);
+    config.adaptive = set(args.adaptive);
     config.preload = args.preload.unwrap_or(1) as u32;
     config.interface = args.interface.clone();
-    config.strict_source = args.strict_source;
+    config.strict_source = set(args.strict_source);
     config.pattern = pattern;
     config.socket = args.socket;
     config.pmtudisc = args.pmtudisc;
-    config.broadcast = args.broadcast;
+    config.broadcast = set(args.broadcast);
     config.tos = args.tos;
-    config.record_route = args.record_route;
+    config.record_route = set(args.record_route);
     config.timestamp = args.timestamp;
     config.mark = args.mark.map(|m| m as u32);
-    config.latency = args.latency;
+    config.latency = set(args.latency);
     config.identifier = args.identifier.map(|i| i as u16);
-    config.dont_route = args.dont_route;
-    config.no_loopback = args.no_loopback;
-    config.debug = args.debug;
-    config.connect = args.connect;
+    config.dont_route = set(args.dont_route);
+    config.no_loopback = set(args.no_loopback);
+    config.debug = set(args.debug);
+    config.connect = set(args.connect);
     config.send_buffer = args.send_buffer.map(|s| s as i32);
     config.flow_label = args.flow_label;
-    config.outstanding = args.outstanding;
+    config.outstanding = set(args.outstanding);
     config.root = root;
     config.stop = signals.stop;
     config.status = signals.status;
@@ -342,11 +351,11 @@ fn run(args: Args, signals: &Signals) -> Result<ExitCode, Stop> {
         ping::run(&config, TOOL, &mut |event| renderer.event(event))?
     } else {
         let options = text::TextOptions {
-            quiet: args.quiet,
-            timestamps: args.timestamps,
-            report_outstanding: args.outstanding,
-            flood: args.flood,
-            audible: args.audible,
+            quiet: set(args.quiet),
+            timestamps: set(args.timestamps),
+            report_outstanding: set(args.outstanding),
+            flood: set(args.flood),
+            audible: set(args.audible),
         };
         let mut renderer = text::TextRenderer::new(Out::stdout(), options, TOOL);
         let mut explainer = args.explain.then(Explainer::default);
@@ -422,7 +431,7 @@ fn main() -> ExitCode {
             return ExitCode::from(code);
         }
     };
-    if args.version {
+    if set(args.version) {
         println!(
             "{TOOL} from wirelab {} (behaves as ping from iputils 20221126)",
             env!("CARGO_PKG_VERSION")

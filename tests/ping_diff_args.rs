@@ -126,6 +126,11 @@ fn cases(privilege: Privilege) -> Vec<Case> {
             &["-T", "tsonly", "-R", H2],
         ),
         Case::same("bundled_flags_and_value", &["-qc1", H2]),
+        Case::same(
+            "option_given_twice_takes_the_last",
+            &["-c", "3", "-c", "1", H2],
+        ),
+        Case::same("flag_given_twice", &["-q", "-q", "-c", "1", "-n", "-n", H2]),
         Case::same("value_glued_to_its_flag", &["-c1", "-i0.2", H2]),
         Case::ours(
             "unknown_option",
