@@ -38,7 +38,6 @@ logs instead of iputils' extra details; -h and -V print wirelab's help and versi
 #[command(
     name = "wirelab-ping",
     version,
-    about,
     disable_version_flag = true,
     // As getopt: an option given twice takes its last value (`-c 1 -c 2` sends two).
     args_override_self = true,
