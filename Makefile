@@ -14,7 +14,7 @@ CAP_BINS := $(filter wirelab-ping wirelab-traceroute wirelab-synwatch,$(BINS))
 DEBS     := iproute2 nftables procps iputils-ping traceroute iputils-tracepath \
             bind9-dnsutils knot knot-dnsutils nginx-light curl wrk hping3 tcpdump \
             hyperfine libcap2-bin bc bsdextrautils python3 time linux-perf \
-            apache2 lighttpd busybox gunicorn python3-twisted jq
+            apache2 lighttpd busybox gunicorn python3-twisted jq iptables iperf3
 # Of DEBS, the daemons whose Debian postinst would start them on the host (see deps).
 HOST_DAEMONS := apache2 lighttpd
 

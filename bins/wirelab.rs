@@ -34,6 +34,8 @@ struct Cli {
     command: Cmd,
 }
 
+// Parsed once per run: the size of the largest variant does not matter.
+#[allow(clippy::large_enum_variant)]
 #[derive(Subcommand)]
 enum Cmd {
     /// Build a topology: a lab (01, 01-ping), demo, chain:N, or a path to a topology.toml
@@ -74,6 +76,11 @@ enum Cmd {
         #[arg(long)]
         json: bool,
     },
+    /// Impair a link of a running instance (delay, loss, rate…), show or clear it
+    Link {
+        #[command(subcommand)]
+        action: LinkCmd,
+    },
     /// List the labs and built-in topologies
     List,
     /// Check what this machine has and lacks, with the command that fixes each
@@ -85,6 +92,43 @@ enum Cmd {
         /// The filled-in answers (default: ./answers.toml, else the lab's own)
         #[arg(long)]
         answers: Option<PathBuf>,
+    },
+}
+
+#[allow(clippy::large_enum_variant)]
+#[derive(Subcommand)]
+enum LinkCmd {
+    /// Change a link: wirelab link set r1 r2 --delay 10ms --loss 1% (fields not given are kept)
+    Set {
+        #[arg(long, default_value = DEFAULT_INSTANCE)]
+        instance: String,
+        a: String,
+        b: String,
+        /// Only packets sent by this node (default: both directions)
+        #[arg(long, value_name = "NODE")]
+        from: Option<String>,
+        /// Undo the change after this long (e.g. --loss 100% --for 3s: a 3-second blackout)
+        #[arg(long = "for", value_name = "D")]
+        duration: Option<String>,
+        #[command(flatten)]
+        impair: wirelab::impair::args::ImpairArgs,
+    },
+    /// What each link does now, with counters (dropped, held, reordered, duplicated)
+    Show {
+        #[arg(long, default_value = DEFAULT_INSTANCE)]
+        instance: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Make a link a plain cable again
+    Clear {
+        #[arg(long, default_value = DEFAULT_INSTANCE)]
+        instance: String,
+        a: String,
+        b: String,
+        /// Only packets sent by this node (default: both directions)
+        #[arg(long, value_name = "NODE")]
+        from: Option<String>,
     },
 }
 
@@ -229,6 +273,18 @@ fn run(command: Cmd, out: &mut Out) -> Result<ExitCode, Failure> {
                         segment.nodes.join(" ")
                     ))?;
                 }
+                for link in &state.links {
+                    for side in 0..2 {
+                        if !link.impair[side].is_empty() {
+                            out.line(format!(
+                                "  link {} -> {}: {}",
+                                link.nodes[side],
+                                link.nodes[1 - side],
+                                link.impair[side].describe()
+                            ))?;
+                        }
+                    }
+                }
                 for service in &state.services {
                     let health = if service.running == Some(true) {
                         "running"
@@ -252,6 +308,7 @@ fn run(command: Cmd, out: &mut Out) -> Result<ExitCode, Failure> {
                 ExitCode::from(1)
             })
         }
+        Cmd::Link { action } => link(action, out),
         Cmd::List => {
             out.line("labs:")?;
             for lab in wirelab::lab::list() {
@@ -315,6 +372,97 @@ fn run(command: Cmd, out: &mut Out) -> Result<ExitCode, Failure> {
             } else {
                 ExitCode::from(1)
             })
+        }
+    }
+}
+
+fn link(action: LinkCmd, out: &mut Out) -> Result<ExitCode, Failure> {
+    use topo::impair;
+    let print = |out: &mut Out, state: &impair::LinkState| -> Result<(), Failure> {
+        for side in 0..2 {
+            out.line(format!(
+                "{} -> {}: {}",
+                state.nodes[side],
+                state.nodes[1 - side],
+                state.impair[side].describe()
+            ))?;
+        }
+        Ok(())
+    };
+    match action {
+        LinkCmd::Set {
+            instance,
+            a,
+            b,
+            from,
+            duration,
+            impair: flags,
+        } => {
+            let change = flags.impairment().map_err(Failure::Message)?;
+            let duration = duration
+                .map(|d| {
+                    wirelab::impair::parse_delay(&d)
+                        .map_err(|m| Failure::Message(format!("--for: {m}")))
+                })
+                .transpose()?;
+            if change.is_empty() {
+                return Err(Failure::Message(
+                    "nothing to set: give --delay, --jitter, --loss, --duplicate, --reorder, --rate, --queue, --drop or --hold (or use `wirelab link clear`)".into(),
+                ));
+            }
+            let state = impair::set(&instance, &a, &b, from.as_deref(), &change, duration)?;
+            print(out, &state)?;
+            Ok(ExitCode::SUCCESS)
+        }
+        LinkCmd::Clear {
+            instance,
+            a,
+            b,
+            from,
+        } => {
+            let state = impair::clear(&instance, &a, &b, from.as_deref())?;
+            print(out, &state)?;
+            Ok(ExitCode::SUCCESS)
+        }
+        LinkCmd::Show { instance, json } => {
+            let reports = match impair::show(&instance) {
+                Ok(reports) => reports,
+                Err(topo::TopoError::NotUp(_)) => {
+                    eprintln!("{TOOL}: instance '{instance}' is not up");
+                    return Ok(ExitCode::from(1));
+                }
+                Err(e) => return Err(e.into()),
+            };
+            if json {
+                out.json(&reports)?;
+                return Ok(ExitCode::SUCCESS);
+            }
+            for report in &reports {
+                let mut line = format!(
+                    "{} -> {}: {} [{}]",
+                    report.from,
+                    report.to,
+                    report.impair.describe(),
+                    report.backend
+                );
+                if let Some(lost) = report.lost {
+                    line.push_str(&format!(" lost {lost}"));
+                }
+                if let Some(drops) = report.queue_drops {
+                    line.push_str(&format!(" queue-dropped {drops}"));
+                }
+                if let Some(c) = &report.daemon {
+                    line.push_str(&format!(
+                        " packets {} delayed {} dropped {} held {} reordered {} duplicated {} overflow {}",
+                        c.packets, c.delayed, c.dropped, c.held, c.reordered, c.duplicated, c.overflow
+                    ));
+                }
+                if report.daemon_alive == Some(false) {
+                    line.push_str(" DAEMON NOT RUNNING: this direction drops every packet (wirelab link clear, or set again)");
+                }
+                out.line(line)?;
+            }
+            Ok(ExitCode::SUCCESS)
         }
     }
 }

@@ -24,7 +24,25 @@ const TOOLS: &[(&str, &str, bool, &str)] = &[
         true,
         "namespaces, veths, addresses, routes",
     ),
-    ("nft", "nftables", true, "firewall rules in lab nodes"),
+    (
+        "nft",
+        "nftables",
+        true,
+        "firewall rules in lab nodes, link loss",
+    ),
+    ("tc", "iproute2", true, "link rate and queue (tbf)"),
+    (
+        "iptables-legacy",
+        "iptables",
+        false,
+        "NFQUEUE rules for link delay, jitter, reordering (wirelab-impaird)",
+    ),
+    (
+        "iperf3",
+        "iperf3",
+        false,
+        "TCP throughput over impaired links (make bench)",
+    ),
     ("sysctl", "procps", true, "per-node kernel settings"),
     ("ss", "iproute2", false, "socket states (lab 05)"),
     ("ping", "iputils-ping", false, "the classic ping (lab 01)"),
@@ -94,12 +112,13 @@ pub fn checks() -> Vec<Check> {
         detail: if netem {
             "available: labs may add delay and loss".into()
         } else {
-            "not in this kernel: labs show real, unshaped latency (nothing depends on it)".into()
+            "not in this kernel: link impairment uses tbf, nftables and wirelab-impaird instead (nothing depends on it)".into()
         },
         fix: Some(
             "install a kernel with sch_netem (linux-modules-extra on some distributions)".into(),
         ),
     });
+    report.push(impairment_backend(netem, privileges.can_admin()));
     let own_hash = std::path::Path::new("/proc/sys/net/ipv4/tcp_child_ehash_entries").exists();
     report.push(Check {
         what: "per-node TCP socket tables (tcp_child_ehash_entries)".into(),
@@ -129,6 +148,45 @@ pub fn checks() -> Vec<Check> {
         fix: None,
     });
     report
+}
+
+/// Which machinery `delay = "10ms"` and friends get on this machine, and why
+/// (lib/topo/impair.rs explains the choice).
+fn impairment_backend(netem: bool, admin: bool) -> Check {
+    let what = "link impairment backend".to_string();
+    if !admin {
+        return Check {
+            what,
+            ok: true,
+            required: false,
+            detail: "run doctor as root to try NFQUEUE and netem in a throwaway namespace".into(),
+            fix: None,
+        };
+    }
+    let tool = crate::topo::impair::queue_tool();
+    let daemon_part = match tool {
+        Some(tool) => format!(
+            "wirelab-impaird on NFQUEUE through {tool} (nft's own `queue` statement is not needed)"
+        ),
+        None => "NO iptables here can queue to NFQUEUE: delay, jitter, reordering, duplication and chosen packets are unavailable"
+            .into(),
+    };
+    let detail = if netem {
+        format!(
+            "netem (delay, jitter, loss, duplicate, reorder, rate); chosen packets: {daemon_part}"
+        )
+    } else {
+        format!(
+            "no netem, so: tbf (rate, queue), nftables numgen (loss), {daemon_part} (delay, jitter, reorder, duplicate, chosen packets)"
+        )
+    };
+    Check {
+        what,
+        ok: tool.is_some(),
+        required: false,
+        detail,
+        fix: Some("sudo apt-get install -y iptables".into()),
+    }
 }
 
 /// Whether this kernel has the netem queueing discipline. Tried in a throwaway network

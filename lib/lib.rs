@@ -6,6 +6,7 @@
 //! | module       | concept                                                   | lab |
 //! |--------------|-----------------------------------------------------------|-----|
 //! | [`topo`]     | building namespace topologies: nodes, veths, routes       | all |
+//! | [`impair`]   | link impairment: delay, loss, rate, chosen packets; NFQUEUE | 04, 05 |
 //! | [`wire`]     | protocol headers on the wire (ICMP, UDP, TCP, IP)          | 01, 02, 05 |
 //! | [`sock`]     | sockets the tools share: raw/datagram ICMP, error queues   | 01, 02 |
 //! | [`ping`]     | the ICMP echo engine                                       | 01 |
@@ -22,6 +23,7 @@ pub mod cli;
 pub mod dns;
 pub mod doctor;
 pub mod http;
+pub mod impair;
 pub mod lab;
 pub mod output;
 pub mod ping;

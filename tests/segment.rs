@@ -161,3 +161,36 @@ fn routes_go_through_the_segments_router_and_link_mtu_holds() {
     );
     assert!(!too_big.status.success(), "{}", stdout(&too_big));
 }
+
+#[test]
+fn multicast_reaches_every_member_of_the_segment() {
+    if !root_or_skip("multicast_reaches_every_member_of_the_segment") {
+        return;
+    }
+    let lab = Lab::up(&topology(false));
+    // 224.0.0.1, all hosts on this link: the switch floods it (no IGMP snooping), and every
+    // member that answers broadcast pings answers this one.
+    let output = lab.exec(
+        "h1",
+        &[
+            "ping",
+            "-c",
+            "100",
+            "-i",
+            "0.3",
+            "-w",
+            "2",
+            "-I",
+            "eth-lan",
+            "224.0.0.1",
+        ],
+    );
+    let text = stdout(&output);
+    for member in ["10.0.2.1", "10.0.2.3", "10.0.2.4"] {
+        assert!(
+            text.contains(&format!("bytes from {member}:")),
+            "no reply from {member}:\n{text}{}",
+            stderr(&output)
+        );
+    }
+}

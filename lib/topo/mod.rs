@@ -19,9 +19,11 @@
 //! | `segment.rs` | shared segments: a bridge joining several nodes        |
 //! | `routes.rs`  | shortest-path routes from the link graph              |
 //! | `plan.rs`    | the exact `ip`/`sysctl`/`nft` commands a topology needs |
+//! | `impair.rs`  | link delay, loss, rate…: fields, commands, `wirelab link` |
 //! | `run.rs`     | running a plan, services, state, teardown             |
 
 pub mod builtin;
+pub mod impair;
 pub mod model;
 pub mod plan;
 pub mod routes;

@@ -79,6 +79,17 @@ struct RawLink {
     ifnames: Option<Spanned<[String; 2]>>,
     /// The MTU of both ends (default: the kernel's 1500).
     mtu: Option<Spanned<i64>>,
+    // Link impairment, both directions (topo/impair.rs); `impair` names one direction.
+    delay: Option<Spanned<String>>,
+    jitter: Option<Spanned<String>>,
+    loss: Option<Spanned<String>>,
+    duplicate: Option<Spanned<String>>,
+    reorder: Option<Spanned<String>>,
+    rate: Option<Spanned<String>>,
+    queue: Option<Spanned<i64>>,
+    drop: Option<Spanned<super::impair::RawChosen>>,
+    hold: Option<Spanned<super::impair::RawChosen>>,
+    impair: Option<super::impair::RawDirections>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -162,6 +173,8 @@ pub struct Link {
     pub mtu: Option<u32>,
     /// Set when this link is a shared segment.
     pub segment: Option<super::segment::Segment>,
+    /// What each direction does to packets: `[0]` from `ends[0]` to `ends[1]`, `[1]` back.
+    pub impair: [crate::impair::Impairment; 2],
 }
 
 impl Link {
@@ -523,12 +536,26 @@ impl Topology {
                 ),
                 None => None,
             };
+            let both_ways = super::impair::RawSpec {
+                delay: raw_link.delay.clone(),
+                jitter: raw_link.jitter.clone(),
+                loss: raw_link.loss.clone(),
+                duplicate: raw_link.duplicate.clone(),
+                reorder: raw_link.reorder.clone(),
+                rate: raw_link.rate.clone(),
+                queue: raw_link.queue.clone(),
+                drop: raw_link.drop.clone(),
+                hold: raw_link.hold.clone(),
+            };
+            let impair =
+                super::impair::resolve(&both_ways, raw_link.impair.as_ref(), &names, &invalid)?;
             links.push(Link {
                 ends: names.to_vec(),
                 subnet4,
                 subnet6,
                 mtu,
                 segment: None,
+                impair,
             });
         }
 

@@ -10,7 +10,7 @@
 //!    host's own namespace (two instances side by side cannot collide);
 //! 4. links up, then addresses (IPv6 with `nodad`: duplicate address detection would hold an address
 //!    "tentative" for a second or two, long enough to break the first ping), routes;
-//! 5. firewall rules, hosts/resolv.conf files, then services.
+//! 5. firewall rules, hosts/resolv.conf files, link impairment (`impair.rs`), then services.
 
 use std::fmt;
 use std::path::PathBuf;
@@ -197,6 +197,8 @@ pub struct Plan {
     pub steps: Vec<Step>,
     /// Files written under /etc/netns (hosts, resolv.conf).
     pub files: Vec<(PathBuf, String)>,
+    /// Link impairment: tc, nft and iptables commands, and daemons (impair.rs).
+    pub impair: Vec<super::impair::Action>,
     pub services: Vec<ServicePlan>,
 }
 
@@ -371,6 +373,7 @@ impl Plan {
             names: names.clone(),
             steps,
             files,
+            impair: super::impair::plan(topo, names),
             services,
         }
     }
@@ -436,6 +439,7 @@ impl Plan {
         self.steps
             .iter()
             .map(ToString::to_string)
+            .chain(self.impair.iter().map(ToString::to_string))
             .chain(self.services.iter().map(ToString::to_string))
             .collect()
     }

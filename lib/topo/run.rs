@@ -57,6 +57,9 @@ pub struct State {
     /// Shared segments: each one's switch namespace and members (segment.rs).
     #[serde(default)]
     pub segments: Vec<super::segment::SegmentState>,
+    /// Every veth link and what it does to packets now (impair.rs).
+    #[serde(default)]
+    pub links: Vec<super::impair::LinkState>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -110,12 +113,13 @@ impl State {
             nodes,
             services: Vec::new(),
             segments: super::segment::states(topo, names),
+            links: super::impair::link_states(topo, names),
         }
     }
 
     /// Write the state atomically: a crash leaves either the old file or the new one, never a
     /// file cut short (which `status` and `down` could not read).
-    fn save(&self, names: &Names) -> Result<(), TopoError> {
+    pub(super) fn save(&self, names: &Names) -> Result<(), TopoError> {
         let path = names.state_file();
         let text =
             serde_json::to_string_pretty(self).map_err(|e| TopoError::Spec(e.to_string()))?;
@@ -151,7 +155,7 @@ pub fn check_instance(instance: &str) -> Result<(), TopoError> {
     }
 }
 
-fn require_admin(what: &str) -> Result<(), TopoError> {
+pub(super) fn require_admin(what: &str) -> Result<(), TopoError> {
     if Privileges::probe().can_admin() {
         Ok(())
     } else {
@@ -247,6 +251,9 @@ fn build(
         })?;
     }
     fault_point("files");
+    // Link impairment: qdiscs, nftables, NFQUEUE rules and their daemons (impair.rs).
+    interrupted()?;
+    super::impair::bring_up(&plan.impair, &plan.names, state)?;
     for service in &plan.services {
         interrupted()?;
         let (started, child) = spawn_service(topo, &plan.names, service)?;
@@ -579,14 +586,14 @@ fn is_ready(pid: u32, ready: &Readiness) -> bool {
     })
 }
 
-fn start_time(pid: u32) -> Option<u64> {
+pub(super) fn start_time(pid: u32) -> Option<u64> {
     let stat = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
     // The command name (field 2) may hold spaces; fields after its ')' are plain.
     let after = stat.rsplit_once(')')?.1;
     after.split_whitespace().nth(19)?.parse().ok()
 }
 
-fn alive(pid: u32, started: u64) -> bool {
+pub(super) fn alive(pid: u32, started: u64) -> bool {
     let stat = fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
     let zombie = stat
         .rsplit_once(')')
@@ -598,7 +605,7 @@ fn alive(pid: u32, started: u64) -> bool {
 /// SIGTERM, a grace period, then SIGKILL; only if the PID is still the process we started.
 /// The service was started as the leader of its own process group, so the signal goes to the
 /// group: workers it forked (nginx's) end with it.
-fn stop_pid(pid: u32, started: u64) {
+pub(super) fn stop_pid(pid: u32, started: u64) {
     use nix::sys::signal::{kill, Signal};
     use nix::unistd::Pid;
     if !alive(pid, started) {

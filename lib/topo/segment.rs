@@ -294,6 +294,7 @@ pub(super) fn resolve(
             name: name.clone(),
             hub: raw.hub,
         }),
+        impair: Default::default(),
     });
     Ok(())
 }
