@@ -5,3 +5,4 @@
 //! bytes captured in the labs.
 pub mod icmp;
 pub mod icmp_extension;
+pub mod ip_options;
