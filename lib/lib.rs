@@ -20,6 +20,7 @@
 //! | [`doctor`]   | what this machine has and lacks for the labs               | all |
 //! | [`cli`], [`output`], [`privilege`], [`signals`] | conventions every binary shares | all |
 
+pub mod capabilities;
 pub mod capture;
 pub mod cli;
 pub mod dns;

@@ -201,6 +201,25 @@ fn going_further_commands_run() {
         "{}",
         silent.output
     );
+    // Don't Fragment: our own kernel refuses both requests, and says why.
+    let refused = walk.find("wirelab-ping -c 2 -i 0.2 -s 2000 -M do 10.0.3.2");
+    assert_eq!(refused.code, Some(1), "{}", refused.output);
+    assert!(
+        refused
+            .output
+            .contains("local error: message too long, mtu=1500")
+            && refused.output.contains("+2 errors"),
+        "{}",
+        refused.output
+    );
+    let fragmented = walk.find("wirelab-ping -c 2 -i 0.2 -s 2000 10.0.3.2");
+    assert!(
+        fragmented
+            .output
+            .contains("2 packets transmitted, 2 received"),
+        "{}",
+        fragmented.output
+    );
 }
 
 #[test]

@@ -268,6 +268,28 @@ impl IcmpSocket {
     pub fn socket(&self) -> &Socket {
         &self.socket
     }
+
+    /// Send one ICMP message to a full socket address: an IPv6 link-local destination needs
+    /// its scope (`fe80::1%eth0`), which [`IcmpSocket::send_to`] cannot carry.
+    pub fn send_to_address(&self, message: &[u8], destination: SocketAddr) -> io::Result<usize> {
+        self.socket.send_to(message, &SockAddr::from(destination))
+    }
+
+    /// Bind to a full socket address (with an IPv6 scope, or a port: on a datagram socket
+    /// the port is the echo identifier, as `ping -e` chooses it).
+    pub fn bind_address(&self, local: SocketAddr) -> io::Result<()> {
+        self.socket.bind(&SockAddr::from(local))
+    }
+
+    /// connect(2): from now on the kernel hands us only packets from `peer` (`ping -C`).
+    pub fn connect_to(&self, peer: SocketAddr) -> io::Result<()> {
+        self.socket.connect(&SockAddr::from(peer))
+    }
+
+    /// The address the socket is bound to.
+    pub fn local_address(&self) -> Option<SocketAddr> {
+        self.socket.local_addr().ok().and_then(|a| a.as_socket())
+    }
 }
 
 /// The source address the kernel would use to reach `target` (through `device`, if given):

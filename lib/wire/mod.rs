@@ -5,4 +5,5 @@
 //! bytes captured in the labs.
 pub mod icmp;
 pub mod icmp_extension;
+pub mod ip_options;
 pub mod tcp;
