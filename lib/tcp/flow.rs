@@ -227,7 +227,8 @@ impl Flow {
                 (Some(shift), Some(_)) => shift.min(14),
                 _ => 0,
             }),
-            _ => sender.window_scale,
+            // RFC 7323 §2.3: a shift above 14 is taken as 14.
+            _ => sender.window_scale.map(|shift| shift.min(14)),
         }
     }
 

@@ -252,7 +252,11 @@ impl TcpInfo {
     /// Segments in flight, as the kernel counts them (`tcp_packets_in_flight`: sent, minus
     /// what the peer SACKed or we presume lost, plus what we retransmitted).
     pub fn in_flight(&self) -> u32 {
-        (self.unacked + self.retrans).saturating_sub(self.sacked + self.lost)
+        // Saturating: the fields come from the kernel, but nothing here may overflow on odd
+        // values (the fuzzer found one).
+        self.unacked
+            .saturating_add(self.retrans)
+            .saturating_sub(self.sacked.saturating_add(self.lost))
     }
 
     /// The fields whose change is worth a new `info` event: the congestion state, the windows
@@ -427,6 +431,13 @@ pub(crate) mod tests {
         assert_eq!(info.snd_wnd, None);
         assert_eq!(info.bytes_acked, None);
         assert!(TcpInfo::parse(&sample()[..103]).is_none());
+    }
+
+    #[test]
+    fn odd_counters_do_not_overflow() {
+        let mut info = TcpInfo::parse(&sample()).expect("parse");
+        (info.unacked, info.retrans, info.sacked, info.lost) = (u32::MAX, u32::MAX, u32::MAX, 5);
+        assert_eq!(info.in_flight(), 0);
     }
 
     #[test]

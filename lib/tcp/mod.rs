@@ -97,6 +97,36 @@ use flow::{Analysis, RetransmissionKind};
 use info::TcpInfo;
 use state::TcpState;
 
+/// Fuzz entry point (`fuzz/fuzz_targets/tcp_wire.rs`): the parsers that read bytes the kernel
+/// or the network hands us. Any bytes, no panic.
+pub fn fuzz_kernel_answers(data: &[u8]) {
+    if let Some(socket) = crate::sock::diag::parse_message(data) {
+        if let Some(info) = socket.tcp_info.as_deref().and_then(info::TcpInfo::parse) {
+            let _ = info.ss_line(socket.congestion.as_deref());
+        }
+    }
+    if let Some(info) = info::TcpInfo::parse(data) {
+        let _ = (info.in_flight(), info.ss_line(Some("cubic")));
+    }
+    let options = crate::wire::tcp::parse_options(data);
+    let _ = crate::wire::tcp::tcpdump_options(&options, 1);
+    // A stream of made-up headers through the sequence tracker, 13 bytes each.
+    let mut flow = flow::Flow::new();
+    for (i, chunk) in data.chunks_exact(13).enumerate() {
+        let u32_at = |at: usize| {
+            u32::from_be_bytes([chunk[at], chunk[at + 1], chunk[at + 2], chunk[at + 3]])
+        };
+        let header = flow::Header {
+            flags: chunk[0],
+            seq: u32_at(1),
+            ack: u32_at(5),
+            window: u16::from_be_bytes([chunk[9], chunk[10]]),
+            payload_len: u32::from(u16::from_be_bytes([chunk[11], chunk[12]])),
+        };
+        let _ = flow.observe(i & 1, header, &options, i as i64 * 1000);
+    }
+}
+
 /// Which end of the connection a local socket is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
 #[serde(rename_all = "lowercase")]
