@@ -301,9 +301,9 @@ fn read_batch(file: &OsString) -> Result<Vec<Vec<u8>>, Stop> {
         std::io::stdin()
             .read_to_end(&mut bytes)
             .map(|_| bytes)
-            .map_err(|e| e.to_string())
+            .map_err(|e| wirelab::sock::os_error_text(&e))
     } else {
-        std::fs::read(file).map_err(|e| strerror(&e))
+        std::fs::read(file).map_err(|e| wirelab::sock::os_error_text(&e))
     };
     match bytes {
         Ok(bytes) => Ok(bytes
@@ -315,15 +315,6 @@ fn read_batch(file: &OsString) -> Result<Vec<Vec<u8>>, Stop> {
             file: file.to_string_lossy().into_owned(),
             reason,
         }),
-    }
-}
-
-/// The C library's words for an error, as `perror` prints them.
-fn strerror(error: &std::io::Error) -> String {
-    let text = error.to_string();
-    match text.rfind(" (os error") {
-        Some(end) => text[..end].to_string(),
-        None => text,
     }
 }
 

@@ -660,7 +660,7 @@ impl<'a> Pinger<'a> {
                     (message, Some(error.info))
                 } else {
                     (
-                        format!("local error: {}", super::options::strerror(error.errno)),
+                        format!("local error: {}", crate::sock::errno_text(error.errno)),
                         None,
                     )
                 };

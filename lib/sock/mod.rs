@@ -16,6 +16,12 @@ pub fn os_error_text(err: &std::io::Error) -> String {
     }
 }
 
+/// An errno value as C's `strerror` words it ("Numerical result out of range"): what
+/// `error(3)` appends to a message, and what the kernel's queued errors (`ee_errno`) mean.
+pub fn errno_text(errno: i32) -> String {
+    os_error_text(&std::io::Error::from_raw_os_error(errno))
+}
+
 #[cfg(test)]
 mod tests {
     #[test]
@@ -24,5 +30,9 @@ mod tests {
         assert_eq!(super::os_error_text(&err), "Network is unreachable");
         let other = std::io::Error::other("plain words");
         assert_eq!(super::os_error_text(&other), "plain words");
+        assert_eq!(
+            super::errno_text(libc::ERANGE),
+            "Numerical result out of range"
+        );
     }
 }
