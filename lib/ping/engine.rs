@@ -144,7 +144,7 @@ pub fn run(
         && config
             .target
             .parse::<std::net::Ipv6Addr>()
-            .is_ok_and(|a| target::is_link_local(&a) || target::is_multicast_link_local(&a))
+            .is_ok_and(|address| crate::sock::scope::is_link_scoped(&address))
     {
         on_event(&Event::Warning(Warning::LinkLocalNeedsScope)).map_err(PingError::Output)?;
     }

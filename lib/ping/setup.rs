@@ -26,6 +26,7 @@ use super::{Config, Event, PingError, Pmtudisc, Start, Warning};
 use crate::capabilities;
 use crate::sock::control::set_int;
 use crate::sock::icmp::{IcmpSocket, SocketKind};
+use crate::sock::scope;
 use crate::wire::icmp::Family;
 use crate::wire::ip_options;
 
@@ -178,7 +179,7 @@ fn bind_to_device(socket: &Socket, device: &str, destination: Ipv4Addr) -> Resul
         return Ok(());
     };
     if destination.is_multicast() {
-        let index = target::interface_index(device)
+        let index = scope::interface_index(device)
             .ok_or_else(|| PingError::Setup(format!("unknown iface: {device}")))?;
         set_multicast_interface(socket, index).map_err(|err| fail("IP_MULTICAST_IF", &err))?;
         return Ok(());
@@ -545,11 +546,8 @@ pub fn prepare_v6(
     };
     let device = interface.device;
     let sock = socket.socket();
-    let link_local = |address: &Ipv6Addr| {
-        target::is_link_local(address) || target::is_multicast_link_local(address)
-    };
     let device_index = |device: &str| {
-        target::interface_index(device)
+        scope::interface_index(device)
             .ok_or_else(|| Refusal::Fatal(PingError::Setup(format!("unknown iface: {device}"))))
     };
 
@@ -559,7 +557,7 @@ pub fn prepare_v6(
         let mut first_hop = whereto;
         if let Some(device) = &device {
             let index = device_index(device)?;
-            if link_local(first_hop.ip()) {
+            if scope::is_link_scoped(first_hop.ip()) {
                 first_hop.set_scope_id(index);
             }
             capabilities::with(capabilities::NET_RAW, || -> Result<(), Refusal> {
@@ -581,7 +579,7 @@ pub fn prepare_v6(
         first_hop.set_port(1025);
         // iputils leaves the family of a link-local first hop unset, so its connect() is an
         // AF_UNSPEC "disconnect" that always succeeds, and the source stays `::`.
-        let connected = if link_local(first_hop.ip()) {
+        let connected = if scope::is_link_scoped(first_hop.ip()) {
             Ok(())
         } else {
             probe.connect(&SockAddr::from(first_hop))
@@ -594,7 +592,7 @@ pub fn prepare_v6(
                 _ => Err(fail("connect", &err)),
             };
         }
-        if !link_local(first_hop.ip()) {
+        if !scope::is_link_scoped(first_hop.ip()) {
             if let Some(SocketAddr::V6(local)) = probe.local_addr().ok().and_then(|a| a.as_socket())
             {
                 source = SocketAddrV6::new(*local.ip(), 0, 0, local.scope_id());
@@ -611,7 +609,7 @@ pub fn prepare_v6(
             }
         }
     } else if let Some(device) = &device {
-        if link_local(source.ip()) {
+        if scope::is_link_scoped(source.ip()) {
             source.set_scope_id(device_index(device)?);
         }
     }
@@ -938,15 +936,6 @@ pub fn socket_kind(config: &Config) -> Option<SocketKind> {
         return Some(SocketKind::Raw);
     }
     config.socket
-}
-
-/// The IPv6 scope a target like `fe80::1%eth0` names, when the lookup lost it.
-pub fn scope_of(text: &str) -> Option<u32> {
-    let (_, scope) = text.split_once('%')?;
-    scope
-        .parse::<u32>()
-        .ok()
-        .or_else(|| target::interface_index(scope))
 }
 
 #[cfg(test)]

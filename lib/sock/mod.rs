@@ -1,9 +1,10 @@
 //! Sockets the tools share (labs 01, 02): raw and datagram ICMP sockets, the IP_RECVERR
-//! error queue, and kernel receive timestamps (SO_TIMESTAMPNS).
+//! error queue, kernel receive timestamps (SO_TIMESTAMPNS), and IPv6 scope ids (`%eth0`).
 
 pub mod control;
 pub mod icmp;
 pub mod poll;
+pub mod scope;
 
 /// An OS error as C's `strerror` words it ("Network is unreachable"), without the
 /// " (os error 101)" Rust's `io::Error` adds: the classic tools print it after the name of
