@@ -35,7 +35,7 @@ use super::setup::{self, Prepared, Refusal};
 use super::target::{self, Host};
 use super::{Config, Event, PingError, Reply, Statistics, Warning, WrongData};
 use crate::capabilities;
-use crate::sock::control::{self, ErrorOrigin, Received};
+use crate::sock::control::{ErrorOrigin, Received};
 use crate::sock::icmp::{IcmpSocket, SocketKind};
 use crate::wire::icmp::{self, layout, types, ErrorKind, Family};
 
@@ -699,15 +699,12 @@ impl<'a> Pinger<'a> {
                         // From now on the error queue alone reports errors: stop the
                         // same errors arriving as packets too.
                         self.errors_filtered = true;
-                        let mut blocked = u32::MAX;
-                        for kind in [
+                        let wanted = [
                             types::V4_SOURCE_QUENCH,
                             types::V4_REDIRECT,
                             types::V4_ECHO_REPLY,
-                        ] {
-                            blocked &= !(1 << kind);
-                        }
-                        control::set_int(self.socket.socket(), libc::SOL_RAW, 1, blocked as i32)
+                        ];
+                        crate::sock::icmp::pass_only(self.socket.socket(), Family::V4, &wanted)
                             .map_err(|err| PingError::os("setsockopt(ICMP_FILTER)", &err))?;
                     }
                 }

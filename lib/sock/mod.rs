@@ -2,6 +2,7 @@
 //! error queue, kernel receive timestamps (SO_TIMESTAMPNS), and IPv6 scope ids (`%eth0`).
 
 pub mod control;
+pub mod flowlabel;
 pub mod icmp;
 pub mod poll;
 pub mod scope;
