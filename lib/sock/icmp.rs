@@ -22,8 +22,9 @@ use socket2::{Domain, Protocol, SockAddr, Socket, Type};
 use super::control::{self, Readiness, Received};
 use crate::wire::icmp::Family;
 
-/// Raw or datagram: see the module documentation.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+/// Raw or datagram: see the module documentation. Also the value of `--socket raw|dgram`,
+/// which wirelab-ping and wirelab-traceroute share.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, clap::ValueEnum)]
 #[serde(rename_all = "lowercase")]
 pub enum SocketKind {
     Raw,
