@@ -52,7 +52,7 @@ use serde::{Deserialize, Serialize};
 use toml::Spanned;
 
 use super::model::Topology;
-use super::plan::Names;
+use super::plan::{shell_quote, Names};
 use super::run::{self, ServiceState, State};
 use super::TopoError;
 use crate::impair::args::ImpairArgs;
@@ -388,20 +388,8 @@ impl fmt::Display for Action {
                 .chain(argv.iter().cloned())
                 .collect(),
         };
-        let words: Vec<String> = argv.iter().map(|a| shell_word(a)).collect();
+        let words: Vec<String> = argv.iter().map(|a| shell_quote(a)).collect();
         write!(f, "{}", words.join(" "))
-    }
-}
-
-fn shell_word(arg: &str) -> String {
-    if !arg.is_empty()
-        && arg
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || "-_./:=,+@%".contains(c))
-    {
-        arg.to_string()
-    } else {
-        format!("'{}'", arg.replace('\'', "'\\''"))
     }
 }
 
