@@ -35,3 +35,23 @@ pub fn stop_on(signals: &[Signal]) -> &'static AtomicBool {
 pub fn stop_on_interrupt() -> &'static AtomicBool {
     stop_on(&[Signal::SIGINT, Signal::SIGTERM])
 }
+
+/// Set each time SIGQUIT (Ctrl-\) arrives; the tool clears it when it has answered. ping
+/// prints its totals so far on stderr and goes on, as iputils does.
+static SNAPSHOT: AtomicBool = AtomicBool::new(false);
+
+extern "C" fn request_snapshot(_signal: libc::c_int) {
+    SNAPSHOT.store(true, Ordering::Relaxed);
+}
+
+/// Catch SIGQUIT from now on; returns the flag it sets.
+pub fn snapshot_on_quit() -> &'static AtomicBool {
+    let action = SigAction::new(
+        SigHandler::Handler(request_snapshot),
+        SaFlags::empty(),
+        SigSet::empty(),
+    );
+    // SAFETY: the handler only stores to an atomic, which is async-signal-safe.
+    let _ = unsafe { sigaction(Signal::SIGQUIT, &action) };
+    &SNAPSHOT
+}

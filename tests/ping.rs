@@ -386,13 +386,12 @@ fn unprivileged_user_pings_with_a_datagram_socket_when_ping_group_range_allows()
     );
     assert!(message.contains("setcap cap_net_raw+ep"), "{message}");
     assert!(message.contains("ping_group_range"), "{message}");
-    // And flooding is for root only.
+    let widen = lab.sh("h1", "sysctl -qw net.ipv4.ping_group_range='0 2147483647'");
+    assert!(widen.status.success(), "{}", stderr(&widen));
+    // And flooding is for root only (checked after the first line, as iputils does).
     let flood = as_nobody(&["-c", "1", "-i", "0.001", &target]);
     assert_eq!(code(&flood), 2);
     assert!(stderr(&flood).contains("minimal interval allowed for user is 2ms"));
-
-    let widen = lab.sh("h1", "sysctl -qw net.ipv4.ping_group_range='0 2147483647'");
-    assert!(widen.status.success(), "{}", stderr(&widen));
     for args in [
         vec!["-c", "2", "-i", "0.2", target.as_str()],
         vec!["-c", "1", "-t", "1", target.as_str()],
@@ -517,8 +516,8 @@ fn explain_decodes_the_first_request_and_reply() {
 }
 
 #[test]
-fn bad_arguments_and_unknown_hosts_exit_2_with_one_line() {
-    if !root_or_skip("bad_arguments_and_unknown_hosts_exit_2_with_one_line") {
+fn bad_arguments_exit_like_iputils_and_unknown_hosts_exit_2_with_one_line() {
+    if !root_or_skip("bad_arguments_exit_like_iputils_and_unknown_hosts_exit_2_with_one_line") {
         return;
     }
     let lab = Lab::up("chain:1");
@@ -529,12 +528,26 @@ fn bad_arguments_and_unknown_hosts_exit_2_with_one_line() {
         "{}",
         stderr(&unknown)
     );
+    // iputils' strtol_or_err: one line, exit 1.
     let zero = ping(&lab, "h1", &["-c", "0", "10.0.2.2"]);
-    assert_eq!(code(&zero), 2);
+    assert_eq!(code(&zero), 1);
+    assert_eq!(
+        stderr(&zero),
+        "wirelab-ping: invalid argument: '0': out of range: 1 <= value <= 9223372036854775807\n"
+    );
     let missing = ping(&lab, "h1", &[]);
-    assert_eq!(code(&missing), 2);
+    assert_eq!(code(&missing), 1);
+    assert_eq!(
+        stderr(&missing),
+        "wirelab-ping: usage error: Destination address required\n"
+    );
+    // -t 0 passes the range check; the kernel refuses it.
     let bad_ttl = ping(&lab, "h1", &["-t", "0", "10.0.2.2"]);
     assert_eq!(code(&bad_ttl), 2);
+    assert_eq!(
+        stderr(&bad_ttl),
+        "wirelab-ping: cannot set unicast time-to-live: Invalid argument\n"
+    );
 }
 
 /// A fake h2 that answers every echo request with a crafted set of replies: another
@@ -587,8 +600,8 @@ fn crafted_responder(namespace: String, stop: std::sync::Arc<std::sync::atomic::
 }
 
 #[test]
-fn corrupted_and_foreign_replies_are_reported_but_not_counted() {
-    if !root_or_skip("corrupted_and_foreign_replies_are_reported_but_not_counted") {
+fn corrupted_foreign_and_changed_replies_are_counted_as_iputils_counts_them() {
+    if !root_or_skip("corrupted_foreign_and_changed_replies_are_counted_as_iputils_counts_them") {
         return;
     }
     let lab = Lab::up("chain:1");
@@ -611,28 +624,30 @@ fn corrupted_and_foreign_replies_are_reported_but_not_counted() {
     stop.store(true, std::sync::atomic::Ordering::Relaxed);
     responder.join().expect("responder");
     let text = stdout(&output);
-    // A reply with a changed payload prints its line, then iputils' "wrong data byte".
+    // A reply with a changed payload prints its line, then iputils' "wrong data byte" and a
+    // dump of the data; like iputils it still counts as the sequence's reply, so the two
+    // good copies after it are duplicates. The bad checksum counts as corrupted.
     let payload_errors = text
         .lines()
-        .filter(|l| l.starts_with("wrong data byte #30 should be 0x"))
+        .filter(|l| l.starts_with("wrong data byte #30 should be 0x1e but was 0xe1"))
         .count();
-    let good_lines = text
-        .lines()
-        .filter(|l| l.contains(" bytes from ") && !l.contains('('))
-        .count()
-        - payload_errors;
-    assert!(good_lines >= 2, "{text}");
     assert!(payload_errors >= 2, "{text}");
+    assert!(text.contains("\n#16\t10 11 12 13 "), "the dump: {text}");
     assert!(text.contains(" (BAD CHECKSUM!)"), "{text}");
     assert!(text.contains(" (DUP!)"), "{text}");
     let summary = text
         .lines()
         .find(|l| l.contains("packets transmitted"))
         .expect("summary");
-    assert!(
-        summary.contains(&format!(" {good_lines} received, +")),
-        "only good replies count: {summary}\n{text}"
-    );
+    let numbers: Vec<u64> = summary
+        .split(|c: char| !c.is_ascii_digit())
+        .filter_map(|n| n.parse().ok())
+        .collect();
+    // transmitted, received, duplicates, corrupted, ...
+    let (received, duplicates, corrupted) = (numbers[1], numbers[2], numbers[3]);
+    assert!(received >= 2, "{summary}");
+    assert_eq!(duplicates, 2 * received, "{summary}");
+    assert_eq!(corrupted, received, "{summary}");
     assert!(summary.contains(" duplicates, +"), "{summary}");
     assert!(summary.contains(" corrupted"), "{summary}");
     // Five replies came for icmp_seq=1; the foreign one (another identifier) is not shown.
@@ -763,4 +778,109 @@ fn no_route_at_all_is_a_setup_error_exit_2() {
         stderr(&ours)
     );
     assert_eq!(stdout(&ours), "", "nothing was sent");
+}
+
+/// `--json` and `--explain` for the options of #13: the route `-R` recorded, the TOS `-Q`
+/// sent and the TOS that came back, the MTU a router reported and the one our own kernel
+/// refused with (`-M do`), on the chain with a 1280-byte link.
+#[test]
+fn json_and_explain_show_the_recorded_route_the_tos_and_the_mtu() {
+    if !root_or_skip("json_and_explain_show_the_recorded_route_the_tos_and_the_mtu") {
+        return;
+    }
+    let topology = format!("{}/tests/topo/ping-chain.toml", env!("CARGO_MANIFEST_DIR"));
+    let lab = Lab::up(&topology);
+    let events = |args: &[&str]| -> Vec<serde_json::Value> {
+        let mut argv = vec!["--json"];
+        argv.extend_from_slice(args);
+        stdout(&ping(&lab, "h1", &argv))
+            .lines()
+            .map(|line| serde_json::from_str(line).expect("every line is JSON"))
+            .collect()
+    };
+    let find = |events: &[serde_json::Value], kind: &str| -> serde_json::Value {
+        events
+            .iter()
+            .find(|e| e["type"] == kind)
+            .cloned()
+            .unwrap_or_else(|| panic!("no {kind} in {events:?}"))
+    };
+
+    let run = events(&["-c", "1", "-R", "-Q", "0xb8", "10.0.3.2"]);
+    let start = find(&run, "start");
+    assert_eq!(start["tos"], 0xb8);
+    assert_eq!(start["ip_option"], "record_route");
+    let reply = find(&run, "reply");
+    assert_eq!(reply["tos"], 0xb8, "h2 echoes the TOS: {reply}");
+    let route: Vec<&str> = reply["record_route"]
+        .as_array()
+        .expect("a route")
+        .iter()
+        .filter_map(|a| a.as_str())
+        .collect();
+    assert_eq!(
+        route,
+        [
+            "10.0.1.2", "10.0.2.1", "10.0.3.1", "10.0.3.2", "10.0.3.2", "10.0.2.2", "10.0.1.1",
+            "10.0.1.2"
+        ]
+    );
+
+    let flush = lab.sh("h1", "ip route flush cache");
+    assert!(flush.status.success());
+    let run = events(&["-c", "3", "-i", "0.2", "-s", "1400", "-M", "do", "10.0.3.2"]);
+    let errors: Vec<&serde_json::Value> = run.iter().filter(|e| e["type"] == "error").collect();
+    assert_eq!(
+        errors[0]["kind"], "fragmentation_needed_unreachable",
+        "{errors:?}"
+    );
+    assert_eq!(errors[0]["mtu"], 1280);
+    assert_eq!(errors[0]["from"], "10.0.1.1");
+    assert_eq!(errors[1]["kind"], "local");
+    assert_eq!(errors[1]["mtu"], 1280);
+    assert_eq!(errors[1]["text"], "local error: message too long, mtu=1280");
+
+    let explained = stdout(&ping(
+        &lab,
+        "h1",
+        &["--explain", "-c", "1", "-R", "-Q", "0xb8", "10.0.3.2"],
+    ));
+    for expected in [
+        "IPv4 option Record Route (RFC 791 p.20), 8 of 9 slots used",
+        "     1  10.0.1.2",
+        "     7  10.0.1.1",
+        "Type of Service (RFC 2474 §3, RFC 3168 §5): sent 0xb8 (DSCP 46, ECN 0), received 0xb8",
+    ] {
+        assert!(
+            explained.contains(expected),
+            "missing {expected:?} in\n{explained}"
+        );
+    }
+    let flush = lab.sh("h1", "ip route flush cache");
+    assert!(flush.status.success());
+    let explained = stdout(&ping(
+        &lab,
+        "h1",
+        &[
+            "--explain",
+            "-c",
+            "2",
+            "-i",
+            "0.2",
+            "-s",
+            "1400",
+            "-M",
+            "do",
+            "10.0.3.2",
+        ],
+    ));
+    for expected in [
+        "--- explain: 10.0.1.1 reported an MTU of 1280 bytes ---",
+        "RFC 1191 §4",
+    ] {
+        assert!(
+            explained.contains(expected),
+            "missing {expected:?} in\n{explained}"
+        );
+    }
 }

@@ -31,8 +31,10 @@ pub struct Statistics {
     pub ewma_times_8: i64,
     /// The most probes ever in flight at once ("pipe N" in the summary).
     pub pipe: u64,
-    /// First send to last send: iputils' "time Nms".
+    /// Start to last send: iputils' "time Nms".
     pub elapsed: Duration,
+    /// No interval (`-f`), or `-f`, or `-A`: the summary adds `ipg/ewma`.
+    pub show_pacing: bool,
 }
 
 /// The `rtt` line's four figures, in microseconds.
@@ -50,10 +52,14 @@ impl Statistics {
         if self.rtt_count == 0 {
             self.rtt_min_us = rtt_us;
             self.rtt_max_us = rtt_us;
-            self.ewma_times_8 = rtt_us * 8;
         } else {
             self.rtt_min_us = self.rtt_min_us.min(rtt_us);
             self.rtt_max_us = self.rtt_max_us.max(rtt_us);
+        }
+        // iputils starts the average again whenever it is exactly 0.
+        if self.ewma_times_8 == 0 {
+            self.ewma_times_8 = rtt_us * 8;
+        } else {
             self.ewma_times_8 += rtt_us - self.ewma_times_8 / 8;
         }
         self.rtt_count += 1;
@@ -62,29 +68,38 @@ impl Statistics {
     }
 
     /// min/avg/max/mdev as iputils prints them, or `None` before the first timed reply.
+    /// iputils divides by every reply counted (received and duplicates), timed or not.
     pub fn rtt(&self) -> Option<RttSummary> {
         if self.rtt_count == 0 {
             return None;
         }
-        let total = i128::from(self.rtt_count);
+        let total = (self.received + self.duplicates).max(1) as i128;
         let sum = i128::from(self.rtt_sum_us);
+        let average = sum / total;
         // iputils: (tsum2 - tsum*tsum/total) / total, in this order to keep integer rounding
-        // small for sub-millisecond times; then an integer square root.
-        let variance = ((self.rtt_sum_squares_us - sum * sum / total) / total).max(0);
+        // small for sub-millisecond times; past INT_MAX µs in all, tsum2/total - avg².
+        let variance = if self.rtt_sum_us < i64::from(i32::MAX) {
+            (self.rtt_sum_squares_us - sum * sum / total) / total
+        } else {
+            self.rtt_sum_squares_us / total - average * average
+        }
+        .max(0);
         Some(RttSummary {
             min_us: self.rtt_min_us,
-            avg_us: (sum / total) as i64,
+            avg_us: average as i64,
             max_us: self.rtt_max_us,
             mdev_us: integer_sqrt(variance as u128) as i64,
         })
     }
 
-    /// Packet loss in percent: (transmitted − received) / transmitted.
+    /// Packet loss in percent: (transmitted − received) / transmitted, rounded to a C
+    /// `float` as iputils does before printing it.
     pub fn loss_percent(&self) -> f64 {
         if self.transmitted == 0 {
             return 0.0;
         }
-        (self.transmitted.saturating_sub(self.received)) as f64 * 100.0 / self.transmitted as f64
+        let lost = self.transmitted as f64 - self.received as f64;
+        (lost * 100.0 / self.transmitted as f64) as f32 as f64
     }
 }
 
@@ -149,7 +164,10 @@ mod tests {
     #[test]
     fn mdev_matches_iputils_for_a_captured_run() {
         // iputils printed: rtt min/avg/max/mdev = 0.045/0.075/0.106/0.030 ms
-        let mut stats = Statistics::default();
+        let mut stats = Statistics {
+            received: 2,
+            ..Statistics::default()
+        };
         stats.add_rtt(106);
         stats.add_rtt(45);
         let rtt = stats.rtt().expect("timed");
@@ -158,7 +176,10 @@ mod tests {
             (45, 75, 106, 30)
         );
         // 0.064/0.102/0.141/0.038
-        let mut stats = Statistics::default();
+        let mut stats = Statistics {
+            received: 2,
+            ..Statistics::default()
+        };
         stats.add_rtt(141);
         stats.add_rtt(64);
         let rtt = stats.rtt().expect("timed");

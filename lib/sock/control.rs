@@ -11,9 +11,9 @@
 //! router's address as the "offender". traceroute's UDP probes get their errors the same way.
 
 use std::io;
-use std::mem::{size_of, MaybeUninit};
+use std::mem::{size_of, size_of_val, MaybeUninit};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV4, SocketAddrV6};
-use std::os::fd::{AsRawFd, BorrowedFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd};
 use std::time::{Duration, SystemTime};
 
 use socket2::Socket;
@@ -124,15 +124,23 @@ pub fn enable_drop_count(socket: &Socket) -> io::Result<()> {
 }
 
 /// `setsockopt` with an `int` value, for the options socket2 has no method for.
-pub fn set_int(socket: &Socket, level: i32, name: i32, value: i32) -> io::Result<()> {
+pub fn set_int(socket: impl AsFd, level: i32, name: i32, value: i32) -> io::Result<()> {
+    set_value(socket, level, name, &value)
+}
+
+/// `setsockopt` with any value the option takes: an `int`, a C struct (`ip_mreqn`,
+/// `in6_pktinfo`), an array (the ICMPv6 filter) or bytes (IPv4 options). `value` must have
+/// the layout the option expects (the kernel reads `size_of_val(value)` bytes and checks
+/// only the length); the kernel only reads it.
+pub fn set_value<T: ?Sized>(socket: impl AsFd, level: i32, name: i32, value: &T) -> io::Result<()> {
     // SAFETY: the pointer and length describe `value`, which outlives the call.
     let result = unsafe {
         libc::setsockopt(
-            socket.as_raw_fd(),
+            socket.as_fd().as_raw_fd(),
             level,
             name,
-            (&value as *const i32).cast(),
-            size_of::<i32>() as libc::socklen_t,
+            (value as *const T).cast(),
+            size_of_val(value) as libc::socklen_t,
         )
     };
     if result < 0 {
@@ -172,7 +180,7 @@ pub struct QueuedError {
 }
 
 /// What `recvmsg` returned besides the bytes.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Received {
     /// Bytes written into the buffer.
     pub len: usize,
@@ -192,6 +200,35 @@ pub struct Received {
     pub dropped: Option<u32>,
     /// Set when reading the error queue: which error this is.
     pub error: Option<QueuedError>,
+    /// The IPv4 options the packet arrived with, on a datagram socket that asked for them
+    /// (IP_RETOPTS; a raw socket finds them in the IP header it reads). At most 40 bytes.
+    pub ip_options: [u8; 40],
+    pub ip_options_len: usize,
+    /// The TOS byte (IP_RECVTOS) or IPv6 traffic class (IPV6_RECVTCLASS), when asked for.
+    pub tos: Option<u8>,
+}
+
+impl Default for Received {
+    fn default() -> Self {
+        Received {
+            len: 0,
+            truncated: false,
+            peer: None,
+            ttl: None,
+            kernel_time: None,
+            error: None,
+            ip_options: [0; 40],
+            ip_options_len: 0,
+            tos: None,
+        }
+    }
+}
+
+impl Received {
+    /// The IPv4 options delivered with the packet (empty when none were asked for).
+    pub fn ip_options(&self) -> &[u8] {
+        &self.ip_options[..self.ip_options_len.min(self.ip_options.len())]
+    }
 }
 
 /// Room for every control message we ask for (a timespec, an int, and an extended error
@@ -276,6 +313,24 @@ fn receive_with_flags(
                             time.tv_nsec.clamp(0, 999_999_999) as u32,
                         ),
                 );
+            }
+            // IP_RETOPTS: the options of the packet, as the kernel would echo them.
+            (libc::SOL_IP, libc::IP_RETOPTS) => {
+                let len = data_len.min(received.ip_options.len());
+                // SAFETY: `len` bytes lie inside this record.
+                let options = unsafe { std::slice::from_raw_parts(data, len) };
+                received.ip_options[..len].copy_from_slice(options);
+                received.ip_options_len = len;
+            }
+            // IP_RECVTOS delivers one byte; IPV6_RECVTCLASS an int.
+            (libc::SOL_IP, libc::IP_TOS) if data_len >= 1 => {
+                // SAFETY: length checked.
+                received.tos = Some(unsafe { *data });
+            }
+            (libc::SOL_IPV6, libc::IPV6_TCLASS) if data_len >= size_of::<i32>() => {
+                // SAFETY: length checked.
+                let value = unsafe { data.cast::<i32>().read_unaligned() };
+                received.tos = u8::try_from(value).ok();
             }
             // IP_RECVTTL delivers an IP_TTL record; IPV6_RECVHOPLIMIT an IPV6_HOPLIMIT one.
             (libc::SOL_IP, libc::IP_TTL) | (libc::SOL_IPV6, libc::IPV6_HOPLIMIT)

@@ -658,13 +658,15 @@ pub fn checksum_ok_v6(bytes: &[u8], source: Ipv6Addr, destination: Ipv6Addr) -> 
 }
 
 /// The echo payload ping sends: the send time (16 bytes, see [`layout::TIMESTAMP_LEN`]),
-/// then `pattern` repeated (or, like iputils, byte i = i), `size` bytes in all. When `size`
-/// is below 16 there is no room for the time, and RTTs come from the sender's own clock.
+/// then the fill, `size` bytes in all. Like iputils, data byte i is `i` (mod 256), or with a
+/// `pattern` (`ping -p`), `pattern[i % len]`: the pattern starts at the first data byte, and
+/// the send time then covers its first 16 bytes. When `size` is below 16 there is no room
+/// for the time, and RTTs come from the sender's own clock.
 pub fn echo_payload(size: usize, sent: std::time::Duration, pattern: &[u8]) -> Vec<u8> {
     let mut payload: Vec<u8> = (0..size)
         .map(|i| match pattern.is_empty() {
             true => i as u8,
-            false => pattern[(i - layout::TIMESTAMP_LEN.min(i)) % pattern.len()],
+            false => pattern[i % pattern.len()],
         })
         .collect();
     stamp_payload(&mut payload, sent);

@@ -129,6 +129,9 @@ pub struct Case {
     /// where the classic has a defect under the suite's prefix (an unprivileged user, say),
     /// the classic run another way shows what ours must print.
     pub classic: Option<Vec<String>>,
+    /// Shell lines run (node, line) before each tool's run, so both start from the same
+    /// state: a route cache flushed, a counter reset.
+    pub before: Vec<(String, String)>,
 }
 
 impl Case {
@@ -144,6 +147,7 @@ impl Case {
             primed: false,
             stdin: None,
             classic: None,
+            before: Vec::new(),
         }
     }
 
@@ -161,6 +165,12 @@ impl Case {
 
     pub fn with_rules(mut self, rules: Rules) -> Case {
         self.rules = rules;
+        self
+    }
+
+    /// Run `line` in `node` before each of the two runs.
+    pub fn before(mut self, node: &str, line: &str) -> Case {
+        self.before.push((node.to_string(), line.to_string()));
         self
     }
 
@@ -267,10 +277,24 @@ impl<'a> Suite<'a> {
         let node = case.node.as_deref().unwrap_or(&self.node);
         let stdin = case.stdin.as_deref();
         let classic_tool = case.classic.as_ref().unwrap_or(&self.classic);
+        // Each tool starts from the same state: the case's `before` lines run before each.
+        let prepare = || {
+            for (node, line) in &case.before {
+                let output = self.lab.sh(node, line);
+                assert!(
+                    output.status.success(),
+                    "case {}: `{line}` in {node} failed: {}",
+                    case.name,
+                    String::from_utf8_lossy(&output.stderr)
+                );
+            }
+        };
+        prepare();
         if case.primed {
             let _ = self.exec_with(node, classic_tool, &case.args, stdin);
         }
         let classic = self.exec_with(node, classic_tool, &case.args, stdin);
+        prepare();
         let ours = self.exec_with(
             node,
             &self.ours,

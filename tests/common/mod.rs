@@ -208,13 +208,19 @@ pub struct NobodyBin {
 
 impl NobodyBin {
     pub fn new(name: &str) -> NobodyBin {
+        NobodyBin::copy_of(&bin(name), name)
+    }
+
+    /// A copy of any program (`/usr/bin/ping`) under `name`. A copy keeps no file
+    /// capabilities, so an unprivileged run of it has only what the test grants.
+    pub fn copy_of(program: &std::path::Path, name: &str) -> NobodyBin {
         use std::os::unix::fs::PermissionsExt;
         let n = NEXT.fetch_add(1, Ordering::SeqCst);
         let dir = PathBuf::from("/tmp").join(format!("wirelab-nobody-{}-{n}", std::process::id()));
         std::fs::create_dir_all(&dir).expect("create temp dir");
         std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755)).expect("chmod dir");
         let path = dir.join(name);
-        std::fs::copy(bin(name), &path).expect("copy binary");
+        std::fs::copy(program, &path).expect("copy binary");
         std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755))
             .expect("chmod binary");
         NobodyBin { dir, path }
