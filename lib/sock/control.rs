@@ -216,6 +216,8 @@ impl Default for Received {
             peer: None,
             ttl: None,
             kernel_time: None,
+            destination: None,
+            dropped: None,
             error: None,
             ip_options: [0; 40],
             ip_options_len: 0,
