@@ -13,17 +13,28 @@ in_node() { local node=$1; shift; "$WIRELAB" exec --instance "$instance" "$node"
 h2=10.0.2.2
 rate=2M size=1200 seconds=10
 
+# Wait (at most 5 s) until PROTO (t or u) PORT has a listener in h2: a fixed pause lost a
+# round now and then on a busy machine, the client finding nothing there yet.
+listening() {
+  local proto=$1 port=$2 tries=50
+  while [ $tries -gt 0 ]; do
+    in_node h2 ss -Hln"$proto" "sport = :$port" 2>/dev/null | grep -q . && return 0
+    sleep 0.1; tries=$((tries - 1))
+  done
+  echo "09-udp: nothing listens on $proto port $port in h2" >&2
+}
+
 # Each prints "LOSS_PERCENT JITTER_MS" as the receiver counted them.
 run_iperf3() {
   in_node h2 timeout 30 iperf3 -s -1 -p 5299 >/dev/null 2>&1 &
-  sleep 0.5
+  listening t 5299
   in_node h1 iperf3 -c "$h2" -p 5299 -u -b "$rate" -l "$size" -t "$seconds" -J 2>/dev/null |
     python3 -c 'import json,sys; s=json.load(sys.stdin)["end"]["sum"]; print("%.3f %.3f" % (s["lost_percent"], s["jitter_ms"]))'
   wait
 }
 run_ours() {
   in_node h2 timeout 30 "$WIRELAB_BIN/wirelab-udp" serve --once -p 5298 >/dev/null 2>&1 &
-  sleep 0.5
+  listening u 5298
   in_node h1 "$WIRELAB_BIN/wirelab-udp" send "$h2" -p 5298 -b "$rate" -l "$size" -t "$seconds" --json 2>/dev/null |
     python3 -c '
 import json,sys
@@ -33,14 +44,16 @@ for line in sys.stdin:
   wait
 }
 
+# $(...) and not `read < <(...)`: a process substitution is not waited for, so the next round
+# could start while this one's server was still exiting, and its client met the old server.
 ours_loss=() ours_jitter=() ref_loss=() ref_jitter=()
 for round in 1 2 3; do
   if [ $((round % 2)) = 1 ]; then order="ours iperf3"; else order="iperf3 ours"; fi
   for tool in $order; do
     if [ "$tool" = ours ]; then
-      read -r loss jitter < <(run_ours); ours_loss+=("$loss"); ours_jitter+=("$jitter")
+      read -r loss jitter <<<"$(run_ours)"; ours_loss+=("$loss"); ours_jitter+=("$jitter")
     else
-      read -r loss jitter < <(run_iperf3); ref_loss+=("$loss"); ref_jitter+=("$jitter")
+      read -r loss jitter <<<"$(run_iperf3)"; ref_loss+=("$loss"); ref_jitter+=("$jitter")
     fi
   done
 done
