@@ -222,10 +222,11 @@ fn run(words: &[Vec<u8>], printer: &mut Printer) -> u8 {
     if let Err(reason) = parsed {
         return stop(printer, reason);
     }
-    let default_servers = system_servers(parser.globals.port);
+    let default_servers = system_servers();
     let mut client_cookie = [0u8; 8];
     client_cookie.iter_mut().for_each(|b| *b = rand::random());
-    let mut state = RunState { code: 0 };
+    // The exit code so far: the last lookup's (0 answered, 9 no reply), as dig keeps it.
+    let mut exit_code = 0;
     let lookups = std::mem::take(&mut parser.lookups);
     // dig reads the first batch line while parsing the command line, before any query.
     let mut batch = None;
@@ -235,17 +236,20 @@ fn run(words: &[Vec<u8>], printer: &mut Printer) -> u8 {
             Err(reason) => return stop(printer, reason),
         }
     }
-    for lookup in &lookups {
-        if let Some(code) = run_lookup(
-            lookup,
-            &parser,
-            &default_servers,
-            client_cookie,
-            printer,
-            &mut state,
-        ) {
-            return code;
-        }
+    let mut run_all = |lookups: &[Lookup], parser: &Parser, printer: &mut Printer| {
+        lookups.iter().find_map(|lookup| {
+            run_lookup(
+                lookup,
+                parser,
+                &default_servers,
+                client_cookie,
+                printer,
+                &mut exit_code,
+            )
+        })
+    };
+    if let Some(code) = run_all(&lookups, &parser, printer) {
+        return code;
     }
     if let Some(lines) = batch {
         let mut first = true;
@@ -263,26 +267,13 @@ fn run(words: &[Vec<u8>], printer: &mut Printer) -> u8 {
                 }
             };
             flush_parse_output(&mut parser, printer);
-            for lookup in &lookups {
-                if let Some(code) = run_lookup(
-                    lookup,
-                    &parser,
-                    &default_servers,
-                    client_cookie,
-                    printer,
-                    &mut state,
-                ) {
-                    return code;
-                }
+            if let Some(code) = run_all(&lookups, &parser, printer) {
+                return code;
             }
         }
     }
     printer.flush();
-    state.code
-}
-
-struct RunState {
-    code: u8,
+    exit_code
 }
 
 fn flush_parse_output(parser: &mut Parser, printer: &mut Printer) {
@@ -301,9 +292,9 @@ fn read_batch(file: &OsString) -> Result<Vec<Vec<u8>>, Stop> {
         std::io::stdin()
             .read_to_end(&mut bytes)
             .map(|_| bytes)
-            .map_err(|e| e.to_string())
+            .map_err(|e| wirelab::sock::os_error_text(&e))
     } else {
-        std::fs::read(file).map_err(|e| strerror(&e))
+        std::fs::read(file).map_err(|e| wirelab::sock::os_error_text(&e))
     };
     match bytes {
         Ok(bytes) => Ok(bytes
@@ -318,17 +309,8 @@ fn read_batch(file: &OsString) -> Result<Vec<Vec<u8>>, Stop> {
     }
 }
 
-/// The C library's words for an error, as `perror` prints them.
-fn strerror(error: &std::io::Error) -> String {
-    let text = error.to_string();
-    match text.rfind(" (os error") {
-        Some(end) => text[..end].to_string(),
-        None => text,
-    }
-}
-
 /// The nameservers of /etc/resolv.conf, used when no `@` is given.
-fn system_servers(_port: u16) -> Vec<Server> {
+fn system_servers() -> Vec<Server> {
     let text = std::fs::read_to_string(RESOLV_CONF).unwrap_or_default();
     let mut servers: Vec<Server> = nameservers(&text)
         .into_iter()
@@ -354,7 +336,7 @@ fn run_lookup(
     default_servers: &[Server],
     client_cookie: [u8; 8],
     printer: &mut Printer,
-    state: &mut RunState,
+    exit_code: &mut u8,
 ) -> Option<u8> {
     let globals = &parser.globals;
     let context = Context {
@@ -388,7 +370,10 @@ fn run_lookup(
         }
         DigEvent::Line(text) => printer.out(&format!("{text}\n")),
         DigEvent::BadPacket { reason, bytes } => {
-            printer.out(&format!(";; Got bad packet: {reason}\n{}", hex_dump(bytes)));
+            printer.out(&format!(
+                ";; Got bad packet: {reason}\n{}",
+                render::hex_dump(bytes)
+            ));
         }
         DigEvent::Query(request) => {
             if globals.json {
@@ -518,45 +503,15 @@ fn run_lookup(
     if let Some(message) = fatal {
         printer.err(&format!("{TOOL}: {message}\n"));
         // dig's fatal exits with the exit code so far, or 1.
-        return Some(if state.code != 0 { state.code } else { 1 });
+        return Some(if *exit_code != 0 { *exit_code } else { 1 });
     }
     match outcome {
-        Outcome::Answered => state.code = 0,
-        Outcome::NoReply => state.code = 9,
+        Outcome::Answered => *exit_code = 0,
+        Outcome::NoReply => *exit_code = 9,
         Outcome::Fatal(message) => {
             printer.err(&format!("{TOOL}: {message}\n"));
             return Some(10);
         }
     }
     None
-}
-
-/// dig's `hex_dump` of a message it cannot parse.
-fn hex_dump(bytes: &[u8]) -> String {
-    let shown = |b: u8| {
-        if (b'!'..=b'}').contains(&b) {
-            b as char
-        } else {
-            '.'
-        }
-    };
-    let mut out = format!("{} bytes\n", bytes.len());
-    for (i, byte) in bytes.iter().enumerate() {
-        out.push_str(&format!("{byte:02x} "));
-        if i % 16 == 15 {
-            out.push_str("         ");
-            out.extend(bytes[i - 15..=i].iter().map(|&b| shown(b)));
-            out.push('\n');
-        }
-    }
-    let len = bytes.len();
-    if len % 16 != 0 {
-        for _ in len % 16..16 {
-            out.push_str("   ");
-        }
-        out.push_str("         ");
-        out.extend(bytes[len / 16 * 16..].iter().map(|&b| shown(b)));
-        out.push('\n');
-    }
-    out
 }

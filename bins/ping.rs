@@ -169,7 +169,7 @@ struct Args {
     #[arg(short = 'b', action = ArgAction::Set, num_args = 0, default_missing_value = "true")]
     broadcast: Option<bool>,
     /// Force the socket kind instead of trying a datagram socket, then a raw one.
-    #[arg(long, value_name = "KIND", value_parser = parse_socket)]
+    #[arg(long, value_name = "KIND", value_enum)]
     socket: Option<SocketKind>,
     /// One JSON object per line per event, instead of text.
     #[arg(long, conflicts_with = "explain")]
@@ -198,14 +198,6 @@ struct Seconds {
 impl From<(i64, Vec<String>)> for Seconds {
     fn from((ms, warnings): (i64, Vec<String>)) -> Self {
         Seconds { ms, warnings }
-    }
-}
-
-fn parse_socket(text: &str) -> Result<SocketKind, String> {
-    match text {
-        "raw" => Ok(SocketKind::Raw),
-        "dgram" => Ok(SocketKind::Dgram),
-        _ => Err(format!("'{text}': expected raw or dgram")),
     }
 }
 

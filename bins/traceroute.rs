@@ -146,8 +146,8 @@ struct Cli {
     /// Read answers from a raw ICMP socket (needs CAP_NET_RAW) or an unprivileged one
     /// (UDP: the IP_RECVERR error queue; -I: an ICMP datagram socket). -T always uses its
     /// sockets' error queues
-    #[arg(long, value_parser = ["raw", "dgram"])]
-    socket: Option<String>,
+    #[arg(long, value_enum)]
+    socket: Option<SocketKind>,
     /// Under each hop, decode one probe and its answer: our header, the ICMP header, and
     /// the quoted header that proves which probe it answers
     #[arg(long, conflicts_with = "json")]
@@ -233,11 +233,7 @@ fn run(cli: Cli) -> Result<ExitCode, Failure> {
         protocol: cli.protocol,
         mtu: cli.mtu,
         back: cli.back,
-        socket: match cli.socket.as_deref() {
-            Some("raw") => Some(SocketKind::Raw),
-            Some("dgram") => Some(SocketKind::Dgram),
-            _ => None,
-        },
+        socket: cli.socket,
         explain: cli.explain,
         packet_len: cli.packetlen,
     };

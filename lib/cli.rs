@@ -44,10 +44,7 @@ impl Verbosity {
 /// of seconds (`0.2`), which is how ping and traceroute write theirs.
 pub fn parse_duration(text: &str) -> Result<Duration, String> {
     let text = text.trim();
-    let split = text
-        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-        .unwrap_or(text.len());
-    let (number, unit) = text.split_at(split);
+    let (number, unit) = number_and_unit(text);
     let value: f64 = number
         .parse()
         .map_err(|_| format!("invalid duration '{text}': expected e.g. 500ms, 2s, 1m or 0.5"))?;
@@ -66,6 +63,15 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
         return Err(format!("invalid duration '{text}': out of range"));
     }
     Ok(Duration::from_secs_f64(seconds))
+}
+
+/// `10mbit` as (`10`, `mbit`), `1.5s` as (`1.5`, `s`): the number is the leading digits and
+/// dots, the unit whatever follows. Durations and rates are written this way.
+pub fn number_and_unit(text: &str) -> (&str, &str) {
+    let split = text
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(text.len());
+    text.split_at(split)
 }
 
 /// True when an error chain ends in a closed pipe: `wirelab-ping ... | head -3` must exit 0,

@@ -5,10 +5,8 @@
 
 mod common;
 
-use std::process::Command;
-
-use common::worksheet::{Walk, Worksheet};
-use common::{bin, root_or_skip, stdout, Lab};
+use common::worksheet::{check_blank_template, Walk, Worksheet};
+use common::{root_or_skip, Lab};
 
 /// The transport named at the end of the `;; SERVER:` line.
 fn transport(text: &str) -> String {
@@ -33,12 +31,7 @@ fn worksheet_steps_samples_and_answers_check_out() {
         return;
     }
     let sheet = Worksheet::read("03-dns");
-    let main: Vec<_> = sheet
-        .steps
-        .iter()
-        .filter(|s| !s.going_further())
-        .cloned()
-        .collect();
+    let main = sheet.main_path();
     // `wirelab up` returns once knotd answers for every zone (its ready_command).
     let lab = Lab::up("03");
     let mut walk = Walk::new(&lab, &sheet);
@@ -133,12 +126,7 @@ fn going_further_capture_shows_udp_then_tcp() {
         return;
     }
     let sheet = Worksheet::read("03-dns");
-    let further: Vec<_> = sheet
-        .steps
-        .iter()
-        .filter(|s| s.going_further())
-        .cloned()
-        .collect();
+    let further = sheet.going_further();
     assert_eq!(further.len(), 2, "{further:?}");
     let lab = Lab::up("03");
     let mut walk = Walk::new(&lab, &sheet);
@@ -158,18 +146,7 @@ fn going_further_capture_shows_udp_then_tcp() {
 
 #[test]
 fn blank_template_is_all_unanswered() {
-    let template = Command::new(bin("wirelab"))
-        .args(["check", "03", "--template"])
-        .output()
-        .expect("run wirelab check --template");
-    let file = std::env::temp_dir().join(format!("wirelab-blank03-{}.toml", std::process::id()));
-    std::fs::write(&file, &template.stdout).expect("write");
-    let blank = Command::new(bin("wirelab"))
-        .args(["check", "03", "--answers"])
-        .arg(&file)
-        .output()
-        .expect("run wirelab check");
-    let _ = std::fs::remove_file(&file);
-    assert_eq!(blank.status.code(), Some(1));
-    assert!(stdout(&blank).contains("0/12 right"), "{}", stdout(&blank));
+    let (code, text) = check_blank_template("03");
+    assert_eq!(code, Some(1), "{text}");
+    assert!(text.contains("0/12 right"), "{text}");
 }

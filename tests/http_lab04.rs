@@ -5,11 +5,10 @@
 
 mod common;
 
-use std::process::Command;
 use std::time::Duration;
 
-use common::worksheet::{Walk, Worksheet};
-use common::{bin, root_or_skip, stdout, Lab};
+use common::worksheet::{check_blank_template, Walk, Worksheet};
+use common::{root_or_skip, Lab};
 
 /// The number before `word` in `text` (`4 connections opened` -> 4).
 fn number_before(text: &str, word: &str) -> Option<f64> {
@@ -33,12 +32,7 @@ fn worksheet_steps_samples_and_answers_pass_the_check() {
         return;
     }
     let sheet = Worksheet::read("04-http-keepalive");
-    let main: Vec<_> = sheet
-        .steps
-        .iter()
-        .filter(|s| !s.going_further())
-        .cloned()
-        .collect();
+    let main = sheet.main_path();
     assert!(main.len() >= 25, "found only {} steps", main.len());
     let lab = Lab::up("04");
     let mut walk = Walk::new(&lab, &sheet);
@@ -147,12 +141,7 @@ fn going_further_commands_run() {
         return;
     }
     let sheet = Worksheet::read("04-http-keepalive");
-    let further: Vec<_> = sheet
-        .steps
-        .iter()
-        .filter(|s| s.going_further())
-        .cloned()
-        .collect();
+    let further = sheet.going_further();
     assert_eq!(further.len(), 4, "{further:?}");
     let lab = Lab::up("04");
     let mut walk = Walk::new(&lab, &sheet);
@@ -172,20 +161,8 @@ fn going_further_commands_run() {
 
 #[test]
 fn check_gives_hints_for_empty_answers_never_the_answers() {
-    let template = Command::new(bin("wirelab"))
-        .args(["check", "04", "--template"])
-        .output()
-        .expect("run wirelab check --template");
-    let file = std::env::temp_dir().join(format!("wirelab-blank04-{}.toml", std::process::id()));
-    std::fs::write(&file, &template.stdout).expect("write");
-    let check = Command::new(bin("wirelab"))
-        .args(["check", "04", "--answers"])
-        .arg(&file)
-        .output()
-        .expect("run wirelab check");
-    let _ = std::fs::remove_file(&file);
-    let text = stdout(&check);
-    assert_eq!(check.status.code(), Some(1), "{text}");
+    let (code, text) = check_blank_template("04");
+    assert_eq!(code, Some(1), "{text}");
     assert!(
         text.contains("unanswered connections_for_10: Step 2"),
         "{text}"

@@ -6,10 +6,8 @@
 
 mod common;
 
-use std::process::Command;
-
-use common::worksheet::{Walk, Worksheet};
-use common::{bin, root_or_skip, stdout, Lab};
+use common::worksheet::{check_blank_template, Walk, Worksheet};
+use common::{root_or_skip, Lab};
 
 /// The first word after `prefix` on the first line that has it.
 fn word_after(text: &str, prefix: &str) -> String {
@@ -27,12 +25,7 @@ fn worksheet_steps_samples_and_answers_check_out() {
         return;
     }
     let sheet = Worksheet::read("01-ping");
-    let main: Vec<_> = sheet
-        .steps
-        .iter()
-        .filter(|s| !s.going_further())
-        .cloned()
-        .collect();
+    let main = sheet.main_path();
     assert!(main.len() >= 20, "{main:?}");
     let lab = Lab::up("01");
     let mut walk = Walk::new(&lab, &sheet);
@@ -176,12 +169,7 @@ fn going_further_commands_run() {
         return;
     }
     let sheet = Worksheet::read("01-ping");
-    let further: Vec<_> = sheet
-        .steps
-        .iter()
-        .filter(|s| s.going_further())
-        .cloned()
-        .collect();
+    let further = sheet.going_further();
     assert!(further.len() >= 5, "{further:?}");
     let lab = Lab::up("01");
     let mut walk = Walk::new(&lab, &sheet);
@@ -224,19 +212,7 @@ fn going_further_commands_run() {
 
 #[test]
 fn blank_template_is_all_unanswered() {
-    let template = Command::new(bin("wirelab"))
-        .args(["check", "01", "--template"])
-        .output()
-        .expect("run wirelab check --template");
-    assert!(template.status.success());
-    let file = std::env::temp_dir().join(format!("wirelab-blank01-{}.toml", std::process::id()));
-    std::fs::write(&file, &template.stdout).expect("write");
-    let check = Command::new(bin("wirelab"))
-        .args(["check", "01", "--answers"])
-        .arg(&file)
-        .output()
-        .expect("run wirelab check");
-    let _ = std::fs::remove_file(&file);
-    assert_eq!(check.status.code(), Some(1));
-    assert!(stdout(&check).contains("0/13 right"), "{}", stdout(&check));
+    let (code, text) = check_blank_template("01");
+    assert_eq!(code, Some(1), "{text}");
+    assert!(text.contains("0/13 right"), "{text}");
 }

@@ -5,10 +5,8 @@
 //! right, the measured ones against the run's own evidence log.
 mod common;
 
-use std::process::Command;
-
-use common::worksheet::{Walk, Worksheet};
-use common::{bin, root_or_skip, stdout, Lab};
+use common::worksheet::{check_blank_template, Walk, Worksheet};
+use common::{root_or_skip, Lab};
 
 /// The number after `label` in `text` (e.g. "SYN_RECV peak 17").
 fn number_after(text: &str, label: &str) -> u64 {
@@ -41,12 +39,7 @@ fn lab05_worksheet_steps_samples_and_check() {
         return;
     }
     let sheet = Worksheet::read("05-syn-flood");
-    let main: Vec<_> = sheet
-        .steps
-        .iter()
-        .filter(|s| !s.going_further())
-        .cloned()
-        .collect();
+    let main = sheet.main_path();
     let lab = Lab::up("05");
     let mut walk = Walk::new(&lab, &sheet);
     walk.run_all(&main);
@@ -156,12 +149,7 @@ fn lab05_going_further_commands_run() {
         return;
     }
     let sheet = Worksheet::read("05-syn-flood");
-    let further: Vec<_> = sheet
-        .steps
-        .iter()
-        .filter(|s| s.going_further())
-        .cloned()
-        .collect();
+    let further = sheet.going_further();
     assert!(further.len() >= 10, "{further:?}");
     let lab = Lab::up("05");
     let mut walk = Walk::new(&lab, &sheet);
@@ -184,20 +172,8 @@ fn lab05_going_further_commands_run() {
 
 #[test]
 fn lab05_blank_answers_get_hints_not_answers() {
-    let template = Command::new(bin("wirelab"))
-        .args(["check", "05", "--template"])
-        .output()
-        .expect("wirelab check --template");
-    let file = std::env::temp_dir().join(format!("wirelab-blank05-{}.toml", std::process::id()));
-    std::fs::write(&file, &template.stdout).expect("write");
-    let check = Command::new(bin("wirelab"))
-        .args(["check", "05", "--answers"])
-        .arg(&file)
-        .output()
-        .expect("wirelab check");
-    let _ = std::fs::remove_file(&file);
-    assert_eq!(check.status.code(), Some(1));
-    let text = stdout(&check);
+    let (code, text) = check_blank_template("05");
+    assert_eq!(code, Some(1), "{text}");
     assert!(text.contains("unanswered backlog_8080: Step 1"), "{text}");
     assert!(
         !text.contains("SyncookiesSent"),

@@ -5,11 +5,10 @@
 
 mod common;
 
-use std::process::Command;
 use std::time::Duration;
 
-use common::worksheet::{Walk, Worksheet};
-use common::{bin, root_or_skip, stdout, Lab};
+use common::worksheet::{check_blank_template, Walk, Worksheet};
+use common::{root_or_skip, Lab};
 
 /// The first word after `prefix` on the first line that has it.
 fn after<'a>(text: &'a str, prefix: &str) -> &'a str {
@@ -34,12 +33,11 @@ fn hop(trace: &str, ttl: u32) -> &str {
 /// Lab 02 and a walk that pauses before each trace: srv refills one ICMP token a second, and a
 /// student types slower than a test.
 fn walk_sections(lab: &Lab, sheet: &Worksheet, going_further: bool) -> Vec<(String, String)> {
-    let steps: Vec<_> = sheet
-        .steps
-        .iter()
-        .filter(|s| s.going_further() == going_further)
-        .cloned()
-        .collect();
+    let steps = if going_further {
+        sheet.going_further()
+    } else {
+        sheet.main_path()
+    };
     let mut walk = Walk::new(lab, sheet);
     walk.pause = Some(("trace", Duration::from_secs(3)));
     walk.run_all(&steps);
@@ -205,18 +203,7 @@ fn going_further_commands_run() {
 
 #[test]
 fn blank_template_is_all_unanswered() {
-    let template = Command::new(bin("wirelab"))
-        .args(["check", "02", "--template"])
-        .output()
-        .expect("run wirelab check --template");
-    let file = std::env::temp_dir().join(format!("wirelab-blank02-{}.toml", std::process::id()));
-    std::fs::write(&file, &template.stdout).expect("write");
-    let blank = Command::new(bin("wirelab"))
-        .args(["check", "02", "--answers"])
-        .arg(&file)
-        .output()
-        .expect("run wirelab check");
-    let _ = std::fs::remove_file(&file);
-    assert_eq!(blank.status.code(), Some(1));
-    assert!(stdout(&blank).contains("0/17 right"), "{}", stdout(&blank));
+    let (code, text) = check_blank_template("02");
+    assert_eq!(code, Some(1), "{text}");
+    assert!(text.contains("0/17 right"), "{text}");
 }

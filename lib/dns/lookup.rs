@@ -543,6 +543,23 @@ fn udp_query(
     }
 }
 
+/// A TCP connection to the server, or dig's line for why there is none.
+fn connect(
+    address: SocketAddr,
+    options: &ExchangeOptions,
+    lookup: &Lookup,
+) -> Result<std::net::TcpStream, QueryFailure> {
+    connect_tcp(address, options).map_err(|err| {
+        QueryFailure::Connect(format!(
+            "Connection to {}({}) for {} failed: {}.",
+            super::render::socket_text(&address),
+            address.ip(),
+            String::from_utf8_lossy(&lookup.name),
+            dns_error_text(&err)
+        ))
+    })
+}
+
 fn tcp_query(
     request: &Request,
     address: SocketAddr,
@@ -551,18 +568,7 @@ fn tcp_query(
     on_event: &mut dyn FnMut(DigEvent<'_>),
 ) -> QueryResult {
     let started = Instant::now();
-    let mut stream = match connect_tcp(address, options) {
-        Ok(stream) => stream,
-        Err(err) => {
-            return Err(QueryFailure::Connect(format!(
-                "Connection to {}({}) for {} failed: {}.",
-                super::render::socket_text(&address),
-                address.ip(),
-                String::from_utf8_lossy(&lookup.name),
-                dns_error_text(&err)
-            )))
-        }
-    };
+    let mut stream = connect(address, options, lookup)?;
     if lookup.qr {
         on_event(DigEvent::Query(request));
     }
@@ -622,18 +628,7 @@ fn transfer(
     on_event: &mut dyn FnMut(DigEvent<'_>),
 ) -> Result<Outcome, QueryFailure> {
     let started = Instant::now();
-    let mut stream = match connect_tcp(address, options) {
-        Ok(stream) => stream,
-        Err(err) => {
-            return Err(QueryFailure::Connect(format!(
-                "Connection to {}({}) for {} failed: {}.",
-                super::render::socket_text(&address),
-                address.ip(),
-                String::from_utf8_lossy(&lookup.name),
-                dns_error_text(&err)
-            )));
-        }
-    };
+    let mut stream = connect(address, options, lookup)?;
     if lookup.qr {
         on_event(DigEvent::Query(request));
     }

@@ -1044,6 +1044,23 @@ pub fn ipv6_text(bytes: &[u8; 16]) -> String {
     out
 }
 
+/// The date (year, month 1 to 12, day 1 to 31) of day `days` after 1970-01-01, in the
+/// proleptic Gregorian calendar: Howard Hinnant's `civil_from_days`, so dig's dates need no
+/// calendar library. Eras of 400 years (146,097 days) repeat exactly; counting from March
+/// puts the leap day last.
+pub(crate) fn civil_from_days(days: i64) -> (i64, i64, i64) {
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    (year, month, day)
+}
+
 /// A 32-bit DNSSEC time as `YYYYMMDDHHMMSS`, placed in the 136-year window closest to now
 /// (RFC 4034 §3.1.5: serial-number arithmetic, as BIND's `dns_time64_from32`).
 pub fn time32_text(value: u32) -> String {
@@ -1061,17 +1078,8 @@ pub fn time32_text(value: u32) -> String {
 }
 
 fn civil_time(t: i64) -> String {
-    let days = t.div_euclid(86_400);
     let secs = t.rem_euclid(86_400);
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
+    let (year, month, day) = civil_from_days(t.div_euclid(86_400));
     format!(
         "{year:04}{month:02}{day:02}{:02}{:02}{:02}",
         secs / 3600,

@@ -793,15 +793,7 @@ pub fn format_utc(unix: u64) -> String {
     let days = (unix / 86_400) as i64;
     let secs = unix % 86_400;
     let weekday = ["Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"][(days % 7) as usize];
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
+    let (year, month, day) = crate::dns::rdata::civil_from_days(days);
     let months = [
         "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
     ];
@@ -1072,18 +1064,43 @@ pub fn explain_event(event: &Event<'_>) -> Vec<String> {
     }
 }
 
+/// dig's `hex_dump` of a reply it cannot parse (after `;; Got bad packet: REASON`): the
+/// length, then 16 bytes a line in hex and, beside them, those of them that are printable
+/// (`!` to `}`, as dig's test), the others as `.`.
+pub fn hex_dump(bytes: &[u8]) -> String {
+    let shown = |b: u8| {
+        if (b'!'..=b'}').contains(&b) {
+            b as char
+        } else {
+            '.'
+        }
+    };
+    let mut out = format!("{} bytes\n", bytes.len());
+    for (i, byte) in bytes.iter().enumerate() {
+        out.push_str(&format!("{byte:02x} "));
+        if i % 16 == 15 {
+            out.push_str("         ");
+            out.extend(bytes[i - 15..=i].iter().map(|&b| shown(b)));
+            out.push('\n');
+        }
+    }
+    let len = bytes.len();
+    if len % 16 != 0 {
+        for _ in len % 16..16 {
+            out.push_str("   ");
+        }
+        out.push_str("         ");
+        out.extend(bytes[len / 16 * 16..].iter().map(|&b| shown(b)));
+        out.push('\n');
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::dns::message::tests::KNOT_SMALL_REPLY;
     use crate::dns::wire::Message;
-
-    /// knotd's whole answer to `small.lab.test A` in lab 03 (captured), 59 bytes.
-    const KNOT_SMALL_REPLY: &[u8] = &[
-        0x2b, 0x33, 0x85, 0x00, 0x00, 0x01, 0x00, 0x01, 0x00, 0x00, 0x00, 0x01, 0x05, b's', b'm',
-        b'a', b'l', b'l', 0x03, b'l', b'a', b'b', 0x04, b't', b'e', b's', b't', 0x00, 0x00, 0x01,
-        0x00, 0x01, 0xc0, 0x0c, 0x00, 0x01, 0x00, 0x01, 0x00, 0x00, 0x01, 0x2c, 0x00, 0x04, 192, 0,
-        2, 1, 0x00, 0x00, 0x29, 0x04, 0xd0, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
-    ];
 
     fn context() -> MessageContext {
         MessageContext {
@@ -1176,5 +1193,22 @@ mod tests {
     fn utc_dates_like_dig() {
         assert_eq!(format_utc(0), "Thu Jan 01 00:00:00 UTC 1970");
         assert_eq!(format_utc(1_795_471_602), "Mon Nov 23 22:06:42 UTC 2026");
+    }
+
+    #[test]
+    fn a_bad_packet_dumps_as_digs_hex_lines() {
+        let bytes: Vec<u8> = (0x20..0x32).collect();
+        let gap = " ".repeat(9);
+        // A short last line is padded to where the text column starts.
+        let padding = "   ".repeat(14);
+        assert_eq!(
+            hex_dump(&bytes),
+            format!(
+                "18 bytes\n\
+                 20 21 22 23 24 25 26 27 28 29 2a 2b 2c 2d 2e 2f {gap}.!\"#$%&'()*+,-./\n\
+                 30 31 {padding}{gap}01\n"
+            )
+        );
+        assert_eq!(hex_dump(&[]), "0 bytes\n");
     }
 }

@@ -126,14 +126,6 @@ impl Copier {
     }
 }
 
-fn interface_exists(name: &str) -> bool {
-    let Ok(name) = std::ffi::CString::new(name) else {
-        return false;
-    };
-    // SAFETY: a valid NUL-terminated string.
-    unsafe { libc::if_nametoindex(name.as_ptr()) != 0 }
-}
-
 /// Run until `stop` is set or the interface disappears. Returns the final counters.
 pub fn run(options: &Options, stop: &AtomicBool) -> Result<Counters, DaemonError> {
     // Duplicates and held packets are sent again by us, so we need all of their bytes.
@@ -247,7 +239,7 @@ pub fn run(options: &Options, stop: &AtomicBool) -> Result<Counters, DaemonError
         }
         if now.duration_since(last_check) >= Duration::from_secs(1) {
             last_check = now;
-            if !interface_exists(&options.device) {
+            if crate::sock::scope::interface_index(&options.device).is_none() {
                 break;
             }
         }

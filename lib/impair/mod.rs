@@ -85,10 +85,7 @@ pub struct Rate(pub u64);
 impl Rate {
     pub fn parse(text: &str) -> Result<Rate, String> {
         let text = text.trim();
-        let split = text
-            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-            .unwrap_or(text.len());
-        let (number, unit) = text.split_at(split);
+        let (number, unit) = crate::cli::number_and_unit(text);
         let value: f64 = number
             .parse()
             .map_err(|_| format!("'{text}' is not a rate like 10mbit or 500kbit"))?;

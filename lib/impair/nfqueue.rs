@@ -23,6 +23,8 @@
 use std::io;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
 
+use crate::sock::control::set_int;
+
 /// NFNL_SUBSYS_QUEUE: the subsystem number in the high byte of nlmsg_type.
 const SUBSYS_QUEUE: u16 = 3;
 const MSG_PACKET: u16 = 0;
@@ -136,25 +138,8 @@ impl NfQueue {
         // A large receive buffer absorbs bursts; as root SO_RCVBUFFORCE passes rmem_max. Lost
         // notifications are not silent: the kernel counts them (/proc/net/netfilter/
         // nfnetlink_queue) and drops those packets, as it would for a full queue.
-        let size: libc::c_int = 8 << 20;
-        // SAFETY: setsockopt with a valid int option value.
-        unsafe {
-            libc::setsockopt(
-                fd,
-                libc::SOL_SOCKET,
-                libc::SO_RCVBUFFORCE,
-                (&size as *const libc::c_int).cast(),
-                std::mem::size_of::<libc::c_int>() as libc::socklen_t,
-            );
-            let on: libc::c_int = 1;
-            libc::setsockopt(
-                fd,
-                libc::SOL_NETLINK,
-                libc::NETLINK_NO_ENOBUFS,
-                (&on as *const libc::c_int).cast(),
-                std::mem::size_of::<libc::c_int>() as libc::socklen_t,
-            );
-        }
+        let _ = set_int(&socket, libc::SOL_SOCKET, libc::SO_RCVBUFFORCE, 8 << 20);
+        let _ = set_int(&socket, libc::SOL_NETLINK, libc::NETLINK_NO_ENOBUFS, 1);
         // SAFETY: sockaddr_nl is plain data; zeroed means "kernel picks our port id".
         let mut addr: libc::sockaddr_nl = unsafe { std::mem::zeroed() };
         addr.nl_family = libc::AF_NETLINK as libc::sa_family_t;

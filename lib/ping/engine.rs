@@ -35,7 +35,7 @@ use super::setup::{self, Prepared, Refusal};
 use super::target::{self, Host};
 use super::{Config, Event, PingError, Reply, Statistics, Warning, WrongData};
 use crate::capabilities;
-use crate::sock::control::{self, ErrorOrigin, Received};
+use crate::sock::control::{ErrorOrigin, Received};
 use crate::sock::icmp::{IcmpSocket, SocketKind};
 use crate::wire::icmp::{self, layout, types, ErrorKind, Family};
 
@@ -144,7 +144,7 @@ pub fn run(
         && config
             .target
             .parse::<std::net::Ipv6Addr>()
-            .is_ok_and(|a| target::is_link_local(&a) || target::is_multicast_link_local(&a))
+            .is_ok_and(|address| crate::sock::scope::is_link_scoped(&address))
     {
         on_event(&Event::Warning(Warning::LinkLocalNeedsScope)).map_err(PingError::Output)?;
     }
@@ -660,7 +660,7 @@ impl<'a> Pinger<'a> {
                     (message, Some(error.info))
                 } else {
                     (
-                        format!("local error: {}", super::options::strerror(error.errno)),
+                        format!("local error: {}", crate::sock::errno_text(error.errno)),
                         None,
                     )
                 };
@@ -699,15 +699,12 @@ impl<'a> Pinger<'a> {
                         // From now on the error queue alone reports errors: stop the
                         // same errors arriving as packets too.
                         self.errors_filtered = true;
-                        let mut blocked = u32::MAX;
-                        for kind in [
+                        let wanted = [
                             types::V4_SOURCE_QUENCH,
                             types::V4_REDIRECT,
                             types::V4_ECHO_REPLY,
-                        ] {
-                            blocked &= !(1 << kind);
-                        }
-                        control::set_int(self.socket.socket(), libc::SOL_RAW, 1, blocked as i32)
+                        ];
+                        crate::sock::icmp::pass_only(self.socket.socket(), Family::V4, &wanted)
                             .map_err(|err| PingError::os("setsockopt(ICMP_FILTER)", &err))?;
                     }
                 }

@@ -12,7 +12,9 @@
 //! overflow) reads as it does in iputils. Rust programs never call `setlocale`, so the C
 //! library stays in the "C" locale and a decimal point is always `.`, as iputils forces.
 
-use std::ffi::{CStr, CString};
+use std::ffi::CString;
+
+use crate::sock::errno_text;
 
 /// A value iputils would refuse: its message (without the `ping: ` prefix) and exit code.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -38,15 +40,6 @@ impl OptionError {
             exit_code: 1,
         }
     }
-}
-
-/// strerror(3) text, as `error(3)` appends it: "Numerical result out of range".
-pub fn strerror(errno: i32) -> String {
-    // SAFETY: strerror returns a pointer to a NUL-terminated string that stays valid until the
-    // next call; we copy it at once.
-    unsafe { CStr::from_ptr(libc::strerror(errno)) }
-        .to_string_lossy()
-        .into_owned()
 }
 
 /// The C string for `text`; an argument can hold no NUL byte, but be safe: cut at one.
@@ -114,7 +107,7 @@ pub fn unsigned(text: &str, min: u64, max: u64) -> Result<u64, OptionError> {
 
 fn invalid_argument(text: &str, errno: i32) -> OptionError {
     if errno != 0 {
-        OptionError::usage(format!("invalid argument: '{text}': {}", strerror(errno)))
+        OptionError::usage(format!("invalid argument: '{text}': {}", errno_text(errno)))
     } else {
         OptionError::usage(format!("invalid argument: '{text}'"))
     }
@@ -130,7 +123,7 @@ pub fn seconds(text: &str, what: &str) -> Result<(f64, Vec<String>), OptionError
         // message catalogues: ENOENT), since nothing set it for the empty string.
         return Err(OptionError::fatal(format!(
             "{what}: : {}",
-            strerror(libc::ENOENT)
+            errno_text(libc::ENOENT)
         )));
     }
     let c_text = c_string(text);
@@ -150,7 +143,7 @@ pub fn seconds(text: &str, what: &str) -> Result<(f64, Vec<String>), OptionError
     if !(value == 0.0 || value.is_normal()) {
         return Err(OptionError::fatal(format!(
             "{what}: {text}: {}",
-            strerror(libc::ERANGE)
+            errno_text(libc::ERANGE)
         )));
     }
     Ok((value, warnings))

@@ -24,8 +24,10 @@ use super::schedule::MIN_USER_INTERVAL_MS;
 use super::target::{self, Candidate, Host};
 use super::{Config, Event, PingError, Pmtudisc, Start, Warning};
 use crate::capabilities;
-use crate::sock::control::set_int;
+use crate::sock::control::{set_int, set_value};
+use crate::sock::flowlabel;
 use crate::sock::icmp::{IcmpSocket, SocketKind};
+use crate::sock::scope;
 use crate::wire::icmp::Family;
 use crate::wire::ip_options;
 
@@ -71,10 +73,6 @@ impl From<PingError> for Refusal {
 /// `what: strerror`, exit 2.
 fn fail(what: impl std::fmt::Display, err: &io::Error) -> Refusal {
     Refusal::Fatal(PingError::os(what, err))
-}
-
-fn set_option(socket: &Socket, level: i32, name: i32, value: i32) -> io::Result<()> {
-    set_int(socket, level, name, value)
 }
 
 /// The `-I` argument: an IPv6 address (with an optional `%interface`), an IPv4 address, or
@@ -178,7 +176,7 @@ fn bind_to_device(socket: &Socket, device: &str, destination: Ipv4Addr) -> Resul
         return Ok(());
     };
     if destination.is_multicast() {
-        let index = target::interface_index(device)
+        let index = scope::interface_index(device)
             .ok_or_else(|| PingError::Setup(format!("unknown iface: {device}")))?;
         set_multicast_interface(socket, index).map_err(|err| fail("IP_MULTICAST_IF", &err))?;
         return Ok(());
@@ -188,26 +186,12 @@ fn bind_to_device(socket: &Socket, device: &str, destination: Ipv4Addr) -> Resul
 
 /// IP_MULTICAST_IF by interface index (struct ip_mreqn, ip(7)).
 fn set_multicast_interface(socket: &Socket, index: u32) -> io::Result<()> {
-    use std::os::fd::AsRawFd;
     let request = libc::ip_mreqn {
         imr_multiaddr: libc::in_addr { s_addr: 0 },
         imr_address: libc::in_addr { s_addr: 0 },
         imr_ifindex: index as i32,
     };
-    // SAFETY: the pointer and length describe `request`, alive for the call.
-    let result = unsafe {
-        libc::setsockopt(
-            socket.as_raw_fd(),
-            libc::IPPROTO_IP,
-            libc::IP_MULTICAST_IF,
-            (&request as *const libc::ip_mreqn).cast(),
-            std::mem::size_of::<libc::ip_mreqn>() as libc::socklen_t,
-        )
-    };
-    if result < 0 {
-        return Err(io::Error::last_os_error());
-    }
-    Ok(())
+    set_value(socket, libc::IPPROTO_IP, libc::IP_MULTICAST_IF, &request)
 }
 
 /// iputils' `sock_setbufs`: a send buffer for about one request, a receive buffer for
@@ -222,14 +206,14 @@ fn set_buffers(
         .send_buffer
         .map(|size| size as usize)
         .unwrap_or(per_packet);
-    let _ = set_option(
+    let _ = set_int(
         socket,
         libc::SOL_SOCKET,
         libc::SO_SNDBUF,
         send.min(i32::MAX as usize) as i32,
     );
     let wanted = per_packet.saturating_mul(config.preload as usize);
-    let _ = set_option(
+    let _ = set_int(
         socket,
         libc::SOL_SOCKET,
         libc::SO_RCVBUF,
@@ -307,7 +291,7 @@ pub fn prepare_v4(
             bind_to_device(sock, device, whereto)?;
         }
         if let Some(tos) = config.tos.filter(|&tos| tos != 0) {
-            if let Err(err) = set_option(&probe, libc::IPPROTO_IP, libc::IP_TOS, tos) {
+            if let Err(err) = set_int(&probe, libc::IPPROTO_IP, libc::IP_TOS, tos) {
                 warn(
                     on_event,
                     Warning::TosNotSet {
@@ -390,7 +374,7 @@ pub fn prepare_v4(
         pmtudisc.get_or_insert(Pmtudisc::Do);
     }
     if let Some(policy) = pmtudisc {
-        set_option(
+        set_int(
             sock,
             libc::SOL_IP,
             libc::IP_MTU_DISCOVER,
@@ -417,10 +401,10 @@ pub fn prepare_v4(
     }
     if kind == SocketKind::Dgram && (config.record_route || config.timestamp.is_some()) {
         // A datagram socket does not see the IP header: ask for the options beside it.
-        let _ = set_option(sock, libc::SOL_IP, libc::IP_RETOPTS, 1);
+        let _ = set_int(sock, libc::SOL_IP, libc::IP_RETOPTS, 1);
     }
     if kind == SocketKind::Dgram && config.tos.is_some() {
-        let _ = set_option(sock, libc::SOL_IP, libc::IP_RECVTOS, 1);
+        let _ = set_int(sock, libc::SOL_IP, libc::IP_RECVTOS, 1);
     }
 
     // IPv4 options: record route, timestamps, or a source route through `hops`.
@@ -456,13 +440,13 @@ pub fn prepare_v4(
             .map_err(|err| fail("cannot set broadcasting", &err))?;
     }
     if config.no_loopback {
-        set_option(sock, libc::IPPROTO_IP, libc::IP_MULTICAST_LOOP, 0)
+        set_int(sock, libc::IPPROTO_IP, libc::IP_MULTICAST_LOOP, 0)
             .map_err(|err| fail("cannot disable multicast loopback", &err))?;
     }
     if let Some(ttl) = config.ttl {
-        set_option(sock, libc::IPPROTO_IP, libc::IP_MULTICAST_TTL, ttl as i32)
+        set_int(sock, libc::IPPROTO_IP, libc::IP_MULTICAST_TTL, ttl as i32)
             .map_err(|err| fail("cannot set multicast time-to-live", &err))?;
-        set_option(sock, libc::IPPROTO_IP, libc::IP_TTL, ttl as i32)
+        set_int(sock, libc::IPPROTO_IP, libc::IP_TTL, ttl as i32)
             .map_err(|err| fail("cannot set unicast time-to-live", &err))?;
     }
 
@@ -496,22 +480,9 @@ pub fn prepare_v4(
     Ok(prepared)
 }
 
+/// IP_OPTIONS (ip(7)): the options every request carries (RFC 791 §3.1).
 fn set_ip_options(socket: &Socket, options: &[u8]) -> io::Result<()> {
-    use std::os::fd::AsRawFd;
-    // SAFETY: the pointer and length describe `options`, alive for the call.
-    let result = unsafe {
-        libc::setsockopt(
-            socket.as_raw_fd(),
-            libc::IPPROTO_IP,
-            libc::IP_OPTIONS,
-            options.as_ptr().cast(),
-            options.len() as libc::socklen_t,
-        )
-    };
-    if result < 0 {
-        return Err(io::Error::last_os_error());
-    }
-    Ok(())
+    set_value(socket, libc::IPPROTO_IP, libc::IP_OPTIONS, options)
 }
 
 /// `ping6_run` up to the first line.
@@ -545,11 +516,8 @@ pub fn prepare_v6(
     };
     let device = interface.device;
     let sock = socket.socket();
-    let link_local = |address: &Ipv6Addr| {
-        target::is_link_local(address) || target::is_multicast_link_local(address)
-    };
     let device_index = |device: &str| {
-        target::interface_index(device)
+        scope::interface_index(device)
             .ok_or_else(|| Refusal::Fatal(PingError::Setup(format!("unknown iface: {device}"))))
     };
 
@@ -559,7 +527,7 @@ pub fn prepare_v6(
         let mut first_hop = whereto;
         if let Some(device) = &device {
             let index = device_index(device)?;
-            if link_local(first_hop.ip()) {
+            if scope::is_link_scoped(first_hop.ip()) {
                 first_hop.set_scope_id(index);
             }
             capabilities::with(capabilities::NET_RAW, || -> Result<(), Refusal> {
@@ -581,7 +549,7 @@ pub fn prepare_v6(
         first_hop.set_port(1025);
         // iputils leaves the family of a link-local first hop unset, so its connect() is an
         // AF_UNSPEC "disconnect" that always succeeds, and the source stays `::`.
-        let connected = if link_local(first_hop.ip()) {
+        let connected = if scope::is_link_scoped(first_hop.ip()) {
             Ok(())
         } else {
             probe.connect(&SockAddr::from(first_hop))
@@ -594,7 +562,7 @@ pub fn prepare_v6(
                 _ => Err(fail("connect", &err)),
             };
         }
-        if !link_local(first_hop.ip()) {
+        if !scope::is_link_scoped(first_hop.ip()) {
             if let Some(SocketAddr::V6(local)) = probe.local_addr().ok().and_then(|a| a.as_socket())
             {
                 source = SocketAddrV6::new(*local.ip(), 0, 0, local.scope_id());
@@ -611,7 +579,7 @@ pub fn prepare_v6(
             }
         }
     } else if let Some(device) = &device {
-        if link_local(source.ip()) {
+        if scope::is_link_scoped(source.ip()) {
             source.set_scope_id(device_index(device)?);
         }
     }
@@ -648,7 +616,7 @@ pub fn prepare_v6(
     }
     let subnet_router_anycast = whereto.ip().octets()[8..].iter().all(|&b| b == 0);
     if let Some(policy) = pmtudisc {
-        set_option(
+        set_int(
             sock,
             libc::IPPROTO_IPV6,
             libc::IPV6_MTU_DISCOVER,
@@ -676,7 +644,7 @@ pub fn prepare_v6(
         )));
     }
     if kind == SocketKind::Dgram && config.tos.is_some() {
-        let _ = set_option(sock, libc::IPPROTO_IPV6, libc::IPV6_RECVTCLASS, 1);
+        let _ = set_int(sock, libc::IPPROTO_IPV6, libc::IPV6_RECVTCLASS, 1);
     }
     set_buffers(
         sock,
@@ -686,24 +654,23 @@ pub fn prepare_v6(
     )?;
     if kind == SocketKind::Raw {
         // Only echo replies as packets: errors come through the error queue (iputils).
-        let mut blocked = [u32::MAX; 8];
-        let reply = crate::wire::icmp::types::V6_ECHO_REPLY;
-        blocked[usize::from(reply >> 5)] &= !(1 << (reply & 31));
-        set_icmp6_filter(sock, &blocked).map_err(|err| fail("setsockopt(ICMP6_FILTER)", &err))?;
+        let echo_reply = crate::wire::icmp::types::V6_ECHO_REPLY;
+        crate::sock::icmp::pass_only(sock, Family::V6, &[echo_reply])
+            .map_err(|err| fail("setsockopt(ICMP6_FILTER)", &err))?;
     }
     if config.no_loopback {
-        set_option(sock, libc::IPPROTO_IPV6, libc::IPV6_MULTICAST_LOOP, 0)
+        set_int(sock, libc::IPPROTO_IPV6, libc::IPV6_MULTICAST_LOOP, 0)
             .map_err(|err| fail("can't disable multicast loopback", &err))?;
     }
     if let Some(ttl) = config.ttl {
-        set_option(
+        set_int(
             sock,
             libc::IPPROTO_IPV6,
             libc::IPV6_MULTICAST_HOPS,
             ttl as i32,
         )
         .map_err(|err| fail("can't set multicast hop limit", &err))?;
-        set_option(
+        set_int(
             sock,
             libc::IPPROTO_IPV6,
             libc::IPV6_UNICAST_HOPS,
@@ -714,9 +681,9 @@ pub fn prepare_v6(
     let mut whereto = whereto;
     let mut flow_label = None;
     if let Some(label) = config.flow_label {
-        let granted = request_flow_label(sock, whereto.ip(), label)
+        let granted = flowlabel::request(sock, whereto.ip(), label, flowlabel::Share::Exclusive)
             .map_err(|err| fail("can't set flowlabel", &err))?;
-        set_option(sock, libc::IPPROTO_IPV6, libc::IPV6_FLOWINFO_SEND, 1)
+        set_int(sock, libc::IPPROTO_IPV6, libc::IPV6_FLOWINFO_SEND, 1)
             .map_err(|err| fail("can't send flowinfo", &err))?;
         whereto.set_flowinfo(granted);
         if granted != 0 {
@@ -761,89 +728,11 @@ pub fn prepare_v6(
 
 /// IPV6_PKTINFO as a sticky option: every request leaves through interface `index`.
 fn set_packet_interface(socket: &Socket, index: u32) -> io::Result<()> {
-    use std::os::fd::AsRawFd;
     let info = libc::in6_pktinfo {
         ipi6_addr: libc::in6_addr { s6_addr: [0; 16] },
         ipi6_ifindex: index,
     };
-    // SAFETY: the pointer and length describe `info`, alive for the call.
-    let result = unsafe {
-        libc::setsockopt(
-            socket.as_raw_fd(),
-            libc::IPPROTO_IPV6,
-            libc::IPV6_PKTINFO,
-            (&info as *const libc::in6_pktinfo).cast(),
-            std::mem::size_of::<libc::in6_pktinfo>() as libc::socklen_t,
-        )
-    };
-    if result < 0 {
-        return Err(io::Error::last_os_error());
-    }
-    Ok(())
-}
-
-fn set_icmp6_filter(socket: &Socket, blocked: &[u32; 8]) -> io::Result<()> {
-    use std::os::fd::AsRawFd;
-    const ICMP6_FILTER: i32 = 1;
-    // SAFETY: the pointer and length describe `blocked`, alive for the call.
-    let result = unsafe {
-        libc::setsockopt(
-            socket.as_raw_fd(),
-            libc::IPPROTO_ICMPV6,
-            ICMP6_FILTER,
-            blocked.as_ptr().cast(),
-            std::mem::size_of_val(blocked) as libc::socklen_t,
-        )
-    };
-    if result < 0 {
-        return Err(io::Error::last_os_error());
-    }
-    Ok(())
-}
-
-/// `-F`: ask the kernel for a flow label to `destination` (IPV6_FLOWLABEL_MGR, struct
-/// in6_flowlabel_req in linux/in6.h). Returns the label granted, in network order.
-fn request_flow_label(socket: &Socket, destination: &Ipv6Addr, label: u32) -> io::Result<u32> {
-    use std::os::fd::AsRawFd;
-    #[repr(C)]
-    struct FlowLabelRequest {
-        destination: [u8; 16],
-        label: u32,
-        action: u8,
-        share: u8,
-        flags: u16,
-        expires: u16,
-        linger: u16,
-        pad: u32,
-    }
-    const IPV6_FL_A_GET: u8 = 0;
-    const IPV6_FL_S_EXCL: u8 = 1;
-    const IPV6_FL_F_CREATE: u16 = 1;
-    let mut request = FlowLabelRequest {
-        destination: destination.octets(),
-        label: (label & 0x000f_ffff).to_be(),
-        action: IPV6_FL_A_GET,
-        share: IPV6_FL_S_EXCL,
-        flags: IPV6_FL_F_CREATE,
-        expires: 0,
-        linger: 0,
-        pad: 0,
-    };
-    // SAFETY: the pointer and length describe `request`, alive for the call; the kernel
-    // writes the granted label back into it.
-    let result = unsafe {
-        libc::setsockopt(
-            socket.as_raw_fd(),
-            libc::IPPROTO_IPV6,
-            libc::IPV6_FLOWLABEL_MGR,
-            (&mut request as *mut FlowLabelRequest).cast(),
-            std::mem::size_of::<FlowLabelRequest>() as libc::socklen_t,
-        )
-    };
-    if result < 0 {
-        return Err(io::Error::last_os_error());
-    }
-    Ok(request.label)
+    set_value(socket, libc::IPPROTO_IPV6, libc::IPV6_PKTINFO, &info)
 }
 
 /// The first line, then iputils' `setup()`: the checks it makes after printing it, and the
@@ -896,14 +785,14 @@ fn announce(
     }
     let sock = socket.socket();
     if config.debug {
-        let _ = set_option(sock, libc::SOL_SOCKET, libc::SO_DEBUG, 1);
+        let _ = set_int(sock, libc::SOL_SOCKET, libc::SO_DEBUG, 1);
     }
     if config.dont_route {
-        let _ = set_option(sock, libc::SOL_SOCKET, libc::SO_DONTROUTE, 1);
+        let _ = set_int(sock, libc::SOL_SOCKET, libc::SO_DONTROUTE, 1);
     }
     if config.latency {
         // -U: no kernel receive stamps; the loop reads its own clock.
-        let _ = set_option(sock, libc::SOL_SOCKET, libc::SO_TIMESTAMPNS, 0);
+        let _ = set_int(sock, libc::SOL_SOCKET, libc::SO_TIMESTAMPNS, 0);
     }
     if let Some(mark) = config.mark {
         set_mark(sock, mark, on_event)?;
@@ -928,7 +817,7 @@ pub fn set_tos(socket: &IcmpSocket, tos: i32) -> Result<(), PingError> {
         Family::V4 => (libc::IPPROTO_IP, libc::IP_TOS),
         Family::V6 => (libc::IPPROTO_IPV6, libc::IPV6_TCLASS),
     };
-    set_option(socket.socket(), level, name, tos).map_err(|err| PingError::os("setsockopt", &err))
+    set_int(socket.socket(), level, name, tos).map_err(|err| PingError::os("setsockopt", &err))
 }
 
 /// Which socket kinds to try for a run, as iputils decides: `-e 0` needs a raw socket (a
@@ -938,15 +827,6 @@ pub fn socket_kind(config: &Config) -> Option<SocketKind> {
         return Some(SocketKind::Raw);
     }
     config.socket
-}
-
-/// The IPv6 scope a target like `fe80::1%eth0` names, when the lookup lost it.
-pub fn scope_of(text: &str) -> Option<u32> {
-    let (_, scope) = text.split_once('%')?;
-    scope
-        .parse::<u32>()
-        .ok()
-        .or_else(|| target::interface_index(scope))
 }
 
 #[cfg(test)]

@@ -17,6 +17,8 @@
 use std::ffi::{CStr, CString};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV4, SocketAddrV6};
 
+use crate::sock::scope;
+
 /// One address getaddrinfo gave for the target, in its order.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Candidate {
@@ -66,8 +68,8 @@ impl Host {
             return v6.to_string();
         }
         // glibc names the interface for link-local unicast and multicast, else the number.
-        if is_link_local(&v6) || is_multicast_link_local(&v6) {
-            if let Some(name) = interface_name(self.scope_id) {
+        if scope::is_link_scoped(&v6) {
+            if let Some(name) = scope::interface_name(self.scope_id) {
                 return format!("{v6}%{name}");
             }
         }
@@ -79,38 +81,6 @@ impl std::fmt::Display for Host {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(&self.numeric())
     }
-}
-
-pub fn is_link_local(address: &Ipv6Addr) -> bool {
-    address.segments()[0] & 0xffc0 == 0xfe80
-}
-
-pub fn is_multicast_link_local(address: &Ipv6Addr) -> bool {
-    address.octets()[0] == 0xff && address.octets()[1] & 0x0f == 0x02
-}
-
-/// if_indextoname(3).
-pub fn interface_name(index: u32) -> Option<String> {
-    let mut name = [0 as libc::c_char; libc::IF_NAMESIZE];
-    // SAFETY: the buffer holds IF_NAMESIZE bytes, as if_indextoname requires.
-    let result = unsafe { libc::if_indextoname(index, name.as_mut_ptr()) };
-    if result.is_null() {
-        return None;
-    }
-    // SAFETY: if_indextoname wrote a NUL-terminated name.
-    Some(
-        unsafe { CStr::from_ptr(name.as_ptr()) }
-            .to_string_lossy()
-            .into_owned(),
-    )
-}
-
-/// if_nametoindex(3); `None` for an interface that does not exist.
-pub fn interface_index(name: &str) -> Option<u32> {
-    let name = CString::new(name).ok()?;
-    // SAFETY: a valid NUL-terminated string.
-    let index = unsafe { libc::if_nametoindex(name.as_ptr()) };
-    (index != 0).then_some(index)
 }
 
 extern "C" {
@@ -320,7 +290,7 @@ mod tests {
 
     #[test]
     fn link_local_addresses_show_their_interface_by_name() {
-        let lo = interface_index("lo").expect("lo exists");
+        let lo = scope::interface_index("lo").expect("lo exists");
         let host = Host {
             ip: "fe80::1".parse().expect("address"),
             scope_id: lo,

@@ -11,9 +11,9 @@
 //! router's address as the "offender". traceroute's UDP probes get their errors the same way.
 
 use std::io;
-use std::mem::{size_of, MaybeUninit};
+use std::mem::{size_of, size_of_val, MaybeUninit};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV4, SocketAddrV6};
-use std::os::fd::{AsRawFd, BorrowedFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd};
 use std::time::{Duration, SystemTime};
 
 use socket2::Socket;
@@ -102,15 +102,23 @@ pub fn reported_on_error_queue(err: &io::Error) -> bool {
 }
 
 /// `setsockopt` with an `int` value, for the options socket2 has no method for.
-pub fn set_int(socket: &Socket, level: i32, name: i32, value: i32) -> io::Result<()> {
+pub fn set_int(socket: impl AsFd, level: i32, name: i32, value: i32) -> io::Result<()> {
+    set_value(socket, level, name, &value)
+}
+
+/// `setsockopt` with any value the option takes: an `int`, a C struct (`ip_mreqn`,
+/// `in6_pktinfo`), an array (the ICMPv6 filter) or bytes (IPv4 options). `value` must have
+/// the layout the option expects (the kernel reads `size_of_val(value)` bytes and checks
+/// only the length); the kernel only reads it.
+pub fn set_value<T: ?Sized>(socket: impl AsFd, level: i32, name: i32, value: &T) -> io::Result<()> {
     // SAFETY: the pointer and length describe `value`, which outlives the call.
     let result = unsafe {
         libc::setsockopt(
-            socket.as_raw_fd(),
+            socket.as_fd().as_raw_fd(),
             level,
             name,
-            (&value as *const i32).cast(),
-            size_of::<i32>() as libc::socklen_t,
+            (value as *const T).cast(),
+            size_of_val(value) as libc::socklen_t,
         )
     };
     if result < 0 {

@@ -22,8 +22,9 @@ use socket2::{Domain, Protocol, SockAddr, Socket, Type};
 use super::control::{self, Readiness, Received};
 use crate::wire::icmp::Family;
 
-/// Raw or datagram: see the module documentation.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+/// Raw or datagram: see the module documentation. Also the value of `--socket raw|dgram`,
+/// which wirelab-ping and wirelab-traceroute share.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, clap::ValueEnum)]
 #[serde(rename_all = "lowercase")]
 pub enum SocketKind {
     Raw,
@@ -139,54 +140,27 @@ impl IcmpSocket {
         if self.kind != SocketKind::Raw {
             return;
         }
-        if self.family == Family::V6 {
-            self.filter_raw_v6();
-            return;
-        }
         use crate::wire::icmp::types::*;
-        let wanted = [
-            V4_ECHO_REPLY,
-            V4_DEST_UNREACHABLE,
-            V4_SOURCE_QUENCH,
-            V4_REDIRECT,
-            V4_TIME_EXCEEDED,
-            V4_PARAMETER_PROBLEM,
-        ];
-        // The mask lists the types to *drop*.
-        let mut blocked = u32::MAX;
-        for kind in wanted {
-            blocked &= !(1 << kind);
-        }
-        const ICMP_FILTER: i32 = 1; // linux/icmp.h
-                                    // Only an optimisation: if it fails, matching still drops foreign messages.
-        let _ = control::set_int(&self.socket, libc::SOL_RAW, ICMP_FILTER, blocked as i32);
-    }
-
-    /// The same for ICMPv6 (ICMP6_FILTER, RFC 3542 §3.2): 256 bits, one per type, a set bit
-    /// blocks. Without it, neighbour discovery and router advertisements reach us too.
-    fn filter_raw_v6(&self) {
-        use crate::wire::icmp::types::*;
-        let mut blocked = [u32::MAX; 8];
-        for kind in [
-            V6_ECHO_REPLY,
-            V6_DEST_UNREACHABLE,
-            V6_PACKET_TOO_BIG,
-            V6_TIME_EXCEEDED,
-            V6_PARAMETER_PROBLEM,
-        ] {
-            blocked[usize::from(kind >> 5)] &= !(1 << (kind & 31));
-        }
-        const ICMP6_FILTER: i32 = 1; // netinet/icmp6.h
-                                     // SAFETY: the pointer and length describe `blocked`, alive for the call.
-        let _ = unsafe {
-            libc::setsockopt(
-                self.socket.as_raw_fd(),
-                libc::IPPROTO_ICMPV6,
-                ICMP6_FILTER,
-                blocked.as_ptr().cast(),
-                std::mem::size_of_val(&blocked) as libc::socklen_t,
-            )
+        let wanted: &[u8] = match self.family {
+            Family::V4 => &[
+                V4_ECHO_REPLY,
+                V4_DEST_UNREACHABLE,
+                V4_SOURCE_QUENCH,
+                V4_REDIRECT,
+                V4_TIME_EXCEEDED,
+                V4_PARAMETER_PROBLEM,
+            ],
+            // Without it, neighbour discovery and router advertisements reach us too.
+            Family::V6 => &[
+                V6_ECHO_REPLY,
+                V6_DEST_UNREACHABLE,
+                V6_PACKET_TOO_BIG,
+                V6_TIME_EXCEEDED,
+                V6_PARAMETER_PROBLEM,
+            ],
         };
+        // Only an optimisation: if it fails, matching still drops foreign messages.
+        let _ = pass_only(&self.socket, self.family, wanted);
     }
 
     /// The TTL (IPv4) or unicast hop limit (IPv6) of the packets we send (`ping -t`).
@@ -332,6 +306,30 @@ fn refused_for_privilege(err: &io::Error) -> bool {
 impl AsFd for IcmpSocket {
     fn as_fd(&self) -> BorrowedFd<'_> {
         self.socket.as_fd()
+    }
+}
+
+/// Let only ICMP messages of these types reach raw socket `socket`: ICMP_FILTER (raw(7),
+/// linux/icmp.h) for IPv4, a 32-bit mask over types 0 to 31; ICMP6_FILTER (RFC 3542 §3.2)
+/// for IPv6, 256 bits, one per type. In both a set bit *blocks* its type.
+pub fn pass_only(socket: &Socket, family: Family, types: &[u8]) -> io::Result<()> {
+    const ICMP_FILTER: i32 = 1;
+    const ICMP6_FILTER: i32 = 1;
+    match family {
+        Family::V4 => {
+            let mut blocked = u32::MAX;
+            for &kind in types.iter().filter(|&&kind| kind < 32) {
+                blocked &= !(1 << kind);
+            }
+            control::set_int(socket, libc::SOL_RAW, ICMP_FILTER, blocked as i32)
+        }
+        Family::V6 => {
+            let mut blocked = [u32::MAX; 8];
+            for &kind in types {
+                blocked[usize::from(kind >> 5)] &= !(1 << (kind & 31));
+            }
+            control::set_value(socket, libc::IPPROTO_ICMPV6, ICMP6_FILTER, &blocked)
+        }
     }
 }
 

@@ -1,9 +1,11 @@
 //! Sockets the tools share (labs 01, 02): raw and datagram ICMP sockets, the IP_RECVERR
-//! error queue, and kernel receive timestamps (SO_TIMESTAMPNS).
+//! error queue, kernel receive timestamps (SO_TIMESTAMPNS), and IPv6 scope ids (`%eth0`).
 
 pub mod control;
+pub mod flowlabel;
 pub mod icmp;
 pub mod poll;
+pub mod scope;
 
 /// An OS error as C's `strerror` words it ("Network is unreachable"), without the
 /// " (os error 101)" Rust's `io::Error` adds: the classic tools print it after the name of
@@ -16,6 +18,12 @@ pub fn os_error_text(err: &std::io::Error) -> String {
     }
 }
 
+/// An errno value as C's `strerror` words it ("Numerical result out of range"): what
+/// `error(3)` appends to a message, and what the kernel's queued errors (`ee_errno`) mean.
+pub fn errno_text(errno: i32) -> String {
+    os_error_text(&std::io::Error::from_raw_os_error(errno))
+}
+
 #[cfg(test)]
 mod tests {
     #[test]
@@ -24,5 +32,9 @@ mod tests {
         assert_eq!(super::os_error_text(&err), "Network is unreachable");
         let other = std::io::Error::other("plain words");
         assert_eq!(super::os_error_text(&other), "plain words");
+        assert_eq!(
+            super::errno_text(libc::ERANGE),
+            "Numerical result out of range"
+        );
     }
 }

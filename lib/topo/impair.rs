@@ -52,15 +52,13 @@ use serde::{Deserialize, Serialize};
 use toml::Spanned;
 
 use super::model::Topology;
-use super::plan::Names;
+use super::plan::{shell_quote, Names};
 use super::run::{self, ServiceState, State};
 use super::TopoError;
 use crate::impair::args::ImpairArgs;
 use crate::impair::engine::Counters;
 use crate::impair::{self as spec, Chosen, Filter, Impairment, Percent, Rate};
 
-/// How long `up` or `link set` waits for a daemon to bind its queue.
-const DAEMON_READY_TIMEOUT: Duration = Duration::from_secs(5);
 /// Priority of the loss chain: before anything else sees the packet (conntrack, the lab's own
 /// rules), as a loss on the wire would be.
 const LOSS_PRIORITY: i32 = -500;
@@ -204,31 +202,18 @@ pub(super) fn resolve(
 
 fn parse_spec(raw: &RawSpec, prefix: &str, invalid: &Invalid<'_>) -> Result<Impairment, TopoError> {
     let field = |name: &str| format!("{prefix}.{name}");
-    let text = |value: &Option<Spanned<String>>,
-                name: &str,
-                parse: &dyn Fn(&str) -> Result<(), String>|
-     -> Result<(), TopoError> {
-        if let Some(value) = value {
-            parse(value.get_ref()).map_err(|m| invalid(value.span(), &field(name), m))?;
-        }
-        Ok(())
-    };
-    // Each parse runs twice (once to check with the span, once to keep): cheap, and clearer
-    // than threading spans through the typed values.
-    text(&raw.delay, "delay", &|t| spec::parse_delay(t).map(drop))?;
-    text(&raw.jitter, "jitter", &|t| spec::parse_delay(t).map(drop))?;
-    text(&raw.loss, "loss", &|t| Percent::parse(t).map(drop))?;
-    text(&raw.duplicate, "duplicate", &|t| {
-        Percent::parse(t).map(drop)
-    })?;
-    text(&raw.reorder, "reorder", &|t| Percent::parse(t).map(drop))?;
-    text(&raw.rate, "rate", &|t| Rate::parse(t).map(drop))?;
-    let queue = match &raw.queue {
-        Some(q) => Some(
-            spec::parse_queue(*q.get_ref()).map_err(|m| invalid(q.span(), &field("queue"), m))?,
-        ),
-        None => None,
-    };
+    // A field as written, parsed, or refused with its line (`FILE:LINE: link.delay: ...`).
+    fn parsed<T>(
+        value: &Option<Spanned<String>>,
+        field: String,
+        invalid: &Invalid<'_>,
+        parse: impl Fn(&str) -> Result<T, String>,
+    ) -> Result<Option<T>, TopoError> {
+        value
+            .as_ref()
+            .map(|value| parse(value.get_ref()).map_err(|m| invalid(value.span(), &field, m)))
+            .transpose()
+    }
     let chosen = |value: &Option<Spanned<RawChosen>>,
                   name: &str,
                   hold: bool|
@@ -256,33 +241,21 @@ fn parse_spec(raw: &RawSpec, prefix: &str, invalid: &Invalid<'_>) -> Result<Impa
             hold_for,
         }))
     };
-    let take = |v: &Option<Spanned<String>>| v.as_ref().map(|s| s.get_ref().clone());
+    // Field by field, in this order: the first mistake is the one reported.
     Ok(Impairment {
-        delay: take(&raw.delay)
-            .map(|t| spec::parse_delay(&t))
-            .transpose()
-            .unwrap_or(None),
-        jitter: take(&raw.jitter)
-            .map(|t| spec::parse_delay(&t))
-            .transpose()
-            .unwrap_or(None),
-        loss: take(&raw.loss)
-            .map(|t| Percent::parse(&t))
-            .transpose()
-            .unwrap_or(None),
-        duplicate: take(&raw.duplicate)
-            .map(|t| Percent::parse(&t))
-            .transpose()
-            .unwrap_or(None),
-        reorder: take(&raw.reorder)
-            .map(|t| Percent::parse(&t))
-            .transpose()
-            .unwrap_or(None),
-        rate: take(&raw.rate)
-            .map(|t| Rate::parse(&t))
-            .transpose()
-            .unwrap_or(None),
-        queue,
+        delay: parsed(&raw.delay, field("delay"), invalid, spec::parse_delay)?,
+        jitter: parsed(&raw.jitter, field("jitter"), invalid, spec::parse_delay)?,
+        loss: parsed(&raw.loss, field("loss"), invalid, Percent::parse)?,
+        duplicate: parsed(&raw.duplicate, field("duplicate"), invalid, Percent::parse)?,
+        reorder: parsed(&raw.reorder, field("reorder"), invalid, Percent::parse)?,
+        rate: parsed(&raw.rate, field("rate"), invalid, Rate::parse)?,
+        queue: raw
+            .queue
+            .as_ref()
+            .map(|q| {
+                spec::parse_queue(*q.get_ref()).map_err(|m| invalid(q.span(), &field("queue"), m))
+            })
+            .transpose()?,
         drop: chosen(&raw.drop, "drop", false)?,
         hold: chosen(&raw.hold, "hold", true)?,
     })
@@ -415,20 +388,8 @@ impl fmt::Display for Action {
                 .chain(argv.iter().cloned())
                 .collect(),
         };
-        let words: Vec<String> = argv.iter().map(|a| shell_word(a)).collect();
+        let words: Vec<String> = argv.iter().map(|a| shell_quote(a)).collect();
         write!(f, "{}", words.join(" "))
-    }
-}
-
-fn shell_word(arg: &str) -> String {
-    if !arg.is_empty()
-        && arg
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || "-_./:=,+@%".contains(c))
-    {
-        arg.to_string()
-    } else {
-        format!("'{}'", arg.replace('\'', "'\\''"))
     }
 }
 
@@ -811,8 +772,10 @@ pub fn execute(actions: &[Action], names: &Names, state: &mut State) -> Result<(
                     running: None,
                 });
                 state.save(names)?;
-                // Ready when it has bound its queue and written its first counters.
-                let deadline = Instant::now() + DAEMON_READY_TIMEOUT;
+                // Ready when it has bound its queue and written its first counters. A daemon
+                // is a service: it gets a service's time (a loaded machine may take seconds to
+                // start it), and one that dies is reported at once.
+                let deadline = Instant::now() + run::SERVICE_READY_TIMEOUT;
                 while !stats.exists() {
                     if !run::alive(started.0, started.1) || Instant::now() > deadline {
                         let tail = fs::read_to_string(&log).unwrap_or_default();

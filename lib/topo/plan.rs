@@ -528,8 +528,9 @@ pub fn expand(text: &str, topo: &Topology, names: &Names, node: &str) -> String 
     out
 }
 
-/// Quote an argument for display the way a shell would need it.
-fn shell_quote(arg: &str) -> String {
+/// Quote an argument for display the way a shell would need it (`--dry-run` prints commands
+/// a student can paste).
+pub(super) fn shell_quote(arg: &str) -> String {
     if !arg.is_empty()
         && arg
             .chars()

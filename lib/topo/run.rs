@@ -37,8 +37,8 @@ use super::plan::{expand, Names, Plan, Scheme, ServicePlan, Step, TCP_EHASH_ENTR
 use super::TopoError;
 use crate::privilege::{need_admin_message, Privileges};
 
-/// How long a service may take to start listening.
-const SERVICE_READY_TIMEOUT: Duration = Duration::from_secs(15);
+/// How long a service (or an impairment daemon) may take to be ready.
+pub(super) const SERVICE_READY_TIMEOUT: Duration = Duration::from_secs(15);
 /// How long a service gets to exit after SIGTERM before SIGKILL.
 const SERVICE_STOP_TIMEOUT: Duration = Duration::from_secs(3);
 /// How long the other processes of a namespace get to exit after SIGTERM before SIGKILL.

@@ -9,6 +9,8 @@ use std::net::{IpAddr, SocketAddr};
 
 use serde::{Serialize, Serializer};
 
+use crate::sock::scope;
+
 /// An IP address and, for IPv6 link-local ones, the interface it belongs to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct Address {
@@ -48,48 +50,27 @@ impl From<IpAddr> for Address {
     }
 }
 
-/// The interface's name for `%NAME`, or its number if it has none (an interface that went
-/// away): if_indextoname(3), as getnameinfo does.
-pub fn interface_name(index: u32) -> String {
-    let mut buffer = [0 as libc::c_char; libc::IF_NAMESIZE];
-    // SAFETY: the buffer is IF_NAMESIZE bytes, as if_indextoname requires.
-    let name = unsafe { libc::if_indextoname(index, buffer.as_mut_ptr()) };
-    if name.is_null() {
-        return index.to_string();
-    }
-    // SAFETY: on success the kernel wrote a NUL-terminated name into `buffer`.
-    unsafe { std::ffi::CStr::from_ptr(buffer.as_ptr()) }
-        .to_string_lossy()
-        .into_owned()
-}
-
-/// The index of interface `name` (if_nametoindex(3)), or `None` if there is none.
-pub fn interface_index(name: &str) -> Option<u32> {
-    let name = std::ffi::CString::new(name).ok()?;
-    // SAFETY: a valid NUL-terminated string.
-    let index = unsafe { libc::if_nametoindex(name.as_ptr()) };
-    (index != 0).then_some(index)
-}
-
 impl Address {
     /// Link-local unicast (fe80::/10) or multicast (ff02::/16): the addresses getnameinfo
     /// prints with their interface.
     pub fn is_link_local(&self) -> bool {
         match self.ip {
-            IpAddr::V6(v6) => {
-                let first = v6.segments()[0];
-                first & 0xffc0 == 0xfe80 || first & 0xff0f == 0xff02
-            }
+            IpAddr::V6(v6) => scope::is_link_scoped(&v6),
             IpAddr::V4(_) => false,
         }
     }
 }
 
 impl fmt::Display for Address {
+    /// The interface by name, or by number when it has none (an interface that went away),
+    /// as getnameinfo does.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}", self.ip)?;
         if self.scope_id != 0 && self.is_link_local() {
-            write!(f, "%{}", interface_name(self.scope_id))?;
+            match scope::interface_name(self.scope_id) {
+                Some(name) => write!(f, "%{name}")?,
+                None => write!(f, "%{}", self.scope_id)?,
+            }
         }
         Ok(())
     }
@@ -115,7 +96,7 @@ mod tests {
 
     #[test]
     fn a_scoped_address_names_its_interface() {
-        let lo = interface_index("lo").expect("every namespace has lo");
+        let lo = scope::interface_index("lo").expect("every namespace has lo");
         let address = Address::new("fe80::1".parse().expect("ip"), lo);
         assert_eq!(address.to_string(), "fe80::1%lo");
         let socket = address.with_port(33434);
@@ -124,6 +105,7 @@ mod tests {
 
     #[test]
     fn an_interface_that_is_gone_prints_as_its_number() {
-        assert_eq!(interface_name(999_999), "999999");
+        let address = Address::new("fe80::1".parse().expect("ip"), 999_999);
+        assert_eq!(address.to_string(), "fe80::1%999999");
     }
 }

@@ -29,11 +29,10 @@ use std::net::{IpAddr, SocketAddr};
 use std::os::fd::AsFd;
 use std::time::{Duration, SystemTime};
 
-use socket2::{Domain, Protocol, SockAddr, Socket, Type};
+use socket2::{Domain, Protocol, Socket, Type};
 
-use super::annotation::Verdict;
 use super::probe::{
-    lost_quietly, queued_error_answer, Answer, Evidence, ProbeSpec, Prober, Reading, Sent,
+    lost_quietly, queued_error_answer, set_ttl, Answer, ProbeSpec, Prober, Reading, Sent,
 };
 use super::{tune, Address, Config, TraceError};
 use crate::sock::control;
@@ -152,29 +151,16 @@ impl DccpProber {
     /// Butskoy's `dccp_init()`: the raw socket, tuned and connected (which fails without a
     /// route), and our source address for the checksum.
     pub fn open(config: &Config, tool: &str) -> Result<DccpProber, TraceError> {
-        let target = Address::new(config.wire_target(), config.target.scope_id);
+        let (socket, target, source) =
+            super::rawproto::open_connected(config, PROTOCOL_DCCP, "-D (DCCP probes)", tool)?;
         let family = Family::of(target.ip);
-        let socket =
-            super::rawproto::open_raw(family, i32::from(PROTOCOL_DCCP), "-D (DCCP probes)", tool)?;
-        tune::tune(&socket, target, &config.options, true)?;
-        socket
-            .connect(&SockAddr::from(target.with_port(0)))
-            .map_err(|err| TraceError::sys("connect", err))?;
-        let source = socket
-            .local_addr()
-            .ok()
-            .and_then(|address| address.as_socket())
-            .ok_or_else(|| {
-                TraceError::sys(
-                    "getsockname",
-                    std::io::Error::from(std::io::ErrorKind::AddrNotAvailable),
-                )
-            })?;
-        control::enable_receive_metadata(&socket, family == Family::V6)
-            .map_err(|err| TraceError::sys("setsockopt IP_RECVERR", err))?;
-        socket
-            .set_nonblocking(true)
-            .map_err(|err| TraceError::sys("fcntl", err))?;
+        // The checksum covers our source address (RFC 4340 §9.1's pseudo-header).
+        let source = source.ok_or_else(|| {
+            TraceError::sys(
+                "getsockname",
+                std::io::Error::from(std::io::ErrorKind::AddrNotAvailable),
+            )
+        })?;
         Ok(DccpProber {
             socket,
             target,
@@ -275,16 +261,7 @@ impl DccpProber {
                 continue;
             }
             if let Some((index, _)) = self.pending.get(&our_port) {
-                answers.push(Answer {
-                    index: *index,
-                    from: Some(Address::of_socket(peer)),
-                    received: received.kernel_time.unwrap_or_else(SystemTime::now),
-                    verdict: Verdict::Arrived,
-                    evidence: Evidence::Datagram,
-                    reply_ttl: received.ttl,
-                    reported_mtu: None,
-                    extension: None,
-                });
+                answers.push(Answer::arrived(*index, peer, &received));
             }
         }
         Ok(())
@@ -306,14 +283,7 @@ impl Prober for DccpProber {
             sequence,
             self.service,
         );
-        if self.ttl != Some(probe.ttl) {
-            match self.family {
-                Family::V4 => self.socket.set_ttl_v4(u32::from(probe.ttl)),
-                Family::V6 => self.socket.set_unicast_hops_v6(u32::from(probe.ttl)),
-            }
-            .map_err(|err| TraceError::sys("setsockopt IP_TTL", err))?;
-            self.ttl = Some(probe.ttl);
-        }
+        set_ttl(&self.socket, self.family, probe.ttl, &mut self.ttl)?;
         let at = SystemTime::now();
         match self.socket.send(&request) {
             Ok(_) => {}

@@ -26,8 +26,8 @@ use std::time::{Duration, SystemTime};
 
 use super::annotation::{Annotation, Verdict};
 use super::probe::{
-    lost_quietly, queued_error_answer, send_past_pending_errors, Answer, Drained, Evidence,
-    ProbeSpec, Prober, Reading, Sent,
+    lost_quietly, queued_error_answer, send_past_pending_errors, set_ttl, Answer, Drained,
+    Evidence, ProbeSpec, Prober, Reading, Sent,
 };
 use super::{extension, tune, Address, Config, TraceError};
 use crate::sock::control;
@@ -236,21 +236,7 @@ impl EchoProber {
 
 impl Prober for EchoProber {
     fn send(&mut self, probe: ProbeSpec) -> Result<Sent, TraceError> {
-        if self.ttl != Some(probe.ttl) {
-            let call = match self.family {
-                Family::V4 => "setsockopt IP_TTL",
-                Family::V6 => "setsockopt IPV6_UNICAST_HOPS",
-            };
-            self.socket
-                .set_ttl(u32::from(probe.ttl))
-                .map_err(|err| match err {
-                    crate::sock::icmp::SockError::Io { source, .. } => {
-                        TraceError::sys(call, source)
-                    }
-                    other => TraceError::Socket(other),
-                })?;
-            self.ttl = Some(probe.ttl);
-        }
+        set_ttl(self.socket.socket(), self.family, probe.ttl, &mut self.ttl)?;
         self.reading.data_len = probe.data_len.max(layout::HEADER_LEN);
         let body = probe
             .data_len

@@ -18,7 +18,7 @@ use std::collections::HashMap;
 use std::net::IpAddr;
 use std::time::Duration;
 
-use super::address::{interface_index, Address};
+use super::address::Address;
 use super::TraceError;
 use crate::dns::resolver::Resolver;
 
@@ -59,20 +59,13 @@ pub fn resolve_target(host: &str, family: FamilyChoice) -> Result<Address, Trace
     choose(host, &addresses, family).map(Address::from)
 }
 
-/// The interface index of `SCOPE` in `IP%SCOPE`, as glibc's getaddrinfo reads it: an
-/// interface name for link-local addresses (unicast fe80::/10, multicast ff02::/16), or a
-/// number for any IPv6 address.
+/// The interface index of `SCOPE` in `IP%SCOPE`, as glibc's getaddrinfo reads it
+/// ([`crate::sock::scope::parse_scope`]); `None` unless IP is an IPv6 address.
 fn scoped(ip: &str, scope: &str) -> Option<u32> {
     let IpAddr::V6(v6) = ip.parse::<IpAddr>().ok()? else {
         return None;
     };
-    let link_local = v6.segments()[0] & 0xffc0 == 0xfe80 || v6.segments()[0] & 0xff0f == 0xff02;
-    if link_local {
-        if let Some(index) = interface_index(scope) {
-            return Some(index);
-        }
-    }
-    scope.parse().ok()
+    crate::sock::scope::parse_scope(&v6, scope)
 }
 
 /// Butskoy's choice among the addresses of `host`.
@@ -166,7 +159,7 @@ mod tests {
 
     #[test]
     fn a_link_local_target_names_its_interface() {
-        let lo = interface_index("lo").expect("lo");
+        let lo = crate::sock::scope::interface_index("lo").expect("lo");
         let target = resolve_target("fe80::1%lo", FamilyChoice::Any).expect("scoped");
         assert_eq!(target, Address::new(ip("fe80::1"), lo));
         assert_eq!(target.to_string(), "fe80::1%lo");

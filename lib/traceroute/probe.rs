@@ -10,6 +10,8 @@ use std::io;
 use std::net::SocketAddr;
 use std::time::{Duration, SystemTime};
 
+use socket2::Socket;
+
 use super::annotation::{Annotation, Verdict};
 use super::{extension, Address, TraceError};
 use crate::sock::control::{self, ErrorOrigin};
@@ -73,6 +75,24 @@ pub struct Answer {
     pub reported_mtu: Option<u32>,
     /// ICMP extensions appended to the error (RFC 4884), as `-e` prints them.
     pub extension: Option<String>,
+}
+
+impl Answer {
+    /// A packet of the probe's own protocol came back from the target itself (a UDP
+    /// datagram, a DCCP Reset or Response, a raw protocol's reply): something listens there,
+    /// and the trace has arrived as surely as with Port Unreachable.
+    pub(crate) fn arrived(index: usize, peer: SocketAddr, received: &control::Received) -> Answer {
+        Answer {
+            index,
+            from: Some(Address::of_socket(peer)),
+            received: received.kernel_time.unwrap_or_else(SystemTime::now),
+            verdict: Verdict::Arrived,
+            evidence: Evidence::Datagram,
+            reply_ttl: received.ttl,
+            reported_mtu: None,
+            extension: None,
+        }
+    }
 }
 
 /// A way of sending probes and reading their answers.
@@ -184,6 +204,30 @@ pub(crate) fn may_carry_extensions(family: Family, icmp_type: u8) -> bool {
             types::V6_TIME_EXCEEDED | types::V6_DEST_UNREACHABLE
         ),
     }
+}
+
+/// Give `socket` the TTL (IPv4) or unicast hop limit (IPv6) of the next probe, unless it has
+/// it already (`current`, updated): probes of one hop share a TTL, so most sends need no
+/// call. A failure is named as Butskoy names the call.
+pub(crate) fn set_ttl(
+    socket: &Socket,
+    family: Family,
+    ttl: u8,
+    current: &mut Option<u8>,
+) -> Result<(), TraceError> {
+    if *current == Some(ttl) {
+        return Ok(());
+    }
+    let (result, call) = match family {
+        Family::V4 => (socket.set_ttl_v4(u32::from(ttl)), "setsockopt IP_TTL"),
+        Family::V6 => (
+            socket.set_unicast_hops_v6(u32::from(ttl)),
+            "setsockopt IPV6_UNICAST_HOPS",
+        ),
+    };
+    result.map_err(|err| TraceError::sys(call, err))?;
+    *current = Some(ttl);
+    Ok(())
 }
 
 /// What the error queue held when a send failed with a pending error.

@@ -17,9 +17,8 @@ use std::time::{Duration, SystemTime};
 
 use socket2::{Domain, Protocol, SockAddr, Socket, Type};
 
-use super::annotation::Verdict;
 use super::probe::{
-    lost_quietly, queued_error_answer, Answer, Evidence, ProbeSpec, Prober, Reading, Sent,
+    lost_quietly, queued_error_answer, set_ttl, Answer, ProbeSpec, Prober, Reading, Sent,
 };
 use super::{tune, Address, Config, TraceError};
 use crate::sock::control;
@@ -63,26 +62,40 @@ pub struct RawProber {
     source: Option<SocketAddr>,
 }
 
+/// Butskoy's `raw_init()` and `dccp_init()`: a raw socket of `protocol`, tuned, connected
+/// to the target (which fails without a route, and lets through only the target's packets),
+/// its error queue on, non-blocking. Returns it with the target and our source address.
+pub(crate) fn open_connected(
+    config: &Config,
+    protocol: u8,
+    what: &str,
+    tool: &str,
+) -> Result<(Socket, Address, Option<SocketAddr>), TraceError> {
+    let target = Address::new(config.wire_target(), config.target.scope_id);
+    let family = Family::of(target.ip);
+    let socket = open_raw(family, i32::from(protocol), what, tool)?;
+    tune::tune(&socket, target, &config.options, true)?;
+    socket
+        .connect(&SockAddr::from(target.with_port(0)))
+        .map_err(|err| TraceError::sys("connect", err))?;
+    control::enable_receive_metadata(&socket, family == Family::V6)
+        .map_err(|err| TraceError::sys("setsockopt IP_RECVERR", err))?;
+    socket
+        .set_nonblocking(true)
+        .map_err(|err| TraceError::sys("fcntl", err))?;
+    let source = socket
+        .local_addr()
+        .ok()
+        .and_then(|address| address.as_socket());
+    Ok((socket, target, source))
+}
+
 impl RawProber {
-    /// Butskoy's `raw_init()`: socket, tune, connect (which fails without a route), and the
-    /// error queue.
+    /// Open the connected raw socket and the "@ABC..." payload.
     pub fn open(config: &Config, protocol: u8, tool: &str) -> Result<RawProber, TraceError> {
-        let target = Address::new(config.wire_target(), config.target.scope_id);
+        let (socket, target, source) =
+            open_connected(config, protocol, "-P (raw IP probes)", tool)?;
         let family = Family::of(target.ip);
-        let socket = open_raw(family, i32::from(protocol), "-P (raw IP probes)", tool)?;
-        tune::tune(&socket, target, &config.options, true)?;
-        socket
-            .connect(&SockAddr::from(target.with_port(0)))
-            .map_err(|err| TraceError::sys("connect", err))?;
-        control::enable_receive_metadata(&socket, family == Family::V6)
-            .map_err(|err| TraceError::sys("setsockopt IP_RECVERR", err))?;
-        socket
-            .set_nonblocking(true)
-            .map_err(|err| TraceError::sys("fcntl", err))?;
-        let source = socket
-            .local_addr()
-            .ok()
-            .and_then(|address| address.as_socket());
         let payload = (0..config.data_len)
             .map(|i| 0x40 + (i % 0x40) as u8)
             .collect();
@@ -140,16 +153,7 @@ impl RawProber {
                 continue;
             }
             if let Some(index) = self.pending {
-                answers.push(Answer {
-                    index,
-                    from: Some(Address::of_socket(peer)),
-                    received: received.kernel_time.unwrap_or_else(SystemTime::now),
-                    verdict: Verdict::Arrived,
-                    evidence: Evidence::Datagram,
-                    reply_ttl: received.ttl,
-                    reported_mtu: None,
-                    extension: None,
-                });
+                answers.push(Answer::arrived(index, peer, &received));
             }
         }
         Ok(())
@@ -158,14 +162,7 @@ impl RawProber {
 
 impl Prober for RawProber {
     fn send(&mut self, probe: ProbeSpec) -> Result<Sent, TraceError> {
-        if self.ttl != Some(probe.ttl) {
-            match self.family {
-                Family::V4 => self.socket.set_ttl_v4(u32::from(probe.ttl)),
-                Family::V6 => self.socket.set_unicast_hops_v6(u32::from(probe.ttl)),
-            }
-            .map_err(|err| TraceError::sys("setsockopt IP_TTL", err))?;
-            self.ttl = Some(probe.ttl);
-        }
+        set_ttl(&self.socket, self.family, probe.ttl, &mut self.ttl)?;
         self.reading.data_len = probe.data_len;
         let data = &self.payload[..probe.data_len.min(self.payload.len())];
         self.pending = Some(probe.index);

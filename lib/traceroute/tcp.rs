@@ -230,12 +230,8 @@ impl Prober for TcpProber {
         tune::tune(&socket, self.target, &self.options, true)?;
         control::enable_receive_metadata(&socket, self.family == Family::V6)
             .map_err(|err| TraceError::sys("setsockopt IP_RECVERR", err))?;
-        let ttl = u32::from(probe.ttl);
-        match self.family {
-            Family::V4 => socket.set_ttl_v4(ttl),
-            Family::V6 => socket.set_unicast_hops_v6(ttl),
-        }
-        .map_err(|err| TraceError::sys("setsockopt IP_TTL", err))?;
+        // A fresh socket per probe: it has no TTL of ours yet.
+        super::probe::set_ttl(&socket, self.family, probe.ttl, &mut None)?;
         let at = SystemTime::now();
         match socket.connect(&SockAddr::from(destination)) {
             Ok(()) => {}

@@ -18,14 +18,13 @@
 //! | `-r`        | SO_DONTROUTE                           | on-link destinations only        |
 
 use std::io;
-use std::mem::size_of;
 use std::net::{IpAddr, SocketAddr};
-use std::os::fd::AsRawFd;
 
 use socket2::{Domain, Protocol, SockAddr, Socket, Type};
 
 use super::{Address, TraceError};
 use crate::sock::control::set_int;
+use crate::sock::flowlabel;
 use crate::wire::icmp::Family;
 
 /// What the command line asks of every probe socket.
@@ -71,25 +70,6 @@ impl SocketOptions {
         }
     }
 }
-
-/// `struct in6_flowlabel_req` (linux/in6.h): ask the kernel for a flow label to use towards
-/// one destination.
-#[repr(C)]
-struct FlowLabelRequest {
-    destination: [u8; 16],
-    label: u32,
-    action: u8,
-    share: u8,
-    flags: u16,
-    expires: u16,
-    linger: u16,
-    pad: u32,
-}
-
-/// linux/in6.h: get a label, creating it if needed, shared with any socket.
-const IPV6_FL_A_GET: u8 = 0;
-const IPV6_FL_F_CREATE: u16 = 1;
-const IPV6_FL_S_ANY: u8 = 255;
 
 /// A setsockopt that fails as Butskoy names it.
 fn set(
@@ -239,39 +219,15 @@ pub fn bind_socket(
         .map_err(|err| TraceError::sys("bind", err))
 }
 
-/// IPV6_FLOWLABEL_MGR: the kernel hands out flow labels; a socket must ask for one before
-/// it may send with it (ipv6(7) does not document it; linux/in6.h and net/ipv6/ip6_flowlabel.c).
+/// IPV6_FLOWLABEL_MGR: a socket must ask the kernel for a flow label before it may send
+/// with it ([`crate::sock::flowlabel`]).
 fn request_flow_label(socket: &Socket, target: Address, label: u32) -> Result<(), TraceError> {
     let IpAddr::V6(destination) = target.ip else {
         return Ok(());
     };
-    let request = FlowLabelRequest {
-        destination: destination.octets(),
-        label: (label & 0x000f_ffff).to_be(),
-        action: IPV6_FL_A_GET,
-        share: IPV6_FL_S_ANY,
-        flags: IPV6_FL_F_CREATE,
-        expires: 0,
-        linger: 0,
-        pad: 0,
-    };
-    // SAFETY: the pointer and length describe `request`, a repr(C) struct alive for the call.
-    let result = unsafe {
-        libc::setsockopt(
-            socket.as_raw_fd(),
-            libc::IPPROTO_IPV6,
-            libc::IPV6_FLOWLABEL_MGR,
-            (&request as *const FlowLabelRequest).cast(),
-            size_of::<FlowLabelRequest>() as libc::socklen_t,
-        )
-    };
-    if result < 0 {
-        return Err(TraceError::sys(
-            "setsockopt IPV6_FLOWLABEL_MGR",
-            io::Error::last_os_error(),
-        ));
-    }
-    Ok(())
+    flowlabel::request(socket, &destination, label, flowlabel::Share::Any)
+        .map(drop)
+        .map_err(|err| TraceError::sys("setsockopt IPV6_FLOWLABEL_MGR", err))
 }
 
 /// Which route the probes will take, asked before the first one leaves: connect(2) a UDP

@@ -54,8 +54,8 @@ use socket2::{Domain, Protocol, SockAddr, Socket, Type};
 
 use super::annotation::{Annotation, Verdict};
 use super::probe::{
-    lost_quietly, queued_error_answer, send_past_pending_errors, Answer, Drained, Evidence,
-    ProbeSpec, Prober, Reading, Sent,
+    lost_quietly, queued_error_answer, send_past_pending_errors, set_ttl, Answer, Drained,
+    Evidence, ProbeSpec, Prober, Reading, Sent,
 };
 use super::{extension, tune, Address, Config, Method, TraceError};
 use crate::sock::control;
@@ -290,16 +290,7 @@ impl UdpProber {
                     None => self.pending.get(&(socket.port, peer.port())).copied(),
                 };
                 if let Some(index) = index {
-                    answers.push(Answer {
-                        index,
-                        from: Some(Address::of_socket(peer)),
-                        received: received.kernel_time.unwrap_or_else(SystemTime::now),
-                        verdict: Verdict::Arrived,
-                        evidence: Evidence::Datagram,
-                        reply_ttl: received.ttl,
-                        reported_mtu: None,
-                        extension: None,
-                    });
+                    answers.push(Answer::arrived(index, peer, &received));
                 }
             }
         }
@@ -386,7 +377,7 @@ impl UdpProber {
         socket: &mut ProbeSocket,
         probe: ProbeSpec,
     ) -> Result<Sent, TraceError> {
-        set_ttl(socket, self.family, probe.ttl)?;
+        set_ttl(&socket.socket, self.family, probe.ttl, &mut socket.ttl)?;
         self.pending
             .insert((socket.port, probe.sequence), probe.index);
         let to = SockAddr::from(self.options.destination(self.target, probe.sequence));
@@ -429,7 +420,7 @@ impl UdpProber {
     /// Butskoy's `udp_send_probe()` does (so a missing route fails as its connect() does).
     fn send_own(&mut self, probe: ProbeSpec) -> Result<Sent, TraceError> {
         let mut socket = self.open_socket()?;
-        set_ttl(&mut socket, self.family, probe.ttl)?;
+        set_ttl(&socket.socket, self.family, probe.ttl, &mut socket.ttl)?;
         let destination = self.options.destination(self.target, probe.sequence);
         socket
             .socket
@@ -452,26 +443,6 @@ impl UdpProber {
         self.own.insert(probe.index, socket);
         Ok(Sent { at, source })
     }
-}
-
-/// Set a probe socket's TTL (hop limit), if it is not set to that already.
-fn set_ttl(socket: &mut ProbeSocket, family: Family, ttl: u8) -> Result<(), TraceError> {
-    if socket.ttl == Some(ttl) {
-        return Ok(());
-    }
-    let (result, call) = match family {
-        Family::V4 => (
-            socket.socket.set_ttl_v4(u32::from(ttl)),
-            "setsockopt IP_TTL",
-        ),
-        Family::V6 => (
-            socket.socket.set_unicast_hops_v6(u32::from(ttl)),
-            "setsockopt IPV6_UNICAST_HOPS",
-        ),
-    };
-    result.map_err(|err| TraceError::sys(call, err))?;
-    socket.ttl = Some(ttl);
-    Ok(())
 }
 
 /// An ICMP error read from a raw socket that quotes one of our probes.

@@ -81,6 +81,24 @@ impl Worksheet {
         }
     }
 
+    /// The steps a student follows: every section but "Going further".
+    pub fn main_path(&self) -> Vec<Step> {
+        self.steps
+            .iter()
+            .filter(|s| !s.going_further())
+            .cloned()
+            .collect()
+    }
+
+    /// The "Going further" steps.
+    pub fn going_further(&self) -> Vec<Step> {
+        self.steps
+            .iter()
+            .filter(|s| s.going_further())
+            .cloned()
+            .collect()
+    }
+
     /// The steps of the sections whose heading starts with one of `sections` (all if empty).
     pub fn in_sections(&self, sections: &[&str]) -> Vec<Step> {
         self.steps
@@ -521,6 +539,32 @@ impl Drop for Walk<'_> {
         }
         let _ = std::fs::remove_dir_all(&self.dir);
     }
+}
+
+/// What `wirelab check NN` says of the blank answers file `wirelab check NN --template`
+/// prints, as a student who answered nothing sees it: (exit code, stdout).
+pub fn check_blank_template(number: &str) -> (Option<i32>, String) {
+    let template = Command::new(bin("wirelab"))
+        .args(["check", number, "--template"])
+        .output()
+        .expect("run wirelab check --template");
+    assert!(template.status.success(), "{template:?}");
+    let file = std::env::temp_dir().join(format!(
+        "wirelab-blank{number}-{}-{}.toml",
+        std::process::id(),
+        NEXT.fetch_add(1, Ordering::Relaxed)
+    ));
+    std::fs::write(&file, &template.stdout).expect("write the template");
+    let check = Command::new(bin("wirelab"))
+        .args(["check", number, "--answers"])
+        .arg(&file)
+        .output()
+        .expect("run wirelab check");
+    let _ = std::fs::remove_file(&file);
+    (
+        check.status.code(),
+        String::from_utf8_lossy(&check.stdout).into_owned(),
+    )
 }
 
 /// The built tools, in a folder every user can reach (as /usr/local/bin would be): the target
