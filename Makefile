@@ -22,7 +22,7 @@ RELEASE  := target/release
 # Every [[bin]] in Cargo.toml.
 BINS     := $(shell awk '/^\[\[bin\]\]/{b=1} b && /^name =/{gsub(/"/,"",$$3); print $$3; b=0}' Cargo.toml)
 # Tools that open raw sockets get CAP_NET_RAW (and CAP_NET_ADMIN) at install.
-CAP_BINS := $(filter wirelab-ping wirelab-traceroute wirelab-synwatch,$(BINS))
+CAP_BINS := $(filter wirelab-ping wirelab-traceroute wirelab-synwatch wirelab-tcp,$(BINS))
 # Debian packages the labs, tests and benchmarks use.
 DEBS     := iproute2 nftables procps iputils-ping traceroute iputils-tracepath \
             bind9-dnsutils knot knot-dnsutils nginx-light curl wrk hping3 tcpdump \

@@ -11,12 +11,13 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::Parser;
+use wirelab::capture::filter;
+use wirelab::capture::ring::CaptureError;
 use wirelab::cli::{self, Failure, Verbosity};
 use wirelab::output::Out;
 use wirelab::privilege;
 use wirelab::synwatch::render::TextRenderer;
-use wirelab::synwatch::ring::CaptureError;
-use wirelab::synwatch::{self, filter, Config, Event, WatchError};
+use wirelab::synwatch::{self, Config, Event, WatchError};
 
 const TOOL: &str = "wirelab-synwatch";
 

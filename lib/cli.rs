@@ -65,6 +65,26 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
     Ok(Duration::from_secs_f64(seconds))
 }
 
+/// A size as written on the command line, as iperf3 writes them: `1500`, `64K`, `10M`, `1G`
+/// (K, M, G are powers of 1024).
+pub fn parse_size(text: &str) -> Result<u64, String> {
+    let text = text.trim();
+    let (number, multiplier) = match text.char_indices().last() {
+        Some((at, 'K' | 'k')) => (&text[..at], 1u64 << 10),
+        Some((at, 'M' | 'm')) => (&text[..at], 1 << 20),
+        Some((at, 'G' | 'g')) => (&text[..at], 1 << 30),
+        _ => (text, 1),
+    };
+    let value: f64 = number
+        .parse()
+        .map_err(|_| format!("invalid size '{text}': expected e.g. 1500, 64K, 10M or 1G"))?;
+    let bytes = value * multiplier as f64;
+    if !bytes.is_finite() || !(0.0..=1e15).contains(&bytes) {
+        return Err(format!("invalid size '{text}': out of range"));
+    }
+    Ok(bytes as u64)
+}
+
 /// `10mbit` as (`10`, `mbit`), `1.5s` as (`1.5`, `s`): the number is the leading digits and
 /// dots, the unit whatever follows. Durations and rates are written this way.
 pub fn number_and_unit(text: &str) -> (&str, &str) {
@@ -186,6 +206,16 @@ mod tests {
         assert_eq!(parse_duration("1m"), Ok(Duration::from_secs(60)));
         assert_eq!(parse_duration("0.2"), Ok(Duration::from_millis(200)));
         assert_eq!(parse_duration("250us"), Ok(Duration::from_micros(250)));
+    }
+
+    #[test]
+    fn sizes_as_iperf3_writes_them() {
+        assert_eq!(parse_size("1500"), Ok(1500));
+        assert_eq!(parse_size("64K"), Ok(65_536));
+        assert_eq!(parse_size("1.5M"), Ok(1_572_864));
+        assert_eq!(parse_size("1G"), Ok(1 << 30));
+        assert!(parse_size("lots").unwrap_err().contains("invalid size"));
+        assert!(parse_size("-1K").is_err());
     }
 
     #[test]

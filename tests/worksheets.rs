@@ -10,12 +10,14 @@ use std::collections::BTreeSet;
 
 use common::worksheet::Worksheet;
 
-const LABS: [&str; 5] = [
+const LABS: [&str; 7] = [
     "01-ping",
     "02-traceroute",
     "03-dns",
     "04-http-keepalive",
     "05-syn-flood",
+    "06-tcp-close",
+    "07-tcp-reliability",
 ];
 
 fn readme(lab: &str) -> String {

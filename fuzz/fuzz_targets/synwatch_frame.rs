@@ -5,5 +5,5 @@
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
-    wirelab::synwatch::decode::fuzz_decode_frame(data);
+    wirelab::capture::decode::fuzz_decode_frame(data);
 });

@@ -25,6 +25,9 @@ pub struct Ready {
     pub writable: bool,
     /// The error queue is not empty (POLLERR).
     pub error: bool,
+    /// The peer shut down its sending side (POLLRDHUP, when asked for) or the connection is
+    /// gone (POLLHUP): wirelab-tcp's `serve --no-read` notices a FIN without reading.
+    pub hangup: bool,
 }
 
 /// Wait until any of `fds` has one of `events` (POLLIN, POLLOUT) or a queued error (POLLERR,
@@ -70,6 +73,7 @@ pub fn poll_many(
             readable: poll.revents & libc::POLLIN != 0,
             writable: poll.revents & libc::POLLOUT != 0,
             error: poll.revents & libc::POLLERR != 0,
+            hangup: poll.revents & (libc::POLLRDHUP | libc::POLLHUP) != 0,
         })
         .collect())
 }

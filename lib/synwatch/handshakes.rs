@@ -53,7 +53,7 @@ use std::hash::{BuildHasher, Hasher, RandomState};
 use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 
-use super::decode::Segment;
+use crate::capture::decode::Segment;
 
 /// The hash for our tables: a keyed multiply-and-fold hash (the construction aHash and
 /// foldhash use). Measured under a 200 000-SYN flood, std's SipHash took a quarter of
@@ -437,8 +437,8 @@ fn stamp(time: Duration) -> u32 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::synwatch::decode::decode_frame;
-    use crate::synwatch::decode::tests::{
+    use crate::capture::decode::decode_frame;
+    use crate::capture::decode::tests::{
         IPV4_ACK, IPV4_FIN_ACK, IPV4_SYN, IPV4_SYN_ACK, SPOOFED_SYN,
     };
     use std::net::{IpAddr, SocketAddr};

@@ -22,6 +22,8 @@ use std::io;
 
 use serde::Serialize;
 
+use crate::sock::diag;
+
 /// The TcpExt counters synwatch follows, in the order it prints them. Each says what the
 /// kernel did with a handshake it could not treat normally (`net/ipv4/tcp_ipv4.c`,
 /// `net/ipv4/syncookies.c`).
@@ -74,20 +76,21 @@ pub struct SocketTable {
 ///
 /// One request per call, for both families at once: to find SYN_RECV sockets the kernel walks
 /// every bucket of the namespace's established hash, so a dump per family would pay that walk
-/// twice every interval. See [`sock_diag::dump_both_families`]. The walk's cost is the table's
+/// twice every interval. See [`crate::sock::diag`]. The walk's cost is the table's
 /// size, not the namespace's sockets: a namespace sharing the host's table (262 144 buckets
 /// here) costs about 4 ms a walk, a wirelab node with its own 4 096 about 70 µs (see
 /// `topo::plan::TCP_EHASH_ENTRIES`).
 pub fn read_socket_table(ports: &[u16]) -> io::Result<SocketTable> {
     let mut table = SocketTable::default();
-    for socket in sock_diag::dump_both_families((1 << TCP_LISTEN) | (1 << TCP_SYN_RECV))? {
-        if !ports.is_empty() && !ports.contains(&socket.local_port) {
+    let states = (1 << TCP_LISTEN) | (1 << TCP_SYN_RECV);
+    for socket in diag::dump(states, diag::Extensions::default())? {
+        if !ports.is_empty() && !ports.contains(&socket.local_port()) {
             continue;
         }
         match socket.state {
             TCP_SYN_RECV => table.syn_recv += 1,
             TCP_LISTEN => table.listeners.push(Listener {
-                port: socket.local_port,
+                port: socket.local_port(),
                 accept_queue: socket.receive_queue,
                 backlog: socket.send_queue,
             }),
@@ -95,165 +98,6 @@ pub fn read_socket_table(ports: &[u16]) -> io::Result<SocketTable> {
         }
     }
     Ok(table)
-}
-
-/// The `NETLINK_SOCK_DIAG` dump (`linux/inet_diag.h`, `man 7 sock_diag`): one request, then
-/// a stream of `inet_diag_msg` answers ending with `NLMSG_DONE`. The structures are written
-/// and read byte by byte at the offsets below, so a short or odd answer cannot be misread.
-///
-/// The request is the original `TCPDIAG_GETSOCK` form (`struct inet_diag_req`), not
-/// `SOCK_DIAG_BY_FAMILY` (`inet_diag_req_v2`): the v2 request names one family and the kernel
-/// walks its socket hashes once per request, while for the original form the kernel sets the
-/// family to `AF_UNSPEC` (`inet_diag_dump_compat` in `net/ipv4/inet_diag.c`) and answers IPv4
-/// and IPv6 sockets from a single walk. `ss` still sends this form; the answers are the same
-/// `inet_diag_msg`. Measured under lab 05's flood: one walk instead of two halved the time
-/// synwatch spends in the kernel's `tcp_diag_dump` (about a third of its CPU before).
-mod sock_diag {
-    use std::io;
-    use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
-
-    /// `TCPDIAG_GETSOCK` (`linux/inet_diag.h`): the original request type, TCP only.
-    const TCPDIAG_GETSOCK: u16 = 18;
-    const NLMSG_ERROR: u16 = 2;
-    const NLMSG_DONE: u16 = 3;
-    const NLMSG_HEADER: usize = 16; // len u32, type u16, flags u16, seq u32, pid u32
-    /// struct inet_diag_sockid: sport, dport (big-endian), src[4], dst[4], if, cookie[2].
-    const SOCKID_LEN: usize = 48;
-    /// struct inet_diag_req: family, src_len, dst_len, ext, sockid, states u32, dbs u32.
-    const REQUEST_LEN: usize = 4 + SOCKID_LEN + 8;
-    /// struct inet_diag_msg: family, state, timer, retrans, sockid, expires, rqueue, wqueue,
-    /// uid, inode.
-    const MSG_STATE: usize = 1;
-    const MSG_SPORT: usize = 4;
-    const MSG_RQUEUE: usize = 4 + SOCKID_LEN + 4;
-    const MSG_WQUEUE: usize = MSG_RQUEUE + 4;
-    const MSG_LEN: usize = 4 + SOCKID_LEN + 20;
-
-    /// One socket from the dump.
-    pub struct DiagSocket {
-        pub state: u8,
-        pub local_port: u16,
-        pub receive_queue: u32,
-        pub send_queue: u32,
-    }
-
-    fn error(operation: &str, err: io::Error) -> io::Error {
-        io::Error::new(
-            err.kind(),
-            format!("{operation} (sock_diag netlink): {err}"),
-        )
-    }
-
-    /// Dump the TCP sockets in `states` (a bit mask of `1 << state`) of both families.
-    pub fn dump_both_families(states: u32) -> io::Result<Vec<DiagSocket>> {
-        // SAFETY: plain system call, result checked.
-        let fd = unsafe {
-            libc::socket(
-                libc::AF_NETLINK,
-                libc::SOCK_DGRAM | libc::SOCK_CLOEXEC,
-                libc::NETLINK_SOCK_DIAG,
-            )
-        };
-        if fd < 0 {
-            return Err(error("socket", io::Error::last_os_error()));
-        }
-        // SAFETY: a fresh descriptor we own.
-        let socket = unsafe { OwnedFd::from_raw_fd(fd) };
-
-        let mut request = Vec::with_capacity(NLMSG_HEADER + REQUEST_LEN);
-        request.extend_from_slice(&((NLMSG_HEADER + REQUEST_LEN) as u32).to_ne_bytes());
-        request.extend_from_slice(&TCPDIAG_GETSOCK.to_ne_bytes());
-        request.extend_from_slice(&((libc::NLM_F_REQUEST | libc::NLM_F_DUMP) as u16).to_ne_bytes());
-        request.extend_from_slice(&1u32.to_ne_bytes()); // sequence number
-        request.extend_from_slice(&0u32.to_ne_bytes()); // port id: the kernel
-                                                        // Family (ignored by the kernel for a dump: both), no address lengths, no extensions.
-        request.extend_from_slice(&[libc::AF_INET as u8, 0, 0, 0]);
-        request.extend_from_slice(&[0u8; SOCKID_LEN]); // any address, any port
-        request.extend_from_slice(&states.to_ne_bytes());
-        request.extend_from_slice(&0u32.to_ne_bytes()); // idiag_dbs: unused
-                                                        // SAFETY: zeroed sockaddr_nl addresses the kernel.
-        let mut kernel: libc::sockaddr_nl = unsafe { std::mem::zeroed() };
-        kernel.nl_family = libc::AF_NETLINK as u16;
-        // SAFETY: valid buffer and address of the stated lengths.
-        let sent = unsafe {
-            libc::sendto(
-                socket.as_raw_fd(),
-                request.as_ptr().cast(),
-                request.len(),
-                0,
-                (&kernel as *const libc::sockaddr_nl).cast(),
-                std::mem::size_of::<libc::sockaddr_nl>() as libc::socklen_t,
-            )
-        };
-        if sent < 0 {
-            return Err(error("sendto", io::Error::last_os_error()));
-        }
-
-        let mut sockets = Vec::new();
-        let mut buffer = vec![0u8; 64 * 1024];
-        loop {
-            // SAFETY: receiving into our own buffer of the given length.
-            let received = unsafe {
-                libc::recv(
-                    socket.as_raw_fd(),
-                    buffer.as_mut_ptr().cast(),
-                    buffer.len(),
-                    0,
-                )
-            };
-            if received < 0 {
-                let err = io::Error::last_os_error();
-                if err.kind() == io::ErrorKind::Interrupted {
-                    continue;
-                }
-                return Err(error("recv", err));
-            }
-            let mut rest = buffer.get(..received as usize).unwrap_or_default();
-            while rest.len() >= NLMSG_HEADER {
-                let len = u32::from_ne_bytes([rest[0], rest[1], rest[2], rest[3]]) as usize;
-                let kind = u16::from_ne_bytes([rest[4], rest[5]]);
-                if len < NLMSG_HEADER || len > rest.len() {
-                    break;
-                }
-                let payload = &rest[NLMSG_HEADER..len];
-                match kind {
-                    NLMSG_DONE => return Ok(sockets),
-                    NLMSG_ERROR => {
-                        let code = payload
-                            .get(..4)
-                            .map_or(0, |b| i32::from_ne_bytes([b[0], b[1], b[2], b[3]]));
-                        return Err(error("dump", io::Error::from_raw_os_error(-code)));
-                    }
-                    _ if payload.len() >= MSG_LEN => {
-                        let u32_at = |at: usize| {
-                            u32::from_ne_bytes([
-                                payload[at],
-                                payload[at + 1],
-                                payload[at + 2],
-                                payload[at + 3],
-                            ])
-                        };
-                        sockets.push(DiagSocket {
-                            state: payload[MSG_STATE],
-                            local_port: u16::from_be_bytes([
-                                payload[MSG_SPORT],
-                                payload[MSG_SPORT + 1],
-                            ]),
-                            receive_queue: u32_at(MSG_RQUEUE),
-                            send_queue: u32_at(MSG_WQUEUE),
-                        });
-                    }
-                    _ => {}
-                }
-                // Messages are padded to 4 bytes (NLMSG_ALIGN).
-                let next = (len + 3) & !3;
-                rest = rest.get(next..).unwrap_or_default();
-            }
-            if received == 0 {
-                return Ok(sockets);
-            }
-        }
-    }
 }
 
 /// Read the TcpExt counters synwatch follows from `/proc/net/netstat`.

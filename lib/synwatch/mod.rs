@@ -4,9 +4,9 @@
 //!
 //! | file              | what it holds                                              |
 //! |-------------------|------------------------------------------------------------|
-//! | [`ring`]          | AF_PACKET socket, TPACKET_V3 ring, PACKET_STATISTICS        |
-//! | [`filter`]        | the classic BPF program attached to that socket            |
-//! | [`decode`]        | Ethernet → IPv4/IPv6 → TCP with pnet views                 |
+//! | [`crate::capture::ring`] | AF_PACKET socket, TPACKET_V3 ring, PACKET_STATISTICS (shared) |
+//! | [`crate::capture::filter`] | the classic BPF program attached to that socket (shared) |
+//! | [`crate::capture::decode`] | Ethernet → IPv4/IPv6 → TCP with pnet views (shared) |
 //! | [`handshakes`]    | the bounded table of half-open handshakes                  |
 //! | [`sources`]       | SYNs per source address, top senders                       |
 //! | [`kernel`]        | sock_diag (SYN_RECV, accept queue), /proc/net/netstat, sysctls |
@@ -16,12 +16,9 @@
 //! The engine never prints: [`run`] hands each [`Event`] to a callback, and the renderers in
 //! [`render`] turn them into text or JSON.
 
-pub mod decode;
-pub mod filter;
 pub mod handshakes;
 pub mod kernel;
 pub mod render;
-pub mod ring;
 pub mod sources;
 
 use std::fs::File;
@@ -35,10 +32,11 @@ use pcap_file::pcap::{PcapPacket, PcapWriter};
 use serde::Serialize;
 use thiserror::Error;
 
-use decode::{decode_frame, Segment};
+use crate::capture::decode::{decode_frame, Segment};
+use crate::capture::filter;
+use crate::capture::ring::{self, Capture, CaptureError};
 use handshakes::{HandshakeTable, Located, Seen};
 use kernel::{Counters, Listener, Sysctls};
-use ring::{Capture, CaptureError};
 use sources::SourceCounts;
 
 /// What to watch and how.

@@ -596,6 +596,7 @@ pub const TOOLS: &[&str] = &[
     "wirelab-dig",
     "wirelab-http",
     "wirelab-synwatch",
+    "wirelab-tcp",
 ];
 
 fn reachable_by_all(dir: &Path) -> bool {

@@ -1,10 +1,16 @@
-//! Decoding a captured frame down to the TCP header fields a handshake watcher needs (lab 05):
-//! Ethernet (IEEE 802.3), IPv4 (RFC 791 §3.1), IPv6 (RFC 8200 §3) and TCP (RFC 9293 §3.1).
+//! Decoding a captured frame down to its TCP header (labs 05, 06, 07): Ethernet (IEEE 802.3),
+//! IPv4 (RFC 791 §3.1), IPv6 (RFC 8200 §3) and TCP (RFC 9293 §3.1). wirelab-synwatch reads the
+//! addresses and flags of every handshake segment; wirelab-tcp reads every field, and the
+//! options through [`crate::wire::tcp`].
 //!
 //! Frames come straight off the wire, so nothing here trusts a length field: pnet's views are
 //! built with `new` (which checks the minimum header size), and every length taken from a
 //! header (IPv4 IHL and total length, IPv6 payload length) is checked against the bytes we
 //! actually have before slicing. A frame that does not fit is simply not a segment (`None`).
+//!
+//! The payload length comes from the IP header's length fields, not from the bytes captured:
+//! wirelab-tcp keeps only the headers of each frame (its filter's snap length), yet must know
+//! how many bytes each segment carried.
 //!
 //! Shortcut, marked honestly: IPv6 extension headers are not walked; a TCP segment behind a
 //! Hop-by-Hop or Routing header is skipped. The kernel's SYNs never carry one, and neither
@@ -19,13 +25,25 @@ use pnet_packet::ipv6::Ipv6Packet;
 use pnet_packet::tcp::{TcpFlags, TcpPacket};
 use pnet_packet::Packet;
 
-/// The part of a TCP segment the handshake watcher looks at.
+/// A TCP segment's header as captured (RFC 9293 §3.1), with its addresses.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Segment {
     pub source: SocketAddr,
     pub destination: SocketAddr,
     /// The TCP flags byte (RFC 9293 §3.1; CWR and ECE included as received).
     pub flags: u8,
+    /// Sequence number: the number of the first data byte (or of the SYN itself).
+    pub seq: u32,
+    /// Acknowledgment number: the next byte the sender expects (meaningful with ACK set).
+    pub ack: u32,
+    /// The window field as sent, before any window scaling (RFC 7323 §2.2).
+    pub window: u16,
+    /// Bytes of data the segment carried (IP length minus the IP and TCP headers).
+    pub payload_len: u32,
+    /// Where the TCP options start in the frame, and how many bytes the header says they
+    /// take (RFC 9293 §3.1 Data Offset). A short capture may hold fewer: see [`options`].
+    pub options_at: u16,
+    pub options_len: u8,
 }
 
 impl Segment {
@@ -41,7 +59,18 @@ impl Segment {
     pub fn fin(&self) -> bool {
         self.flags & TcpFlags::FIN != 0
     }
+
+    /// The option bytes of this segment inside `frame` (the frame it was decoded from); cut
+    /// short if the capture kept fewer bytes.
+    pub fn options<'a>(&self, frame: &'a [u8]) -> &'a [u8] {
+        let start = usize::from(self.options_at).min(frame.len());
+        let end = (start + usize::from(self.options_len)).min(frame.len());
+        &frame[start..end]
+    }
 }
+
+/// Ethernet header length: the IP header starts here (no VLAN tag; see the module notes).
+const ETHERNET_LEN: usize = 14;
 
 /// Decode an Ethernet frame into a TCP segment, or `None` when it is not a complete-enough
 /// IPv4/IPv6 TCP segment (another protocol, a later fragment, or truncated bytes).
@@ -55,6 +84,7 @@ pub fn decode_frame(frame: &[u8]) -> Option<Segment> {
 }
 
 fn decode_ipv4(bytes: &[u8]) -> Option<Segment> {
+    const IP_AT: usize = ETHERNET_LEN;
     let ip = Ipv4Packet::new(bytes)?;
     if ip.get_next_level_protocol() != IpNextHeaderProtocols::Tcp {
         return None;
@@ -65,17 +95,25 @@ fn decode_ipv4(bytes: &[u8]) -> Option<Segment> {
     }
     // IHL counts 32-bit words and must be at least 5; total length covers header + payload.
     // Both are checked against the buffer before we slice (a lying header must not panic).
+    // A total length of 0 is what the stack writes into a GSO packet longer than 64 KiB
+    // ("BIG TCP"); the bytes are then the only measure.
     let header_len = usize::from(ip.get_header_length()) * 4;
-    let total_len = usize::from(ip.get_total_length()).min(bytes.len());
-    if header_len < 20 || header_len > total_len {
+    let claimed = match usize::from(ip.get_total_length()) {
+        0 => bytes.len(),
+        n => n,
+    };
+    let available = claimed.min(bytes.len());
+    if header_len < 20 || header_len > available {
         return None;
     }
-    let tcp = TcpPacket::new(bytes.get(header_len..total_len)?)?;
-    Some(Segment {
-        source: SocketAddr::new(IpAddr::V4(ip.get_source()), tcp.get_source()),
-        destination: SocketAddr::new(IpAddr::V4(ip.get_destination()), tcp.get_destination()),
-        flags: tcp_flags(&tcp),
-    })
+    let tcp = TcpPacket::new(bytes.get(header_len..available)?)?;
+    segment(
+        &tcp,
+        IpAddr::V4(ip.get_source()),
+        IpAddr::V4(ip.get_destination()),
+        claimed - header_len,
+        IP_AT + header_len,
+    )
 }
 
 fn decode_ipv6(bytes: &[u8]) -> Option<Segment> {
@@ -84,12 +122,45 @@ fn decode_ipv6(bytes: &[u8]) -> Option<Segment> {
     if ip.get_next_header() != IpNextHeaderProtocols::Tcp {
         return None;
     }
-    let end = (FIXED_HEADER + usize::from(ip.get_payload_length())).min(bytes.len());
+    let claimed = match usize::from(ip.get_payload_length()) {
+        0 => bytes.len().saturating_sub(FIXED_HEADER),
+        n => n,
+    };
+    let end = (FIXED_HEADER + claimed).min(bytes.len());
     let tcp = TcpPacket::new(bytes.get(FIXED_HEADER..end)?)?;
+    segment(
+        &tcp,
+        IpAddr::V6(ip.get_source()),
+        IpAddr::V6(ip.get_destination()),
+        claimed,
+        ETHERNET_LEN + FIXED_HEADER,
+    )
+}
+
+/// The fields of one TCP header. `tcp_len` is the TCP header plus data as the IP header
+/// counts it; `tcp_at` is where the TCP header starts in the frame.
+fn segment(
+    tcp: &TcpPacket,
+    source: IpAddr,
+    destination: IpAddr,
+    tcp_len: usize,
+    tcp_at: usize,
+) -> Option<Segment> {
+    // Data Offset counts 32-bit words, at least 5 (RFC 9293 §3.1); options fill the rest.
+    let header_len = usize::from(tcp.get_data_offset()) * 4;
+    if header_len < 20 || header_len > tcp_len {
+        return None;
+    }
     Some(Segment {
-        source: SocketAddr::new(IpAddr::V6(ip.get_source()), tcp.get_source()),
-        destination: SocketAddr::new(IpAddr::V6(ip.get_destination()), tcp.get_destination()),
-        flags: tcp_flags(&tcp),
+        source: SocketAddr::new(source, tcp.get_source()),
+        destination: SocketAddr::new(destination, tcp.get_destination()),
+        flags: tcp_flags(tcp),
+        seq: tcp.get_sequence(),
+        ack: tcp.get_acknowledgement(),
+        window: tcp.get_window(),
+        payload_len: u32::try_from(tcp_len - header_len).unwrap_or(u32::MAX),
+        options_at: u16::try_from(tcp_at + 20).unwrap_or(u16::MAX),
+        options_len: (header_len - 20) as u8,
     })
 }
 
@@ -103,6 +174,7 @@ pub fn fuzz_decode_frame(data: &[u8]) {
     if let Some(segment) = decode_frame(data) {
         // Touch every accessor so the fuzzer explores them too.
         let _ = (segment.syn(), segment.ack(), segment.rst(), segment.fin());
+        let _ = crate::wire::tcp::parse_options(segment.options(data));
     }
 }
 
@@ -192,9 +264,35 @@ pub(crate) mod tests {
 
         let ack = decode_frame(&IPV4_ACK).expect("ack decodes");
         assert_eq!(ack.flags, TcpFlags::ACK);
+        // The final ACK acknowledges the SYN-ACK's sequence number plus one (RFC 9293 §3.5).
+        assert_eq!(ack.ack, syn_ack.seq.wrapping_add(1));
+        assert_eq!(ack.seq, syn.seq.wrapping_add(1));
+        assert_eq!((ack.window, ack.payload_len), (63, 0));
+        assert_eq!(ack.options(&IPV4_ACK).len(), 12);
 
         let fin = decode_frame(&IPV4_FIN_ACK).expect("fin decodes");
         assert!(fin.fin() && fin.ack() && !fin.rst());
+    }
+
+    #[test]
+    fn header_fields_and_options_of_a_syn() {
+        let syn = decode_frame(&IPV4_SYN).expect("syn decodes");
+        assert_eq!(syn.seq, 0x391b_d9f5);
+        assert_eq!(syn.window, 64240);
+        assert_eq!(syn.payload_len, 0);
+        assert_eq!((syn.options_at, syn.options_len), (14 + 20 + 20, 20));
+        assert_eq!(syn.options(&IPV4_SYN)[..4], [0x02, 0x04, 0x05, 0xb4]);
+        // A capture cut inside the options hands back what is there.
+        assert_eq!(syn.options(&IPV4_SYN[..60]).len(), 6);
+    }
+
+    #[test]
+    fn payload_length_comes_from_the_ip_header_not_the_capture() {
+        // The FIN from above, its IPv4 total length raised by 100 bytes of (uncaptured) data.
+        let mut frame = IPV4_FIN_ACK;
+        frame[16..18].copy_from_slice(&(0x34u16 + 100).to_be_bytes());
+        let fin = decode_frame(&frame).expect("decodes");
+        assert_eq!(fin.payload_len, 100);
     }
 
     #[test]

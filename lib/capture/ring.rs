@@ -1,6 +1,8 @@
-//! Capturing frames through a memory-mapped ring (lab 05): an `AF_PACKET` socket with a
-//! `TPACKET_V3` receive ring, a classic BPF filter attached in the kernel, and the socket's
+//! Capturing frames through a memory-mapped ring (labs 05, 06, 07): an `AF_PACKET` socket with
+//! a `TPACKET_V3` receive ring, a classic BPF filter attached in the kernel, and the socket's
 //! drop counter (`PACKET_STATISTICS`). See `Documentation/networking/packet_mmap.rst`.
+//! wirelab-synwatch captures one interface's handshakes with it; wirelab-tcp captures every
+//! segment of the connections it records, on one interface or on all of them.
 //!
 //! Why a ring: a plain `recv()` per packet costs one system call and one copy per frame, and
 //! at flood rates (35 000 SYNs/s here) such a socket falls behind and the kernel drops about a
@@ -21,7 +23,7 @@
 
 use std::ffi::CString;
 use std::io;
-use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
 use std::sync::atomic::{fence, Ordering};
 use std::time::Duration;
 
@@ -52,6 +54,28 @@ const FRAME_SIZE: u32 = 2048;
 /// tcpdump 220), a tenth of synwatch's CPU (`perf stat -e context-switches`).
 pub const RETIRE_BLOCK_MS: u32 = 100;
 
+/// How big the ring is and how long a partly filled block waits. [`RingConfig::default`] is
+/// synwatch's ring, sized and timed for lab 05's floods (see the constants above).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RingConfig {
+    /// Blocks in the ring (each [`BLOCK_SIZE`] bytes).
+    pub block_count: u32,
+    /// Milliseconds before the kernel hands over a block that is not full.
+    pub retire_ms: u32,
+}
+
+impl Default for RingConfig {
+    fn default() -> Self {
+        RingConfig {
+            block_count: BLOCK_COUNT,
+            retire_ms: RETIRE_BLOCK_MS,
+        }
+    }
+}
+
+/// Where the `sockaddr_ll` sits behind each frame's `tpacket3_hdr` (48 bytes, 16-aligned).
+const LINK_ADDRESS_AT: usize = (std::mem::size_of::<libc::tpacket3_hdr>() + 15) & !15;
+
 /// Why the capture could not start or stopped.
 #[derive(Debug, Error)]
 pub enum CaptureError {
@@ -75,6 +99,20 @@ pub struct Frame<'a> {
     pub wire_len: u32,
     /// When the kernel saw it (since the Unix epoch).
     pub timestamp: Duration,
+    /// The interface it was seen on (`sll_ifindex`): with a capture on every interface the
+    /// same packet may pass two of them.
+    pub ifindex: i32,
+    /// `sll_pkttype`: `PACKET_OUTGOING` (4) for a frame this host sent, `PACKET_HOST` (0) for
+    /// one addressed to it. On the loopback interface every packet is seen twice, once leaving
+    /// and once arriving; tcpdump (libpcap) keeps only the arriving copy, and so do we.
+    pub packet_type: u8,
+}
+
+impl Frame<'_> {
+    /// True for a frame this host sent.
+    pub fn outgoing(&self) -> bool {
+        self.packet_type == libc::PACKET_OUTGOING
+    }
 }
 
 /// Counters the kernel keeps for this socket since the last read (reading resets them).
@@ -92,37 +130,74 @@ pub struct Capture {
     interface: String,
     ring: *mut u8,
     ring_len: usize,
+    block_count: usize,
     next_block: usize,
 }
 
+// SAFETY: the mapping belongs to this value alone (nothing else holds the pointer), so moving
+// the capture to another thread (wirelab-tcp's recorder thread) moves the whole ring with it.
+unsafe impl Send for Capture {}
+
 impl Capture {
-    /// Open a capture on `interface` with `filter` attached. The filter is attached before the
-    /// socket is bound to a protocol, so not a single unfiltered frame reaches the ring.
+    /// Open a capture on `interface` with `filter` attached and synwatch's ring. The filter is
+    /// attached before the socket is bound to a protocol, so not a single unfiltered frame
+    /// reaches the ring.
     pub fn open(interface: &str, filter: &[Instruction]) -> Result<Capture, CaptureError> {
+        Capture::open_with(Some(interface), filter, RingConfig::default())
+    }
+
+    /// Open a capture on `interface`, or on every interface of this namespace (`None`, as
+    /// `tcpdump -i any`), with `filter` attached and a ring sized by `config`. Every interface
+    /// of a lab node (veth, bridge port, loopback) carries an Ethernet header, which the
+    /// filter's offsets assume; a frame from a device without one (a tunnel) simply fails the
+    /// filter.
+    pub fn open_with(
+        interface: Option<&str>,
+        filter: &[Instruction],
+        config: RingConfig,
+    ) -> Result<Capture, CaptureError> {
+        let label = interface.unwrap_or("any");
+        Capture::open_on(interface, label, filter, config)
+    }
+
+    fn open_on(
+        interface: Option<&str>,
+        label: &str,
+        filter: &[Instruction],
+        config: RingConfig,
+    ) -> Result<Capture, CaptureError> {
+        let block_count = config.block_count.max(1);
         let io_error = |operation: &'static str| {
             let source = io::Error::last_os_error();
             if source.raw_os_error() == Some(libc::EPERM) {
                 CaptureError::NotPermitted {
-                    interface: interface.to_string(),
+                    interface: label.to_string(),
                 }
             } else {
                 CaptureError::Io {
                     operation,
-                    interface: interface.to_string(),
+                    interface: label.to_string(),
                     source,
                 }
             }
         };
-        let name = CString::new(interface).map_err(|_| CaptureError::NoSuchInterface {
-            interface: interface.to_string(),
-        })?;
-        // SAFETY: `name` is a valid NUL-terminated string.
-        let ifindex = unsafe { libc::if_nametoindex(name.as_ptr()) };
-        if ifindex == 0 {
-            return Err(CaptureError::NoSuchInterface {
-                interface: interface.to_string(),
-            });
-        }
+        // Index 0 binds to every interface.
+        let ifindex = match interface {
+            None => 0,
+            Some(interface) => {
+                let name = CString::new(interface).map_err(|_| CaptureError::NoSuchInterface {
+                    interface: interface.to_string(),
+                })?;
+                // SAFETY: `name` is a valid NUL-terminated string.
+                let ifindex = unsafe { libc::if_nametoindex(name.as_ptr()) };
+                if ifindex == 0 {
+                    return Err(CaptureError::NoSuchInterface {
+                        interface: interface.to_string(),
+                    });
+                }
+                ifindex
+            }
+        };
 
         // Protocol 0: the socket receives nothing until `bind` names a protocol below.
         // SAFETY: plain system call; the result is checked.
@@ -155,17 +230,17 @@ impl Capture {
 
         let request = libc::tpacket_req3 {
             tp_block_size: BLOCK_SIZE,
-            tp_block_nr: BLOCK_COUNT,
+            tp_block_nr: block_count,
             tp_frame_size: FRAME_SIZE,
-            tp_frame_nr: BLOCK_SIZE / FRAME_SIZE * BLOCK_COUNT,
-            tp_retire_blk_tov: RETIRE_BLOCK_MS,
+            tp_frame_nr: BLOCK_SIZE / FRAME_SIZE * block_count,
+            tp_retire_blk_tov: config.retire_ms.max(1),
             tp_sizeof_priv: 0,
             tp_feature_req_word: 0,
         };
         setsockopt(&socket, libc::SOL_PACKET, libc::PACKET_RX_RING, &request)
             .map_err(|_| io_error("creating the receive ring (PACKET_RX_RING)"))?;
 
-        let ring_len = (BLOCK_SIZE as usize) * (BLOCK_COUNT as usize);
+        let ring_len = (BLOCK_SIZE as usize) * (block_count as usize);
         // SAFETY: maps the ring the kernel just allocated for this socket; checked below.
         let ring = unsafe {
             libc::mmap(
@@ -182,13 +257,14 @@ impl Capture {
         }
         let capture = Capture {
             socket,
-            interface: interface.to_string(),
+            interface: label.to_string(),
             ring: ring.cast(),
             ring_len,
+            block_count: block_count as usize,
             next_block: 0,
         };
 
-        // Now start receiving: every protocol, this interface only.
+        // Now start receiving: every protocol, on this interface (or all of them).
         // SAFETY: zeroed sockaddr_ll is a valid starting value.
         let mut address: libc::sockaddr_ll = unsafe { std::mem::zeroed() };
         address.sll_family = libc::AF_PACKET as u16;
@@ -228,7 +304,7 @@ impl Capture {
     }
 
     fn block(&self, index: usize) -> *mut libc::tpacket_block_desc {
-        // SAFETY: index < BLOCK_COUNT, so the offset stays inside the mapping.
+        // SAFETY: index < block_count, so the offset stays inside the mapping.
         unsafe { self.ring.add(index * BLOCK_SIZE as usize).cast() }
     }
 
@@ -268,10 +344,24 @@ impl Capture {
                 }
                 // SAFETY: [start, end) lies inside this block (checked above).
                 let data = unsafe { std::slice::from_raw_parts(base.add(start), end - start) };
+                // The sockaddr_ll follows the header at TPACKET_ALIGN(sizeof(tpacket3_hdr)).
+                let (ifindex, packet_type) = if offset + LINK_ADDRESS_AT + 12 <= block_size {
+                    // SAFETY: bounds checked just above; sockaddr_ll is 4-byte aligned here.
+                    let link = unsafe {
+                        base.add(offset + LINK_ADDRESS_AT)
+                            .cast::<libc::sockaddr_ll>()
+                            .read_unaligned()
+                    };
+                    (link.sll_ifindex, link.sll_pkttype)
+                } else {
+                    (0, 0)
+                };
                 each(Frame {
                     data,
                     wire_len: packet.tp_len,
                     timestamp: Duration::new(u64::from(packet.tp_sec), packet.tp_nsec),
+                    ifindex,
+                    packet_type,
                 });
                 frames += 1;
                 if packet.tp_next_offset == 0 {
@@ -286,7 +376,7 @@ impl Capture {
                 std::ptr::addr_of_mut!((*block).hdr.bh1.block_status)
                     .write_volatile(libc::TP_STATUS_KERNEL);
             }
-            self.next_block = (self.next_block + 1) % BLOCK_COUNT as usize;
+            self.next_block = (self.next_block + 1) % self.block_count;
         }
         frames
     }
@@ -320,6 +410,13 @@ impl Capture {
             packets: u64::from(stats.tp_packets),
             drops: u64::from(stats.tp_drops),
         })
+    }
+}
+
+impl AsFd for Capture {
+    /// The socket, for callers that wait on it together with other descriptors.
+    fn as_fd(&self) -> BorrowedFd<'_> {
+        self.socket.as_fd()
     }
 }
 

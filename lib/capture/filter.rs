@@ -1,16 +1,21 @@
-//! The classic BPF program synwatch attaches to its capture socket (lab 05), so the kernel
-//! drops every frame we do not want before it is copied into the ring.
+//! The classic BPF programs the capturing tools attach to their socket (labs 05, 06, 07), so
+//! the kernel drops every frame we do not want before it is copied into the ring:
+//! wirelab-synwatch keeps handshake segments ([`handshake_filter`]), wirelab-tcp every
+//! segment's headers ([`segment_filter`]).
 //!
 //! Classic BPF (the "BSD Packet Filter", McCanne & Jacobson 1993; Linux
 //! `Documentation/networking/filter.rst`) is a tiny accumulator machine: `A` is the
 //! accumulator, `X` the index register, every instruction is `{code, jt, jf, k}`, jumps go
 //! forward only, and a `ret #n` keeps the first n bytes of the frame (0 = drop it).
 //!
-//! The program keeps what `tcpdump` would write as
+//! The handshake program keeps what `tcpdump` would write as
 //!
 //! ```text
 //! tcp[tcpflags] & (tcp-syn|tcp-ack|tcp-rst|tcp-fin) != 0 and (port P1 or port P2 ...)
 //! ```
+//!
+//! and the segment program `tcp and (port P1 or ...)`, cut to [`HEADERS_SNAPLEN`] bytes (a
+//! recorder of sequence numbers needs the headers, not the data: tcpdump's `-s 134`).
 //!
 //! for IPv4 and for IPv6 without extension headers. It is generated here rather than pasted
 //! from `tcpdump -dd`, because the ports come from the command line; `tcpdump -d 'EXPR'`
@@ -123,9 +128,25 @@ impl Assembler {
 /// BPF conditional jump reaches at most 255 instructions ahead.
 pub const MAX_PORTS: usize = 32;
 
-/// Build the filter for `ports` (empty: every TCP port). Callers keep `ports.len()` at most
-/// [`MAX_PORTS`].
+/// Enough of a frame for every header up to the end of the TCP options: Ethernet 14, IPv4 at
+/// most 60 (IPv6 40), TCP at most 60.
+pub const HEADERS_SNAPLEN: u32 = 14 + 60 + 60;
+
+/// Build the handshake filter for `ports` (empty: every TCP port): SYN, ACK, RST or FIN set,
+/// whole frames kept. Callers keep `ports.len()` at most [`MAX_PORTS`].
 pub fn handshake_filter(ports: &[u16]) -> Vec<Instruction> {
+    tcp_filter(ports, Some(HANDSHAKE_FLAGS), SNAPLEN)
+}
+
+/// Build the filter for every TCP segment to or from `ports` (empty: every TCP port), keeping
+/// its first `snaplen` bytes. Callers keep `ports.len()` at most [`MAX_PORTS`].
+pub fn segment_filter(ports: &[u16], snaplen: u32) -> Vec<Instruction> {
+    tcp_filter(ports, None, snaplen)
+}
+
+/// The program behind both: TCP over IPv4 (first fragments) or IPv6, optionally with one of
+/// `flags` set, on one of `ports`.
+fn tcp_filter(ports: &[u16], flags: Option<u32>, snaplen: u32) -> Vec<Instruction> {
     use To::{Label, Next};
     let mut asm = Assembler::default();
 
@@ -140,8 +161,10 @@ pub fn handshake_filter(ports: &[u16]) -> Vec<Instruction> {
     asm.jump(op::JMP_JSET_K, 0x1fff, Label("drop"), Next);
     // X = IPv4 header length, so [X + 14] is the first byte of the TCP header.
     asm.emit(op::LDX_B_MSH, 14);
-    asm.emit(op::LD_B_IND, 14 + 13);
-    asm.jump(op::JMP_JSET_K, HANDSHAKE_FLAGS, Next, Label("drop"));
+    if let Some(flags) = flags {
+        asm.emit(op::LD_B_IND, 14 + 13);
+        asm.jump(op::JMP_JSET_K, flags, Next, Label("drop"));
+    }
     port_checks(&mut asm, op::LD_H_IND, 14, 14 + 2, ports);
 
     // IPv6 with TCP directly after the fixed 40-byte header.
@@ -149,12 +172,14 @@ pub fn handshake_filter(ports: &[u16]) -> Vec<Instruction> {
     asm.jump(op::JMP_JEQ_K, ETHERTYPE_IPV6, Next, Label("drop"));
     asm.emit(op::LD_B_ABS, 20);
     asm.jump(op::JMP_JEQ_K, PROTO_TCP, Next, Label("drop"));
-    asm.emit(op::LD_B_ABS, 14 + 40 + 13);
-    asm.jump(op::JMP_JSET_K, HANDSHAKE_FLAGS, Next, Label("drop"));
+    if let Some(flags) = flags {
+        asm.emit(op::LD_B_ABS, 14 + 40 + 13);
+        asm.jump(op::JMP_JSET_K, flags, Next, Label("drop"));
+    }
     port_checks(&mut asm, op::LD_H_ABS, 14 + 40, 14 + 40 + 2, ports);
 
     asm.label("keep");
-    asm.emit(op::RET_K, SNAPLEN);
+    asm.emit(op::RET_K, snaplen);
     asm.label("drop");
     asm.emit(op::RET_K, 0);
     asm.finish()
@@ -228,7 +253,7 @@ pub fn interpret(program: &[Instruction], frame: &[u8]) -> u32 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::synwatch::decode::tests::{IPV4_ACK, IPV4_SYN, IPV4_SYN_ACK, IPV6_SYN, SPOOFED_SYN};
+    use crate::capture::decode::tests::{IPV4_ACK, IPV4_SYN, IPV4_SYN_ACK, IPV6_SYN, SPOOFED_SYN};
 
     #[test]
     fn watched_port_keeps_both_directions_of_the_handshake() {
@@ -268,6 +293,22 @@ mod tests {
         udp[23] = 17;
         assert_eq!(interpret(&program, &udp), 0);
         assert_eq!(interpret(&program, &SPOOFED_SYN[..30]), 0);
+    }
+
+    #[test]
+    fn segment_filter_keeps_bare_data_segments_cut_to_their_headers() {
+        let program = segment_filter(&[8080], HEADERS_SNAPLEN);
+        let mut bare = SPOOFED_SYN;
+        bare[14 + 20 + 13] = 0x08; // PSH only: no handshake flag, still a segment
+        assert_eq!(interpret(&program, &bare), HEADERS_SNAPLEN);
+        assert_eq!(interpret(&program, &IPV6_SYN), HEADERS_SNAPLEN);
+        assert_eq!(
+            interpret(&segment_filter(&[80], HEADERS_SNAPLEN), &IPV4_SYN),
+            0
+        );
+        let mut udp = SPOOFED_SYN;
+        udp[23] = 17;
+        assert_eq!(interpret(&program, &udp), 0);
     }
 
     #[test]
