@@ -5,7 +5,7 @@
 
 mod common;
 
-use common::worksheet::{check_blank_template, Walk, Worksheet};
+use common::worksheet::{check_blank_template, figure_after, Walk, Worksheet};
 use common::{root_or_skip, Lab};
 
 /// The transport named at the end of the `;; SERVER:` line.
@@ -18,12 +18,6 @@ fn transport(text: &str) -> String {
 }
 
 /// The number after `prefix` on the first line that has it.
-fn number_after(text: &str, prefix: &str) -> String {
-    text.lines()
-        .find_map(|line| line.split_once(prefix).map(|(_, rest)| rest))
-        .map(|rest| rest.chars().take_while(char::is_ascii_digit).collect())
-        .unwrap_or_default()
-}
 
 #[test]
 fn worksheet_steps_samples_and_answers_check_out() {
@@ -52,7 +46,7 @@ fn worksheet_steps_samples_and_answers_check_out() {
         .lines()
         .find(|l| l.contains("flags [+]"))
         .expect("a first fragment");
-    let id = number_after(first_fragment, ", id ");
+    let id = figure_after(first_fragment, ", id ");
     let fragments = capture
         .lines()
         .filter(|l| l.contains(&format!(", id {id}, ")))
@@ -92,12 +86,12 @@ fn worksheet_steps_samples_and_answers_check_out() {
         ("no_fragments_transport", transport(&survivor.output)),
         (
             "truncated_reply_bytes",
-            number_after(&explain, "TC set on a "),
+            figure_after(&explain, "TC set on a "),
         ),
-        ("truncated_reply_answers", number_after(&udp_reply, " AN ")),
+        ("truncated_reply_answers", figure_after(&udp_reply, " AN ")),
         (
             "medium_tcp_bytes",
-            number_after(
+            figure_after(
                 &of("-- wirelab-dig +noedns medium.lab.test"),
                 "MSG SIZE  rcvd: ",
             ),

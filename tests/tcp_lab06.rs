@@ -8,7 +8,7 @@ mod common;
 
 use std::process::Command;
 
-use common::worksheet::{Walk, Worksheet};
+use common::worksheet::{figure_after, Walk, Worksheet};
 use common::{bin, root_or_skip, stdout, Lab};
 
 /// The state a state line changes to (`... state A -> B (...)` gives B).
@@ -37,16 +37,6 @@ fn state_before(text: &str, marker: &str) -> String {
 }
 
 /// The number (digits and a point) right after `label` on the first line that has it.
-fn number_after(text: &str, label: &str) -> String {
-    text.lines()
-        .find_map(|line| line.split_once(label).map(|(_, rest)| rest))
-        .map(|rest| {
-            rest.chars()
-                .take_while(|c| c.is_ascii_digit() || *c == '.')
-                .collect()
-        })
-        .unwrap_or_else(|| panic!("no {label:?} in\n{text}"))
-}
 
 #[test]
 fn lab06_worksheet_steps_samples_and_check() {
@@ -54,12 +44,7 @@ fn lab06_worksheet_steps_samples_and_check() {
         return;
     }
     let sheet = Worksheet::read("06-tcp-close");
-    let main: Vec<_> = sheet
-        .steps
-        .iter()
-        .filter(|s| !s.going_further())
-        .cloned()
-        .collect();
+    let main = sheet.main_path();
     let lab = Lab::up("06");
     let mut walk = Walk::new(&lab, &sheet);
     walk.run_all(&main);
@@ -72,13 +57,13 @@ fn lab06_worksheet_steps_samples_and_check() {
         .lines()
         .skip_while(|line| !line.contains("Out IP") || !line.contains("Flags [F.]"))
         .find(|line| line.contains(" In  IP"))
-        .map(|line| number_after(line, ", ack "))
+        .map(|line| figure_after(line, ", ack "))
         .expect("an ACK after the client's FIN");
     // Step 2: ss counts down whole seconds from 60.
     let time_wait = walk
         .output("06 client -- ss -tano state time-wait")
         .to_string();
-    let seconds: u32 = number_after(&time_wait, "timewait,")
+    let seconds: u32 = figure_after(&time_wait, "timewait,")
         .parse()
         .expect("seconds");
     let step3 = walk
@@ -99,7 +84,7 @@ fn lab06_worksheet_steps_samples_and_check() {
     let fin_wait_2 = step9
         .lines()
         .find(|line| line.starts_with("client states:"))
-        .map(|line| number_after(line, "FIN-WAIT-2 "))
+        .map(|line| figure_after(line, "FIN-WAIT-2 "))
         .unwrap_or_else(|| panic!("no summary in\n{step9}"));
     // The setting went back.
     let fin_timeout = lab.exec("client", &["sysctl", "-n", "net.ipv4.tcp_fin_timeout"]);
@@ -134,7 +119,7 @@ fn lab06_worksheet_steps_samples_and_check() {
             state_after(&step5, "Flags [F.], seq 1, ack 1025"),
         ),
         ("rst_exit_code", rst_server.code.unwrap_or(-1).to_string()),
-        ("half_close_bytes", number_after(&step7, "received ")),
+        ("half_close_bytes", figure_after(&step7, "received ")),
         ("fin_wait_2_ms", fin_wait_2),
     ];
     let check = walk.check(&answers);

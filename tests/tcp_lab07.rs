@@ -8,16 +8,10 @@ mod common;
 
 use std::process::Command;
 
-use common::worksheet::{Walk, Worksheet};
+use common::worksheet::{figure_after, Walk, Worksheet};
 use common::{bin, root_or_skip, stdout, Lab};
 
 /// The number (digits only) right after `label` on the first line that has it.
-fn number_after(text: &str, label: &str) -> String {
-    text.lines()
-        .find_map(|line| line.split_once(label).map(|(_, rest)| rest))
-        .map(|rest| rest.chars().take_while(char::is_ascii_digit).collect())
-        .unwrap_or_else(|| panic!("no {label:?} in\n{text}"))
-}
 
 #[test]
 fn lab07_worksheet_steps_samples_and_check() {
@@ -25,12 +19,7 @@ fn lab07_worksheet_steps_samples_and_check() {
         return;
     }
     let sheet = Worksheet::read("07-tcp-reliability");
-    let main: Vec<_> = sheet
-        .steps
-        .iter()
-        .filter(|s| !s.going_further())
-        .cloned()
-        .collect();
+    let main = sheet.main_path();
     let lab = Lab::up("07");
     let mut walk = Walk::new(&lab, &sheet);
     walk.run_all(&main);
@@ -40,7 +29,7 @@ fn lab07_worksheet_steps_samples_and_check() {
     let final_ack = step1
         .lines()
         .filter(|line| line.contains(" In  IP") && !line.contains("Flags [F"))
-        .map(|line| number_after(line, ", ack "))
+        .map(|line| figure_after(line, ", ack "))
         .filter_map(|ack| ack.parse::<u64>().ok())
         .max()
         .expect("ACKs from srv");
@@ -54,7 +43,7 @@ fn lab07_worksheet_steps_samples_and_check() {
         .find(|ran| ran.step.section.starts_with("Step 2"))
         .map(|ran| ran.output.clone())
         .expect("Step 2's transfer");
-    let lost = number_after(
+    let lost = figure_after(
         step2
             .lines()
             .find(|line| line.contains("[dup ack #1]"))
@@ -64,7 +53,7 @@ fn lab07_worksheet_steps_samples_and_check() {
     let dup_acks = step2
         .lines()
         .find(|line| line.contains("[retransmission (fast, after "))
-        .map(|line| number_after(line, "[retransmission (fast, after "))
+        .map(|line| figure_after(line, "[retransmission (fast, after "))
         .expect("a fast retransmission");
     let nstat = walk
         .output("nstat -az TcpRetransSegs TcpExtTCPFastRetrans")
@@ -76,8 +65,8 @@ fn lab07_worksheet_steps_samples_and_check() {
         .expect("the counter")
         .to_string();
     let step3 = walk.output("send srv --time 4s -b 20M").to_string();
-    let timeouts = number_after(&step3, "timeout ");
-    let cwnd = number_after(
+    let timeouts = figure_after(&step3, "timeout ");
+    let cwnd = figure_after(
         step3
             .lines()
             .find(|line| line.contains(" backoff:1 "))
@@ -98,7 +87,7 @@ fn lab07_worksheet_steps_samples_and_check() {
         .lines()
         .find(|line| line.contains("[zero window]"))
         .expect("a zero window");
-    let probes = number_after(&step4, "window probes ");
+    let probes = figure_after(&step4, "window probes ");
     let step5 = walk.output("--bytes 14480").to_string();
     let kind = step5
         .split("[retransmission (")

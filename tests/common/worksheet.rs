@@ -605,3 +605,21 @@ fn reachable_by_all(dir: &Path) -> bool {
     dir.ancestors()
         .all(|d| std::fs::metadata(d).is_ok_and(|m| m.permissions().mode() & 0o001 != 0))
 }
+
+/// The figure written right after `label` on the first line that has it: `", ack 5001"` gives
+/// `5001`, `"goodput 1.5 Mbit/s"` after `"goodput"` gives `1.5` (a sentence's full stop after
+/// the number is not part of it). Panics, naming the label, when no line has it: a worksheet
+/// whose output lost a figure must fail loudly, not grade an empty answer.
+pub fn figure_after(text: &str, label: &str) -> String {
+    text.lines()
+        .find_map(|line| line.split_once(label).map(|(_, rest)| rest))
+        .map(|rest| {
+            let figure: String = rest
+                .trim_start()
+                .chars()
+                .take_while(|c| c.is_ascii_digit() || *c == '.')
+                .collect();
+            figure.trim_end_matches('.').to_string()
+        })
+        .unwrap_or_else(|| panic!("no {label:?} in\n{text}"))
+}
