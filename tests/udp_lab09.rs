@@ -6,23 +6,8 @@
 
 mod common;
 
-use std::process::Command;
-
-use common::worksheet::{Walk, Worksheet};
-use common::{bin, root_or_skip, stdout, Lab};
-
-/// The figure right after `label` on the first line that has it (`goodput 2.18Mbps` -> 2.18).
-fn figure_after(text: &str, label: &str) -> String {
-    text.lines()
-        .find_map(|line| line.split_once(label).map(|(_, rest)| rest))
-        .map(|rest| {
-            rest.trim_start()
-                .chars()
-                .take_while(|c| c.is_ascii_digit() || *c == '.')
-                .collect()
-        })
-        .unwrap_or_default()
-}
+use common::worksheet::{check_blank_template, figure_after, Walk, Worksheet};
+use common::{root_or_skip, Lab};
 
 /// The line of `text` that ends with `suffix`.
 fn line_ending<'t>(text: &'t str, suffix: &str) -> &'t str {
@@ -37,12 +22,7 @@ fn worksheet_steps_samples_and_answers_check_out() {
         return;
     }
     let sheet = Worksheet::read("09-tcp-vs-udp");
-    let main: Vec<_> = sheet
-        .steps
-        .iter()
-        .filter(|s| !s.going_further())
-        .cloned()
-        .collect();
+    let main = sheet.main_path();
     assert!(main.len() >= 20, "{main:?}");
     let lab = Lab::up("09");
     let mut walk = Walk::new(&lab, &sheet);
@@ -171,12 +151,7 @@ fn going_further_commands_run() {
         return;
     }
     let sheet = Worksheet::read("09-tcp-vs-udp");
-    let further: Vec<_> = sheet
-        .steps
-        .iter()
-        .filter(|s| s.going_further())
-        .cloned()
-        .collect();
+    let further = sheet.going_further();
     assert!(further.len() >= 5, "{further:?}");
     let lab = Lab::up("09");
     let mut walk = Walk::new(&lab, &sheet);
@@ -207,23 +182,21 @@ fn going_further_commands_run() {
 
 #[test]
 fn blank_template_is_all_unanswered() {
-    let template = Command::new(bin("wirelab"))
-        .args(["check", "09", "--template"])
-        .output()
-        .expect("run wirelab check --template");
-    let file = std::env::temp_dir().join(format!("wirelab-09-{}.toml", std::process::id()));
-    std::fs::write(&file, &template.stdout).expect("write");
-    let check = Command::new(bin("wirelab"))
-        .args(["check", "09", "--answers"])
-        .arg(&file)
-        .output()
-        .expect("run wirelab check");
-    let _ = std::fs::remove_file(&file);
-    assert_eq!(check.status.code(), Some(1));
-    let text = stdout(&check);
+    let (code, text) = check_blank_template("09");
+    assert_eq!(code, Some(1), "{text}");
     assert!(text.contains("0/14 right"), "{text}");
-    assert!(
-        !text.contains("TCP\n"),
-        "a hint gives an answer away: {text}"
-    );
+    // The protocol questions' hints never name a protocol; the figures' never give one.
+    for (key, answer) in [
+        ("dns_protocol", "UDP"),
+        ("video_protocol", "UDP"),
+        ("file_protocol", "TCP"),
+        ("udp_overhead_percent", "21.9"),
+    ] {
+        let hint = text
+            .lines()
+            .find(|l| l.starts_with(&format!("unanswered {key}:")))
+            .unwrap_or_else(|| panic!("no hint for {key}: {text}"));
+        assert!(!hint.contains(answer), "a hint gives {answer} away: {hint}");
+    }
+    assert!(!text.contains("RTP"), "a hint gives an answer away: {text}");
 }
