@@ -79,7 +79,8 @@ fn steps_1_to_4_slow_start_sawtooth_and_timeout() {
         .unwrap_or_default()
         .to_string();
     let rtt_ms: f64 = rtt.parse().expect("avg");
-    assert!((40.0..45.0).contains(&rtt_ms), "{ping}");
+    // 20 ms each way on the slow link; a busy machine adds a little in the delay line.
+    assert!((40.0..48.0).contains(&rtt_ms), "{ping}");
 
     // Step 2: ten segments, then a pause of about one round trip.
     let capture = text("wirelab exec 08 server -- tcpdump -c 14 -ttt");
