@@ -28,7 +28,7 @@ DEBS     := iproute2 nftables procps iputils-ping traceroute iputils-tracepath \
             bind9-dnsutils knot knot-dnsutils nginx-light curl wrk hping3 tcpdump \
             hyperfine libcap2-bin bc bsdextrautils python3 time linux-perf \
             apache2 lighttpd busybox gunicorn python3-twisted jq iptables iperf3 \
-            bind9 bind9-utils unbound
+            bind9 bind9-utils unbound chromium
 # Of DEBS, the daemons whose Debian postinst would start them on the host (see deps), as
 # PACKAGE or PACKAGE:UNIT when the service has another name (bind9's is named).
 HOST_DAEMONS := apache2 lighttpd nginx-light:nginx knot bind9:named unbound unbound:unbound-resolvconf

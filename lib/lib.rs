@@ -16,12 +16,15 @@
 //! | [`http`]     | an HTTP/1.1 keep-alive client                              | 04 |
 //! | [`synwatch`] | watching half-open connections during a SYN flood          | 05 |
 //! | [`tcp`]      | recording a TCP connection: states, segments, tcp_info     | 06, 07 |
+//! | [`udp`]      | datagrams: loss, reordering, duplication, delay and jitter | 08, 09 |
+//! | [`chart`]    | congestion window and sequence-number charts (SVG)        | 08, 09 |
 //! | [`lab`]      | finding labs and grading a student's answers               | all |
 //! | [`doctor`]   | what this machine has and lacks for the labs               | all |
 //! | [`cli`], [`output`], [`privilege`], [`signals`] | conventions every binary shares | all |
 
 pub mod capabilities;
 pub mod capture;
+pub mod chart;
 pub mod cli;
 pub mod dns;
 pub mod doctor;
@@ -37,4 +40,5 @@ pub mod synwatch;
 pub mod tcp;
 pub mod topo;
 pub mod traceroute;
+pub mod udp;
 pub mod wire;

@@ -10,7 +10,7 @@ use std::collections::BTreeSet;
 
 use common::worksheet::Worksheet;
 
-const LABS: [&str; 7] = [
+const LABS: [&str; 9] = [
     "01-ping",
     "02-traceroute",
     "03-dns",
@@ -18,6 +18,8 @@ const LABS: [&str; 7] = [
     "05-syn-flood",
     "06-tcp-close",
     "07-tcp-reliability",
+    "08-congestion",
+    "09-tcp-vs-udp",
 ];
 
 fn readme(lab: &str) -> String {

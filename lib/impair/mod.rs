@@ -218,14 +218,18 @@ impl Impairment {
             || self.hold.is_some()
     }
 
-    /// This impairment with every field `newer` sets taken from `newer`.
+    /// This impairment with every field `newer` sets taken from `newer`. A share set to 0 %
+    /// takes that field away (`--loss 0%` after `--loss 5%`), so `wirelab link show` reads as
+    /// the link did before it was set.
     pub fn merged(&self, newer: &Impairment) -> Impairment {
+        let share =
+            |newer: Option<Percent>, older: Option<Percent>| newer.or(older).filter(|p| p.0 > 0.0);
         Impairment {
             delay: newer.delay.or(self.delay),
             jitter: newer.jitter.or(self.jitter),
-            loss: newer.loss.or(self.loss),
-            duplicate: newer.duplicate.or(self.duplicate),
-            reorder: newer.reorder.or(self.reorder),
+            loss: share(newer.loss, self.loss),
+            duplicate: share(newer.duplicate, self.duplicate),
+            reorder: share(newer.reorder, self.reorder),
             rate: newer.rate.or(self.rate),
             queue: newer.queue.or(self.queue),
             drop: newer.drop.clone().or_else(|| self.drop.clone()),
@@ -414,6 +418,24 @@ mod tests {
         assert_eq!(format_delay(Duration::from_micros(1500)), "1500us");
         assert_eq!(format_delay(Duration::from_secs(3)), "3s");
         assert_eq!(Percent::parse("0.5%").unwrap().to_string(), "0.5%");
+    }
+
+    #[test]
+    fn a_share_set_to_zero_takes_the_field_away() {
+        let lossy = Impairment {
+            delay: Some(Duration::from_millis(20)),
+            loss: Some(Percent(5.0)),
+            reorder: Some(Percent(5.0)),
+            ..Impairment::default()
+        };
+        let back = lossy.merged(&Impairment {
+            loss: Some(Percent(0.0)),
+            reorder: Some(Percent(0.0)),
+            ..Impairment::default()
+        });
+        assert_eq!(back.loss, None);
+        assert_eq!(back.reorder, None);
+        assert_eq!(back.delay, Some(Duration::from_millis(20)), "kept");
     }
 
     #[test]

@@ -101,6 +101,28 @@ pub fn reported_on_error_queue(err: &io::Error) -> bool {
     )
 }
 
+/// Ask for each datagram's destination address (IP_PKTINFO, ip(7); IPV6_RECVPKTINFO,
+/// ipv6(7)). A socket bound to 0.0.0.0 or [::] hears every address of the host, and only this
+/// says which one a sender used. On an IPv6 socket that also hears IPv4, both are set.
+pub fn enable_destination_address(socket: &Socket, ipv6: bool) -> io::Result<()> {
+    if ipv6 {
+        set_int(socket, libc::SOL_IPV6, libc::IPV6_RECVPKTINFO, 1)?;
+        // Fails on an IPv6-only socket, which never receives IPv4 anyway.
+        let _ = set_int(socket, libc::SOL_IP, libc::IP_PKTINFO, 1);
+        Ok(())
+    } else {
+        set_int(socket, libc::SOL_IP, libc::IP_PKTINFO, 1)
+    }
+}
+
+/// Ask for the socket's drop counter with every packet (SO_RXQ_OVFL, socket(7)): how many
+/// packets the kernel threw away because this socket's receive buffer was full. A receiver
+/// that reads too slowly loses datagrams on its own host; this tells them apart from losses
+/// in the network.
+pub fn enable_drop_count(socket: &Socket) -> io::Result<()> {
+    set_int(socket, libc::SOL_SOCKET, libc::SO_RXQ_OVFL, 1)
+}
+
 /// `setsockopt` with an `int` value, for the options socket2 has no method for.
 pub fn set_int(socket: impl AsFd, level: i32, name: i32, value: i32) -> io::Result<()> {
     set_value(socket, level, name, &value)
@@ -170,6 +192,12 @@ pub struct Received {
     pub ttl: Option<u8>,
     /// When the kernel received it (CLOCK_REALTIME, nanoseconds).
     pub kernel_time: Option<SystemTime>,
+    /// The address the packet was sent to (IP_PKTINFO, IPV6_PKTINFO; see
+    /// [`enable_destination_address`]): on a socket bound to every address, which one.
+    pub destination: Option<IpAddr>,
+    /// How many packets this socket has dropped since it was opened because its receive
+    /// buffer was full (SO_RXQ_OVFL, socket(7); see [`enable_drop_count`]).
+    pub dropped: Option<u32>,
     /// Set when reading the error queue: which error this is.
     pub error: Option<QueuedError>,
     /// The IPv4 options the packet arrived with, on a datagram socket that asked for them
@@ -188,6 +216,8 @@ impl Default for Received {
             peer: None,
             ttl: None,
             kernel_time: None,
+            destination: None,
+            dropped: None,
             error: None,
             ip_options: [0; 40],
             ip_options_len: 0,
@@ -311,6 +341,24 @@ fn receive_with_flags(
                 // SAFETY: length checked.
                 let value = unsafe { data.cast::<i32>().read_unaligned() };
                 received.ttl = u8::try_from(value).ok();
+            }
+            (libc::SOL_IP, libc::IP_PKTINFO) if data_len >= size_of::<libc::in_pktinfo>() => {
+                // SAFETY: length checked. ipi_addr is the header's destination address.
+                let info: libc::in_pktinfo =
+                    unsafe { data.cast::<libc::in_pktinfo>().read_unaligned() };
+                received.destination = Some(IpAddr::V4(Ipv4Addr::from(u32::from_be(
+                    info.ipi_addr.s_addr,
+                ))));
+            }
+            (libc::SOL_SOCKET, libc::SO_RXQ_OVFL) if data_len >= size_of::<u32>() => {
+                // SAFETY: length checked.
+                received.dropped = Some(unsafe { data.cast::<u32>().read_unaligned() });
+            }
+            // `struct in6_pktinfo` (RFC 3542 §6.1): the address, then the interface index.
+            (libc::SOL_IPV6, libc::IPV6_PKTINFO) if data_len >= 16 + size_of::<u32>() => {
+                // SAFETY: length checked.
+                let address: [u8; 16] = unsafe { data.cast::<[u8; 16]>().read_unaligned() };
+                received.destination = Some(IpAddr::V6(Ipv6Addr::from(address)));
             }
             (libc::SOL_IP, libc::IP_RECVERR) | (libc::SOL_IPV6, libc::IPV6_RECVERR)
                 if data_len >= size_of::<libc::sock_extended_err>() =>

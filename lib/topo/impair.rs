@@ -338,6 +338,13 @@ pub struct Direction {
     pub sender_if: String,
     pub receiver_ns: String,
     pub receiver_if: String,
+    /// The largest frame the link carries: its MTU plus the 14-byte Ethernet header.
+    pub frame: u32,
+}
+
+/// A link's largest frame: its MTU (1500 unless the topology says) and the Ethernet header.
+fn frame_of(mtu: Option<u32>) -> u32 {
+    mtu.unwrap_or(1500) + 14
 }
 
 impl Direction {
@@ -538,7 +545,15 @@ pub fn apply_actions(
             if let Some(rate) = impairment.rate {
                 // Burst: 5 ms at the rate, at least two full frames, so tbf neither stalls a
                 // full-size packet nor lets a long burst through above the rate.
-                let burst = (rate.0 / 8 / 200).max(2 * 1514);
+                let burst = (rate.0 / 8 / 200).max(2 * u64::from(direction.frame));
+                // A peak bucket of one frame (at ten times the rate, so it never limits): it
+                // makes tbf cut a GSO super-packet into the frames it stands for before they
+                // queue. Without it, a TCP sender's TSO buffers (up to 8 frames of 1448 bytes
+                // under this burst) reach the queue whole, each counting as one packet, and a
+                // 40-packet queue holds some 300 (measured: 39 "packets", 411808 bytes). tbf
+                // segments what is larger than its largest packet (`max_size`, the smaller of
+                // the burst and the peak bucket); a router's queue holds real packets.
+                let peak = Rate(rate.0.saturating_mul(10));
                 actions.push(tc(&[
                     "root",
                     "handle",
@@ -550,6 +565,10 @@ pub fn apply_actions(
                     &burst.to_string(),
                     "latency",
                     "1s",
+                    "peakrate",
+                    &peak.to_string(),
+                    "mtu",
+                    &direction.frame.to_string(),
                 ]));
                 // tbf's own queue counts bytes; a pfifo child counts packets, as `queue` does.
                 let queue = impairment.queue.unwrap_or(1000);
@@ -641,6 +660,7 @@ pub fn directions(topo: &Topology, names: &Names) -> Vec<[Direction; 2]> {
                 sender_if: ifname(from),
                 receiver_ns: names.ns(to),
                 receiver_if: ifname(to),
+                frame: frame_of(link.mtu),
             };
             [
                 one(&link.ends[0], &link.ends[1]),
@@ -687,6 +707,9 @@ pub struct LinkState {
     /// `[0]`: packets from `nodes[0]` to `nodes[1]`; `[1]`: the other way.
     pub impair: [Impairment; 2],
     pub backend: Backend,
+    /// The link's MTU when the topology set one (a state written before this field: 1500).
+    #[serde(default)]
+    pub mtu: Option<u32>,
 }
 
 /// The links of `topo`, as the state records them.
@@ -710,6 +733,7 @@ pub fn link_states(topo: &Topology, names: &Names) -> Vec<LinkState> {
                 interfaces: [pair[0].sender_if.clone(), pair[0].receiver_if.clone()],
                 impair: link.impair.clone(),
                 backend,
+                mtu: link.mtu,
             }
         })
         .collect()
@@ -725,6 +749,7 @@ fn direction_of(state: &State, link: &LinkState, side: usize) -> Direction {
         sender_if: link.interfaces[side].clone(),
         receiver_ns: ns(&link.nodes[1 - side]),
         receiver_if: link.interfaces[1 - side].clone(),
+        frame: frame_of(link.mtu),
     }
 }
 
@@ -1130,7 +1155,7 @@ impair = { from = "h2", loss = "5%" }
             .collect();
         let has = |part: &str| lines.iter().any(|l| l.contains(part));
         assert!(
-            has("tc -n wl-t1-r1 qdisc add dev eth-h2 root handle 1: tbf rate 10mbit burst 6250"),
+            has("tc -n wl-t1-r1 qdisc add dev eth-h2 root handle 1: tbf rate 10mbit burst 6250 latency 1s peakrate 100mbit mtu 1514"),
             "{lines:#?}"
         );
         assert!(has(

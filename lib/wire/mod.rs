@@ -7,3 +7,4 @@ pub mod icmp;
 pub mod icmp_extension;
 pub mod ip_options;
 pub mod tcp;
+pub mod udp;

@@ -597,6 +597,8 @@ pub const TOOLS: &[&str] = &[
     "wirelab-http",
     "wirelab-synwatch",
     "wirelab-tcp",
+    "wirelab-udp",
+    "wirelab-impaird",
 ];
 
 fn reachable_by_all(dir: &Path) -> bool {
