@@ -8,7 +8,6 @@
 //! Topology: `chain:1`, h1 (10.0.1.2, the client) — r1 — h2 (10.0.2.2, the server).
 mod common;
 
-use std::io::Read;
 use std::process::{Child, Output};
 
 use common::{bin, root_or_skip, stderr, stdout, Lab};
@@ -46,29 +45,6 @@ fn send(lab: &Lab, args: &[&str]) -> Output {
     let mut argv = vec![tool.as_str(), "send", "h2", "--json"];
     argv.extend_from_slice(args);
     lab.exec("h1", &argv)
-}
-
-fn finish(mut child: Child) -> Output {
-    let mut out = Vec::new();
-    let mut err = Vec::new();
-    child
-        .stdout
-        .take()
-        .expect("stdout")
-        .read_to_end(&mut out)
-        .expect("read");
-    child
-        .stderr
-        .take()
-        .expect("stderr")
-        .read_to_end(&mut err)
-        .expect("read");
-    let status = child.wait().expect("wait");
-    Output {
-        status,
-        stdout: out,
-        stderr: err,
-    }
 }
 
 fn events(output: &Output) -> Vec<Value> {
@@ -150,8 +126,11 @@ fn record(lab: &Lab, serve_args: &[&str], send_args: &[&str], seconds: u32) -> R
     let client_ss = ss_watch(lab, "h1", seconds);
     let server_ss = ss_watch(lab, "h2", seconds);
     let send = send(lab, send_args);
-    let serve = finish(server);
-    let (client_ss, server_ss) = (finish(client_ss), finish(server_ss));
+    let serve = server.wait_with_output().expect("wait");
+    let (client_ss, server_ss) = (
+        client_ss.wait_with_output().expect("wait"),
+        server_ss.wait_with_output().expect("wait"),
+    );
     let client = events(&send);
     let server = events(&serve);
     let port = client_port(&client);
@@ -396,7 +375,7 @@ fn a_server_that_never_closes_leaks_close_wait_sockets() {
     let fin_wait_2 = stdout(&lab.exec("h1", &["ss", "-tanH", "state", "fin-wait-2"]));
     assert_eq!(fin_wait_2.lines().count(), 3, "{fin_wait_2}");
     // When the program ends (--for), its sockets close at last: LAST-ACK, then gone.
-    let served = finish(server);
+    let served = server.wait_with_output().expect("wait");
     let server = events(&served);
     for conn in 1..=3 {
         let sequence: Vec<String> = server

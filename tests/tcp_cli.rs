@@ -6,7 +6,6 @@
 //! Topology: `chain:1`, h1 (10.0.1.2) — r1 — h2 (10.0.2.2).
 mod common;
 
-use std::io::Read;
 use std::process::{Child, Output};
 use std::time::Duration;
 
@@ -15,29 +14,6 @@ use serde_json::Value;
 
 fn tcp() -> String {
     bin("wirelab-tcp").to_str().expect("utf8").to_string()
-}
-
-fn finish(mut child: Child) -> Output {
-    let mut out = Vec::new();
-    let mut err = Vec::new();
-    child
-        .stdout
-        .take()
-        .expect("stdout")
-        .read_to_end(&mut out)
-        .expect("read");
-    child
-        .stderr
-        .take()
-        .expect("stderr")
-        .read_to_end(&mut err)
-        .expect("read");
-    let status = child.wait().expect("wait");
-    Output {
-        status,
-        stdout: out,
-        stderr: err,
-    }
 }
 
 /// Something listens on `node`:`port` (waits up to 5 s).
@@ -120,7 +96,7 @@ fn refused_unreachable_and_taken_ports_say_so_in_one_line_with_their_exit_codes(
         stderr(&second),
         "wirelab-tcp: cannot listen on port 5001: address already in use (another program listens there; `ss -ltnp 'sport = :5001'` shows which)\n"
     );
-    finish(first);
+    first.wait_with_output().expect("wait");
 
     // Bad input: exit 2 with clap's or our one line.
     let bad = lab.exec("h1", &[&tool, "send", "h2", "--bytes", "lots"]);
@@ -168,7 +144,7 @@ fn unprivileged_users_get_states_and_tcp_info_and_one_line_on_what_is_missing() 
         "{}",
         stderr(&cubic)
     );
-    let served = finish(server);
+    let served = server.wait_with_output().expect("wait");
     for output in [&sent, &served] {
         assert!(output.status.success(), "{}", stderr(output));
         let note = stderr(output);
@@ -212,7 +188,7 @@ fn json_lines_follow_the_documented_format() {
     let lab = Lab::up("chain:1");
     let server = serve(&lab, &["--json"]);
     let sent = lab.exec("h1", &[&tcp(), "send", "h2", "--json", "--bytes", "300K"]);
-    let served = finish(server);
+    let served = server.wait_with_output().expect("wait");
     for events in [json(&sent), json(&served)] {
         let mut last_segment = None;
         for event in &events {
@@ -333,7 +309,7 @@ fn a_long_transfer_is_summarized_past_the_segment_cap() {
             "50",
         ],
     );
-    finish(server);
+    server.wait_with_output().expect("wait");
     let events = json(&sent);
     let plain = events
         .iter()
@@ -372,7 +348,7 @@ fn a_long_transfer_is_summarized_past_the_segment_cap() {
             "10",
         ],
     );
-    finish(server);
+    server.wait_with_output().expect("wait");
     assert!(
         stdout(&text).contains("more not shown (past --max-segments, counted here)"),
         "{}",
@@ -388,7 +364,7 @@ fn explain_decodes_fields_with_rfc_sections_and_says_why_states_change() {
     let lab = Lab::up("chain:1");
     let server = serve(&lab, &["-q"]);
     let sent = lab.exec("h1", &[&tcp(), "send", "h2", "--explain", "--bytes", "2K"]);
-    finish(server);
+    server.wait_with_output().expect("wait");
     let text = stdout(&sent);
     for wanted in [
         "(relative 0): the initial sequence number (ISN), chosen by the sender; a SYN takes one number (§3.4.1)",
@@ -413,7 +389,7 @@ fn ipv6_connections_are_recorded_like_ipv4_ones() {
     let lab = Lab::up("chain:1");
     let server = serve(&lab, &["-q"]);
     let sent = lab.exec("h1", &[&tcp(), "send", "h2", "-6", "--bytes", "10K"]);
-    finish(server);
+    server.wait_with_output().expect("wait");
     let text = stdout(&sent);
     assert!(sent.status.success(), "{}", stderr(&sent));
     assert!(text.contains("Out IP6 fd00:0:0:1::2."), "{text}");
@@ -475,7 +451,7 @@ fn watch_records_another_programs_connection_without_touching_it() {
         ],
     );
     assert_eq!(stdout(&curl), "200");
-    let watched = finish(watch);
+    let watched = watch.wait_with_output().expect("wait");
     let mut web = web;
     let _ = web.kill();
     let _ = web.wait();

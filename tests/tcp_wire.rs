@@ -11,7 +11,6 @@
 mod common;
 
 use std::collections::HashMap;
-use std::io::Read;
 use std::process::{Child, Output};
 use std::time::Duration;
 
@@ -20,29 +19,6 @@ use serde_json::Value;
 
 fn tcp() -> String {
     bin("wirelab-tcp").to_str().expect("utf8").to_string()
-}
-
-fn finish(mut child: Child) -> Output {
-    let mut out = Vec::new();
-    let mut err = Vec::new();
-    child
-        .stdout
-        .take()
-        .expect("stdout")
-        .read_to_end(&mut out)
-        .expect("read");
-    child
-        .stderr
-        .take()
-        .expect("stderr")
-        .read_to_end(&mut err)
-        .expect("read");
-    let status = child.wait().expect("wait");
-    Output {
-        status,
-        stdout: out,
-        stderr: err,
-    }
 }
 
 fn serve(lab: &Lab, args: &[&str]) -> Child {
@@ -122,8 +98,8 @@ fn zero_windows_and_window_probes_match_a_tcpdump_capture() {
             &tool, "send", "h2", "--json", "--bytes", "1M", "--for", "3s", "--settle", "1s",
         ],
     );
-    let dump = finish(dump);
-    finish(server);
+    let dump = dump.wait_with_output().expect("wait");
+    server.wait_with_output().expect("wait");
     let summary = send_summary(&sent);
 
     // tcpdump's view: windows of 0 from the server; and, once the window is 0, every bare
@@ -212,8 +188,8 @@ fn timeout_retransmissions_in_a_blackout_match_nstat() {
         .exec("h2", &["nft", "delete table inet blackout"])
         .status
         .success());
-    let sent = finish(sender);
-    finish(server);
+    let sent = sender.wait_with_output().expect("wait");
+    server.wait_with_output().expect("wait");
     let after = counters(&lab, "h1");
     let summary = send_summary(&sent);
     let ours = &summary["retransmissions"];
@@ -272,7 +248,7 @@ fn one_dropped_packet_is_fast_retransmitted_as_nstat_counts() {
         ],
     );
     let after = counters(&lab, "h1");
-    finish(server);
+    server.wait_with_output().expect("wait");
     let summary = send_summary(&sent);
     let ours = &summary["retransmissions"];
     let retrans_segs = delta(&before, &after, "TcpRetransSegs");
