@@ -136,7 +136,7 @@ struct SendArgs {
     #[arg(long, value_parser = cli::parse_size)]
     sndbuf: Option<u64>,
     /// At most this many bits a second (e.g. 20M), paced by the kernel (SO_MAX_PACING_RATE)
-    #[arg(short = 'b', long, value_parser = parse_rate)]
+    #[arg(short = 'b', long, value_parser = cli::parse_rate)]
     rate: Option<u64>,
     /// Congestion control, pinned on the socket (without root: one of net.ipv4.tcp_allowed_congestion_control)
     #[arg(long = "cc", value_enum, default_value_t = Congestion::Cubic)]
@@ -210,23 +210,6 @@ struct RecordArgs {
     /// Do not capture segments (states and tcp_info only)
     #[arg(long)]
     no_capture: bool,
-}
-
-/// A rate as iperf3's `-b` takes it: bits a second, K, M, G in powers of 1000.
-fn parse_rate(text: &str) -> Result<u64, String> {
-    let text = text.trim();
-    let (number, multiplier) = match text.char_indices().last() {
-        Some((at, 'K' | 'k')) => (&text[..at], 1e3),
-        Some((at, 'M' | 'm')) => (&text[..at], 1e6),
-        Some((at, 'G' | 'g')) => (&text[..at], 1e9),
-        _ => (text, 1.0),
-    };
-    match number.parse::<f64>() {
-        Ok(value) if value > 0.0 && (value * multiplier) < 1e13 => Ok((value * multiplier) as u64),
-        _ => Err(format!(
-            "invalid rate '{text}': expected bits a second, e.g. 500K, 20M or 1G"
-        )),
-    }
 }
 
 impl RecordArgs {

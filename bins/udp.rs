@@ -15,8 +15,7 @@ use clap::{Args, Parser, Subcommand};
 use wirelab::cli::{self, Failure};
 use wirelab::output::Out;
 use wirelab::udp::{
-    self, explain::Explainer, pace::parse_rate, render::Renderer, Bound, Event, SendConfig,
-    ServeConfig, UdpError,
+    self, explain::Explainer, render::Renderer, Bound, Event, SendConfig, ServeConfig, UdpError,
 };
 
 const TOOL: &str = "wirelab-udp";
@@ -90,7 +89,7 @@ struct SendArgs {
     #[arg(short = 'p', long, default_value_t = udp::DEFAULT_PORT)]
     port: u16,
     /// Payload bits per second: 1M, 500k, 20mbit (as iperf3 -b; headers not counted)
-    #[arg(short = 'b', long, value_parser = parse_rate, default_value = "1M")]
+    #[arg(short = 'b', long, value_parser = cli::parse_rate, default_value = "1M")]
     rate: u64,
     /// Payload bytes per datagram, 28 to 65507 (default: fill one packet of the path MTU)
     #[arg(short = 'l', long, value_parser = clap::value_parser!(u32).range(28..=65_527))]

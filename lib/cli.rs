@@ -94,6 +94,47 @@ pub fn number_and_unit(text: &str) -> (&str, &str) {
     text.split_at(split)
 }
 
+/// A bit rate as written on the command line: `1M`, `500k`, `2.5G`, `20mbit`, `64kbit/s`,
+/// or plain bits per second. Suffixes are powers of 1000 and count bits, as iperf3's `-b` (and
+/// `tc`'s `kbit`, `mbit`, `gbit`); bytes per second are refused, not guessed.
+pub fn parse_rate(text: &str) -> Result<u64, String> {
+    let (number, unit) = number_and_unit(text.trim());
+    let value: f64 = number.parse().map_err(|_| {
+        format!("invalid rate '{text}': expected bits per second, e.g. 1M, 500k, 20mbit")
+    })?;
+    let unit = unit.trim();
+    if unit.contains('B') || unit.to_ascii_lowercase().contains("byte") {
+        return Err(format!(
+            "invalid rate '{text}': rates are in bits per second, and '{unit}' looks like \
+             bytes (multiply by 8: 1 MByte/s is 8M)"
+        ));
+    }
+    let unit = unit.to_ascii_lowercase();
+    let unit = unit
+        .strip_suffix("/s")
+        .or_else(|| unit.strip_suffix("ps"))
+        .unwrap_or(&unit);
+    let scale = match unit {
+        "" | "bit" | "b" => 1.0,
+        "k" | "kbit" | "kb" => 1e3,
+        "m" | "mbit" | "mb" => 1e6,
+        "g" | "gbit" | "gb" => 1e9,
+        _ => {
+            return Err(format!(
+                "invalid rate '{text}': unknown unit '{unit}' (use k, M or G bits per second, \
+                 e.g. 20M)"
+            ))
+        }
+    };
+    let bits = value * scale;
+    if !bits.is_finite() || !(1.0..=1e12).contains(&bits) {
+        return Err(format!(
+            "invalid rate '{text}': from 1 bit/s to 1000 Gbit/s"
+        ));
+    }
+    Ok(bits.round() as u64)
+}
+
 /// True when an error chain ends in a closed pipe: `wirelab-ping ... | head -3` must exit 0,
 /// not panic or complain (as ripgrep does).
 pub fn is_broken_pipe(err: &io::Error) -> bool {
@@ -198,6 +239,29 @@ pub fn generate_if_asked<C: clap::CommandFactory>(name: &'static str) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn rates_in_iperf3_and_tc_spelling() {
+        assert_eq!(parse_rate("1M"), Ok(1_000_000));
+        assert_eq!(parse_rate("500k"), Ok(500_000));
+        assert_eq!(parse_rate("2.5G"), Ok(2_500_000_000));
+        assert_eq!(parse_rate("20mbit"), Ok(20_000_000));
+        assert_eq!(parse_rate("64kbit/s"), Ok(64_000));
+        assert_eq!(parse_rate("8Mbps"), Ok(8_000_000));
+        assert_eq!(parse_rate("9600"), Ok(9600));
+    }
+
+    #[test]
+    fn bad_rates_say_what_is_wrong() {
+        assert!(parse_rate("fast").unwrap_err().contains("invalid rate"));
+        assert!(parse_rate("1MB/s").unwrap_err().contains(
+            "looks like \
+             bytes"
+        ));
+        assert!(parse_rate("3x").unwrap_err().contains("unknown unit"));
+        assert!(parse_rate("0").is_err());
+        assert!(parse_rate("1e3").is_err());
+    }
 
     #[test]
     fn durations_in_every_unit() {
