@@ -462,15 +462,18 @@ fn watch_records_another_programs_connection_without_touching_it() {
         .filter(|e| e["event"] == "state" && e["side"] == "server")
         .filter_map(|e| e["to"].as_str())
         .collect();
-    let first_fin = events
-        .iter()
-        .find(|e| e["event"] == "segment" && e["flags"].as_str().is_some_and(|f| f.contains('F')))
-        .expect("a FIN");
-    // Both may close at once, too: then the server passes CLOSING instead of FIN-WAIT-2.
-    let (expected, end): (&[&[&str]], &str) = if first_fin["dir"] == "out" {
+    // Who closed first is read from the server's own states, not from the wire. The first FIN
+    // on the wire can be the client's while the server closes anyway: the FIN waits in the
+    // socket's backlog while Python holds the socket lock inside shutdown(), the client's ACK
+    // of our FIN joins it there, and the kernel coalesces the two (tcp_add_backlog). The
+    // server then sees its FIN acknowledged first: FIN-WAIT-1, FIN-WAIT-2, TIME-WAIT, with
+    // the client's FIN first in the capture. Seen in CI.
+    let active = states.get(2) == Some(&"FIN-WAIT-1");
+    let (expected, end): (&[&[&str]], &str) = if active {
         (
             &[
                 &["SYN-RECV", "ESTAB", "FIN-WAIT-1", "FIN-WAIT-2", "TIME-WAIT"],
+                // Both closed at once and each saw the other's FIN first (RFC 9293 §3.6).
                 &["SYN-RECV", "ESTAB", "FIN-WAIT-1", "CLOSING", "TIME-WAIT"],
             ],
             "time-wait",
@@ -481,6 +484,16 @@ fn watch_records_another_programs_connection_without_touching_it() {
             "closed",
         )
     };
+    // Whichever way it went, both FINs are in the recording.
+    for dir in ["in", "out"] {
+        assert!(
+            events.iter().any(|e| e["event"] == "segment"
+                && e["dir"] == dir
+                && e["flags"].as_str().is_some_and(|f| f.contains('F'))),
+            "no FIN {dir}\n{}",
+            stdout(&watched)
+        );
+    }
     assert!(
         expected.contains(&states.as_slice()),
         "{states:?}\n{}",
