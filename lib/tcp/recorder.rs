@@ -39,7 +39,7 @@ use crate::capture::filter::{segment_filter, HEADERS_SNAPLEN, MAX_PORTS};
 use crate::capture::ring::{Capture, CaptureError, RingConfig};
 use crate::sock::diag;
 use crate::sock::poll::poll_many;
-use crate::wire::tcp::parse_options;
+use crate::wire::tcp::RawOptions;
 
 /// How long a captured frame may wait in a ring block before the kernel hands it over.
 pub const RETIRE_MS: u32 = 20;
@@ -368,9 +368,8 @@ fn own_info(fd: RawFd) -> Option<(TcpInfo, Option<String>)> {
 /// as often as `--interval` lets an info line out.
 fn snapshot(with_info: bool) -> Result<Observation, RecordError> {
     let started_us = now_us();
-    let all_but_listen = 0xffff & !(1 << 10);
     let sockets = diag::dump(
-        all_but_listen,
+        diag::CONNECTION_STATES,
         diag::Extensions {
             tcp_info: with_info,
             congestion: with_info,
@@ -473,7 +472,7 @@ fn run(
                 if let Some(segment) = decode_frame(frame.data) {
                     queue.segments.push_back(Observation::Segment {
                         time_us: duration_us(frame.timestamp),
-                        options: parse_options(segment.options(frame.data)),
+                        options: RawOptions::new(segment.options(frame.data)),
                         segment,
                     });
                 }

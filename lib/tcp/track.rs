@@ -18,8 +18,12 @@
 //! changes wait in a bounded queue, and past `max_segments` segments a connection's plain
 //! segments are only counted.
 
-use std::collections::{HashMap, HashSet, VecDeque};
+use std::collections::VecDeque;
 use std::net::{IpAddr, SocketAddr};
+
+// Every captured segment looks its connection up by four-tuple: foldhash (seeded per process)
+// instead of std's SipHash, which cost a seventh of the recorder's CPU in a bulk transfer.
+use foldhash::{HashMap, HashMapExt, HashSet, HashSetExt};
 
 use super::flow::{Flow, Header};
 use super::info::TcpInfo;
@@ -30,7 +34,7 @@ use super::{
     StateEvent, StateSource, StateTime, Summary, WireDetail,
 };
 use crate::capture::decode::Segment;
-use crate::wire::tcp::{flags, tcpdump_flags, TcpOption};
+use crate::wire::tcp::{flags, parse_options_into, tcpdump_flags, RawOptions, TcpOption};
 
 /// How long a tracepoint change waits for its four-tuple to show up in this namespace.
 pub const PENDING_US: i64 = 2_000_000;
@@ -115,7 +119,8 @@ pub enum Observation {
     Segment {
         time_us: i64,
         segment: Segment,
-        options: Vec<TcpOption>,
+        /// The option bytes as captured; parsed when the segment is taken.
+        options: RawOptions,
     },
     Trace(StateChange),
     /// A sock_diag snapshot of every socket the selection may want. The kernel walks its
@@ -350,6 +355,8 @@ pub struct Tracker {
     pub finished: u32,
     /// Connections not followed because `max_connections` were already followed.
     pub ignored: u64,
+    /// The current segment's options, parsed into a list reused from segment to segment.
+    options: Vec<TcpOption>,
 }
 
 impl Tracker {
@@ -369,6 +376,7 @@ impl Tracker {
             capturing: false,
             finished: 0,
             ignored: 0,
+            options: Vec::new(),
         }
     }
 
@@ -420,7 +428,7 @@ impl Tracker {
                 time_us,
                 segment,
                 options,
-            } => self.segment(time_us, &segment, options, out),
+            } => self.segment(time_us, &segment, &options, out),
             Observation::Trace(change) => self.trace(change, out),
             Observation::Table {
                 time_us,
@@ -492,7 +500,21 @@ impl Tracker {
         &mut self,
         time_us: i64,
         segment: &Segment,
-        options: Vec<TcpOption>,
+        raw_options: &RawOptions,
+        out: &mut Vec<Event>,
+    ) {
+        // Parsed into a list kept from segment to segment: no allocation per segment.
+        let mut options = std::mem::take(&mut self.options);
+        parse_options_into(raw_options.as_slice(), &mut options);
+        self.segment_parsed(time_us, segment, &options, out);
+        self.options = options;
+    }
+
+    fn segment_parsed(
+        &mut self,
+        time_us: i64,
+        segment: &Segment,
+        options: &[TcpOption],
         out: &mut Vec<Event>,
     ) {
         let (source, destination) = (segment.source, segment.destination);
@@ -1279,7 +1301,7 @@ fn record_segment(
     t: i64,
     time_us: i64,
     segment: &Segment,
-    options: Vec<TcpOption>,
+    options: &[TcpOption],
     out: &mut Vec<Event>,
 ) {
     let (source, destination) = (segment.source, segment.destination);
@@ -1303,7 +1325,7 @@ fn record_segment(
         window: segment.window,
         payload_len: segment.payload_len,
     };
-    let (relative, analysis) = connection.flow.observe(from, header, &options, time_us);
+    let (relative, analysis) = connection.flow.observe(from, header, options, time_us);
 
     // Goodput: from `from`'s first data byte to the ACK of its last one (an ACK of only
     // the FIN comes later and is not part of the transfer).
@@ -1366,9 +1388,15 @@ fn record_segment(
     } else {
         connection.plain_shown += 1;
     }
+    // `--quiet`: analysed and counted above, but no event is built (its flags text and
+    // options list are two allocations a segment, for an event nobody would print).
+    if !limits.segment_events {
+        return;
+    }
     let sack_base = relative.sack_base;
     let options = options
-        .into_iter()
+        .iter()
+        .cloned()
         .map(|option| match option {
             TcpOption::Sack { blocks } => TcpOption::Sack {
                 blocks: blocks
@@ -1483,7 +1511,7 @@ mod tests {
                 options_at: 0,
                 options_len: 0,
             },
-            options: Vec::new(),
+            options: RawOptions::default(),
         }
     }
 

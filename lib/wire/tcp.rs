@@ -125,10 +125,53 @@ pub enum TcpOption {
     Unknown { number: u8, len: u8 },
 }
 
+/// The most option bytes a TCP header can carry: a Data Offset of 15 words, less the 20-byte
+/// fixed header (RFC 9293 §3.1).
+pub const MAX_OPTIONS_LEN: usize = 40;
+
+/// A segment's option bytes, copied as they are, without a heap allocation: a recorder keeps
+/// thousands of segments waiting and parses each list once, when it takes the segment.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RawOptions {
+    bytes: [u8; MAX_OPTIONS_LEN],
+    len: u8,
+}
+
+impl RawOptions {
+    /// The first [`MAX_OPTIONS_LEN`] bytes of `bytes` (a real header has no more).
+    pub fn new(bytes: &[u8]) -> RawOptions {
+        let len = bytes.len().min(MAX_OPTIONS_LEN);
+        let mut raw = RawOptions {
+            bytes: [0; MAX_OPTIONS_LEN],
+            len: len as u8,
+        };
+        raw.bytes[..len].copy_from_slice(&bytes[..len]);
+        raw
+    }
+
+    pub fn as_slice(&self) -> &[u8] {
+        &self.bytes[..usize::from(self.len)]
+    }
+}
+
+impl Default for RawOptions {
+    fn default() -> Self {
+        RawOptions::new(&[])
+    }
+}
+
 /// Parse an option list. A length that runs past the end or is below 2 ends the parse (what
 /// came before is kept): the list is the sender's, not ours to trust.
 pub fn parse_options(bytes: &[u8]) -> Vec<TcpOption> {
     let mut options = Vec::new();
+    parse_options_into(bytes, &mut options);
+    options
+}
+
+/// [`parse_options`] into a list the caller keeps and reuses (it is cleared first), so a
+/// busy parser allocates nothing per segment.
+pub fn parse_options_into(bytes: &[u8], options: &mut Vec<TcpOption>) {
+    options.clear();
     let mut at = 0;
     while let Some(&kind) = bytes.get(at) {
         match kind {
@@ -171,7 +214,6 @@ pub fn parse_options(bytes: &[u8]) -> Vec<TcpOption> {
         });
         at += len_usize;
     }
-    options
 }
 
 /// The options as tcpdump writes them: `mss 1460,sackOK,TS val 1 ecr 0,nop,wscale 7`. SACK
@@ -231,6 +273,22 @@ pub fn explain_option(option: &TcpOption) -> &'static str {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn raw_options_keep_at_most_a_headers_worth_and_parse_into_a_reused_list() {
+        let timestamps = [1, 1, 8, 10, 0, 0, 0, 1, 0, 0, 0, 2];
+        let raw = RawOptions::new(&timestamps);
+        assert_eq!(raw.as_slice(), &timestamps);
+        assert_eq!(RawOptions::new(&[1; 60]).as_slice().len(), MAX_OPTIONS_LEN);
+        let mut list = vec![TcpOption::SackPermitted; 9];
+        parse_options_into(raw.as_slice(), &mut list);
+        assert_eq!(list, parse_options(&timestamps));
+        assert_eq!(
+            list[2],
+            TcpOption::Timestamps { value: 1, echo: 2 },
+            "the old entries are gone"
+        );
+    }
 
     #[test]
     fn linux_syn_options_parse_and_print_as_tcpdump() {
