@@ -53,7 +53,9 @@ pub const DEFAULT_POLL: Duration = Duration::from_millis(10);
 /// The default period with the tracepoint: polls then only see what it cannot report
 /// (a TIME-WAIT's end, a timewait socket's FIN-WAIT-2 → TIME-WAIT, dated by the captured FIN)
 /// and sample other programs' tcp_info, which is reported at most every `--interval` anyway.
-/// A dump every 10 ms cost about 3 % of a CPU with nothing to record.
+/// Idle, with nothing to record, `watch` takes about 0.35 % of a CPU at this period and 0.6 %
+/// at 10 ms (measured; 3 % at 10 ms while the dumps also walked the host's bind hash, see
+/// [`diag::CONNECTION_STATES`]).
 pub const TRACED_POLL: Duration = Duration::from_millis(50);
 
 /// Why recording could not start or stopped.
