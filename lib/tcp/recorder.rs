@@ -45,6 +45,9 @@ use crate::wire::tcp::RawOptions;
 pub const RETIRE_MS: u32 = 20;
 /// How long observations wait to be put in time order.
 pub const REORDER: Duration = Duration::from_millis(60);
+/// The least time the loop sleeps while observations wait for the reorder window, in µs: what
+/// is due is then taken in batches of this much time.
+const BATCH_US: i64 = 10_000;
 /// How long a recorder asked to stop once settled waits for a connection it has not seen.
 const GRACE: Duration = Duration::from_millis(300);
 /// The default period of sock_diag polls when the tracepoint cannot be read: then it is the
@@ -442,10 +445,13 @@ fn run(
         if !stopping {
             // Sleep until the next poll, a source has something, or the oldest observation
             // waiting has waited long enough to be processed in order.
+            // Not sooner than BATCH_US, though: under a steady stream the oldest is always
+            // about to be due, and waking for each millisecond of it cost a thousand wakeups a
+            // second (and a context switch of the transfer's own CPU each).
             let mut until = next_poll;
             if let Some(oldest) = queue.oldest() {
                 let due_in = oldest + reorder_us - now_us();
-                until = until.min(now + Duration::from_micros(due_in.max(1000) as u64));
+                until = until.min(now + Duration::from_micros(due_in.max(BATCH_US) as u64));
             }
             let wait = until.saturating_duration_since(now);
             let mut fds: Vec<BorrowedFd<'_>> = Vec::new();
