@@ -82,7 +82,9 @@ link clear r1 h2
 
 # 5. The daemon's own cost: the same link with and without it (r1 -> h2 through the daemon).
 tcp_plain=$(iperf_tcp 5)
-read -r pps_plain received_plain < <(iperf_udp_pps)
+# $(...), not `read < <(...)`: the function runs a server in the background, and a process
+# substitution is not waited for (as in 09-udp.sh).
+read -r pps_plain received_plain <<<"$(iperf_udp_pps)"
 link set r1 h2 --from r1 --drop 'udp dport 9' --nth 4000000000
 daemon_pid() { "$WIRELAB" status --json --instance "$instance" | python3 -c 'import json,sys; print([s["pid"] for s in json.load(sys.stdin)["services"] if s["name"]=="impaird-r1-h2"][0])'; }
 stats_file=/run/wirelab/$instance/impaird-link2-from-r1.json
@@ -90,7 +92,7 @@ packets() { python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["pac
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 tcp_daemon=$(iperf_tcp 5)
 pid=$(daemon_pid); ticks0=$(cpu_ticks "$pid"); packets0=$(packets)
-read -r pps_daemon received_daemon < <(iperf_udp_pps)
+read -r pps_daemon received_daemon <<<"$(iperf_udp_pps)"
 sleep 0.3
 ticks1=$(cpu_ticks "$pid"); packets1=$(packets)
 # What the daemon could forward with a CPU to itself: packets per second of its own CPU time
